@@ -1,0 +1,288 @@
+//! Settings from flags, the environment and the config file, in that order of precedence.
+//!
+//! Contract: [`resolve`] is pure apart from reading the config file: the environment is passed
+//! in as a lookup function so tests can inject it. The API key comes only from the environment
+//! (`OPENAI_API_KEY`) or the config file, never from a flag, and is never logged or stored.
+//! Without a base URL (and without `OPENAI_API_KEY`, which implies OpenAI) there is no model
+//! client; memory can still be browsed and edited.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::engine::EngineSettings;
+use crate::model::{ClientConfig, RetryPolicy};
+
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// Flags shared by every command that opens an agent.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CommonArgs {
+    /// The store file (default: memscope.redb in the XDG data dir).
+    #[arg(long, global = true)]
+    pub store: Option<PathBuf>,
+    /// Which agent in the store.
+    #[arg(long, global = true)]
+    pub agent: Option<String>,
+    /// Config file (default: memscope/config.toml in the XDG config dir).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags for talking to a model.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ModelArgs {
+    /// OpenAI-compatible base URL including /v1, e.g. http://127.0.0.1:8080/v1.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Model name sent with each request.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Context window in tokens.
+    #[arg(long)]
+    pub context_window: Option<u32>,
+    /// Most model calls per user input.
+    #[arg(long)]
+    pub chain_cap: Option<u32>,
+    /// max_tokens for each reply.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Seconds to wait for one model call.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Embedding model for archival memory (enables ranking by meaning).
+    #[arg(long)]
+    pub embedding_model: Option<String>,
+    /// Base URL of the embedding server, when it is not the chat server.
+    #[arg(long)]
+    pub embedding_base_url: Option<String>,
+}
+
+/// The config file (TOML). Every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub model: Option<String>,
+    pub context_window: Option<u32>,
+    pub max_tokens: Option<u32>,
+    pub chain_cap: Option<u32>,
+    pub warn_ratio: Option<f32>,
+    pub flush_ratio: Option<f32>,
+    pub flush_target: Option<f32>,
+    pub store: Option<PathBuf>,
+    pub agent: Option<String>,
+    pub timeout_secs: Option<f64>,
+    pub max_retries: Option<u32>,
+    pub retry_base_ms: Option<u64>,
+    pub embedding_model: Option<String>,
+    pub embedding_base_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub store: PathBuf,
+    pub agent: String,
+    /// None when no endpoint is configured.
+    pub client: Option<ClientConfig>,
+    /// Whether the model name was given (else it is asked of the server).
+    pub model_given: bool,
+    pub engine: EngineSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {0}: {1}")]
+    Read(PathBuf, String),
+    #[error("the config file {0} is not valid: {1}")]
+    Parse(PathBuf, String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("memscope").join("config.toml"))
+}
+
+pub fn default_store_path() -> PathBuf {
+    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("memscope").join("memscope.redb")
+}
+
+/// Where logs and panic reports go.
+pub fn state_dir() -> PathBuf {
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("memscope")
+}
+
+pub fn load_file(path: &Path, required: bool) -> Result<FileConfig, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(FileConfig::default()),
+        Err(e) => Err(ConfigError::Read(path.to_path_buf(), e.to_string())),
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Result<Option<T>, ConfigError> {
+    match env(key).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid(format!("{key}={v} is not a valid value"))),
+    }
+}
+
+/// Merges flags, environment and config file.
+pub fn resolve(
+    common: &CommonArgs,
+    model: &ModelArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Resolved, ConfigError> {
+    let (path, required) = match (&common.config, env("MEMSCOPE_CONFIG")) {
+        (Some(p), _) => (Some(p.clone()), true),
+        (None, Some(p)) if !p.is_empty() => (Some(PathBuf::from(p)), true),
+        _ => (default_config_path(), false),
+    };
+    let file = match path {
+        Some(p) => load_file(&p, required)?,
+        None => FileConfig::default(),
+    };
+    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+
+    let store = common
+        .store
+        .clone()
+        .or_else(|| nonempty(env("MEMSCOPE_STORE")).map(PathBuf::from))
+        .or(file.store.clone())
+        .unwrap_or_else(default_store_path);
+    let agent = common
+        .agent
+        .clone()
+        .or_else(|| nonempty(env("MEMSCOPE_AGENT")))
+        .or(file.agent.clone())
+        .unwrap_or_else(|| "default".into());
+    if agent.trim().is_empty() || agent.chars().any(char::is_control) {
+        return Err(ConfigError::Invalid("the agent name must be non-empty printable text".into()));
+    }
+    let api_key = nonempty(env("OPENAI_API_KEY")).or(file.api_key.clone());
+    let base_url = model
+        .base_url
+        .clone()
+        .or_else(|| nonempty(env("OPENAI_BASE_URL")))
+        .or(file.base_url.clone())
+        .or_else(|| api_key.as_ref().map(|_| OPENAI_BASE_URL.to_string()));
+    let model_name = model.model.clone().or_else(|| nonempty(env("MEMSCOPE_MODEL"))).or(file.model.clone());
+    let model_given = model_name.is_some();
+    let model_name = model_name.unwrap_or_else(|| "gpt-4o-mini".to_string());
+    let context_window = match model.context_window {
+        Some(w) => w,
+        None => match parse_env::<u32>(env, "MEMSCOPE_CONTEXT_WINDOW")? {
+            Some(w) => w,
+            None => file
+                .context_window
+                .or_else(|| tiktoken_rs::model::get_context_size(&model_name).map(|n| n as u32))
+                .unwrap_or(8192),
+        },
+    };
+    if context_window < 512 {
+        return Err(ConfigError::Invalid(format!("the context window must be at least 512 tokens, not {context_window}")));
+    }
+    let defaults = EngineSettings::default();
+    let engine = EngineSettings {
+        model: model_name.clone(),
+        context_window,
+        max_tokens: model.max_tokens.or(file.max_tokens).unwrap_or(defaults.max_tokens),
+        chain_cap: model
+            .chain_cap
+            .or(parse_env(env, "MEMSCOPE_CHAIN_CAP")?)
+            .or(file.chain_cap)
+            .unwrap_or(defaults.chain_cap)
+            .max(1),
+        warn_ratio: file.warn_ratio.unwrap_or(defaults.warn_ratio),
+        flush_ratio: file.flush_ratio.unwrap_or(defaults.flush_ratio),
+        flush_target: file.flush_target.unwrap_or(defaults.flush_target),
+        output_limit: defaults.output_limit,
+    };
+    if !(0.1..=1.0).contains(&engine.flush_target)
+        || !(0.1..=1.0).contains(&engine.warn_ratio)
+        || !(0.1..=1.0).contains(&engine.flush_ratio)
+        || engine.flush_target >= engine.flush_ratio
+    {
+        return Err(ConfigError::Invalid(
+            "warn_ratio, flush_ratio and flush_target must lie between 0.1 and 1.0, with flush_target below flush_ratio".into(),
+        ));
+    }
+    let timeout = model.timeout.or(file.timeout_secs).unwrap_or(300.0).clamp(0.05, 3600.0);
+    let retry = RetryPolicy {
+        max_retries: parse_env(env, "MEMSCOPE_MAX_RETRIES")?.or(file.max_retries).unwrap_or(3),
+        base: Duration::from_millis(parse_env(env, "MEMSCOPE_RETRY_BASE_MS")?.or(file.retry_base_ms).unwrap_or(500)),
+        ..RetryPolicy::default()
+    };
+    let client = base_url.map(|base_url| ClientConfig {
+        base_url: base_url.trim_end_matches('/').to_string(),
+        api_key,
+        model: model_name,
+        timeout: Duration::from_secs_f64(timeout),
+        retry,
+        embedding_model: model
+            .embedding_model
+            .clone()
+            .or_else(|| nonempty(env("MEMSCOPE_EMBEDDING_MODEL")))
+            .or(file.embedding_model.clone()),
+        embedding_base_url: model.embedding_base_url.clone().or(file.embedding_base_url.clone()),
+    });
+    Ok(Resolved { store, agent, client, model_given, engine })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    fn no_file() -> CommonArgs {
+        CommonArgs { config: Some(PathBuf::from("/dev/null")), ..Default::default() }
+    }
+
+    #[test]
+    fn flags_beat_environment_and_key_implies_openai() {
+        let env = env_of(&[("OPENAI_API_KEY", "sk-test"), ("MEMSCOPE_MODEL", "gpt-4o")]);
+        let r = resolve(&no_file(), &ModelArgs::default(), &env).unwrap();
+        let c = r.client.unwrap();
+        assert_eq!(c.base_url, OPENAI_BASE_URL);
+        assert_eq!(c.model, "gpt-4o");
+        assert_eq!(r.engine.context_window, 128_000);
+        let flags = ModelArgs { base_url: Some("http://127.0.0.1:9/v1/".into()), model: Some("m".into()), ..Default::default() };
+        let r = resolve(&no_file(), &flags, &env).unwrap();
+        assert_eq!(r.client.unwrap().base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(r.engine.context_window, 8192);
+    }
+
+    #[test]
+    fn nothing_configured_means_no_client() {
+        let r = resolve(&no_file(), &ModelArgs::default(), &env_of(&[])).unwrap();
+        assert!(r.client.is_none());
+        assert_eq!(r.agent, "default");
+    }
+
+    #[test]
+    fn config_file_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "base_url = \"http://x/v1\"\nmodel = \"llama\"\ncontext_window = 4096\nchain_cap = 4\n").unwrap();
+        let common = CommonArgs { config: Some(p.clone()), ..Default::default() };
+        let r = resolve(&common, &ModelArgs::default(), &env_of(&[])).unwrap();
+        assert_eq!((r.engine.context_window, r.engine.chain_cap), (4096, 4));
+        std::fs::write(&p, "bogus_key = 1\n").unwrap();
+        assert!(matches!(resolve(&common, &ModelArgs::default(), &env_of(&[])), Err(ConfigError::Parse(..))));
+    }
+}

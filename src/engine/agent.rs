@@ -1,0 +1,325 @@
+//! One agent's memory, loaded from the store: building the main context, counting it, and
+//! committing what changes.
+//!
+//! Contract: [`Agent`] owns the in-memory copy of an agent (state, FIFO messages, archival
+//! index) and the store handle. Every change goes through [`Agent::commit`], one redb write
+//! transaction. Nothing here talks to the network or the terminal.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::settings::EngineSettings;
+use crate::functions;
+use crate::memory::search::Bm25Index;
+use crate::memory::{AgentState, CoreMemory, Message, MessageKind, Passage, Role, StepTrace};
+use crate::store::{Commit, Store, StoreError};
+use crate::tokens::{Budget, MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter};
+
+pub const BASE_INSTRUCTIONS: &str = include_str!("../../assets/system.md");
+pub const DEFAULT_PERSONA: &str = include_str!("../../assets/persona.txt");
+pub const DEFAULT_HUMAN: &str = include_str!("../../assets/human.txt");
+
+/// Archival passages in memory with their lexical index, loaded on first use.
+#[derive(Default)]
+pub struct ArchivalCache {
+    pub passages: BTreeMap<u64, Passage>,
+    pub index: Bm25Index,
+}
+
+pub struct Agent {
+    pub store: Store,
+    pub state: AgentState,
+    /// The FIFO queue, oldest first (mirrors `state.fifo`).
+    pub fifo: Vec<Message>,
+    pub settings: EngineSettings,
+    pub counter: TokenCounter,
+    pub(crate) archival: Option<ArchivalCache>,
+    tools: Value,
+    tools_tokens: u32,
+    base_tokens: u32,
+    core_tokens: u32,
+    /// `usage.prompt_tokens` of the last model call.
+    pub server_prompt_tokens: Option<u32>,
+}
+
+impl Agent {
+    /// Loads `name` from the store, creating it with the default core memory if it is new.
+    pub fn open(store: Store, name: &str, settings: EngineSettings) -> Result<Agent, StoreError> {
+        let counter = TokenCounter::for_model(&settings.model);
+        let (state, fifo, created) = match store.load_agent(name)? {
+            Some(state) => {
+                let fifo = store.recall_get(name, &state.fifo)?;
+                (state, fifo, false)
+            }
+            None => (
+                AgentState::new(name, CoreMemory::with_defaults(DEFAULT_PERSONA, DEFAULT_HUMAN)),
+                Vec::new(),
+                true,
+            ),
+        };
+        let tools = functions::tools_json();
+        let tools_tokens = counter.count(&tools.to_string());
+        let base_tokens = counter.count(BASE_INSTRUCTIONS);
+        let mut agent = Agent {
+            store,
+            state,
+            fifo,
+            settings,
+            counter,
+            archival: None,
+            tools,
+            tools_tokens,
+            base_tokens,
+            core_tokens: 0,
+            server_prompt_tokens: None,
+        };
+        agent.core_changed();
+        if created && agent.store.is_writer() {
+            agent.commit(&[], &[], &[], None)?;
+        }
+        Ok(agent)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    /// Recounts core memory after an edit and records when it changed.
+    pub fn core_changed(&mut self) {
+        self.core_tokens = self.counter.count(&self.state.core.render());
+    }
+
+    fn metadata(&self) -> String {
+        format!(
+            "### Memory metadata\n\
+             - Core memory last changed: {}\n\
+             - Recall memory holds {} messages in all (conversation_search, conversation_search_date)\n\
+             - Archival memory holds {} passages (archival_memory_search)\n",
+            self.state.core_updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.state.recall_count,
+            self.state.archival_count,
+        )
+    }
+
+    /// The one system message: base instructions, memory metadata, core memory blocks.
+    pub fn system_prompt(&self) -> String {
+        format!(
+            "{}\n{}\n### Core memory\n{}",
+            BASE_INSTRUCTIONS.trim_end(),
+            self.metadata(),
+            self.state.core.render()
+        )
+    }
+
+    /// The summary as the system-alert event that follows the system message.
+    pub fn summary_event(&self) -> Option<String> {
+        let s = self.state.summary.as_ref()?;
+        Some(summary_event_text(&s.text, s.evicted_total, self.state.recall_count))
+    }
+
+    pub fn budget(&self) -> Budget {
+        let s = &self.settings;
+        let system = self.base_tokens + self.counter.count(&self.metadata()) + MESSAGE_OVERHEAD;
+        let summary = self.state.summary.as_ref().map(|s| s.tokens + MESSAGE_OVERHEAD).unwrap_or(0);
+        let messages: u32 = self.fifo.iter().map(|m| m.tokens + MESSAGE_OVERHEAD).sum();
+        let total = system + self.tools_tokens + self.core_tokens + summary + messages + REPLY_PRIMING;
+        Budget {
+            context_window: s.context_window,
+            system,
+            functions: self.tools_tokens,
+            core_memory: self.core_tokens,
+            summary,
+            messages,
+            total,
+            server_prompt_tokens: self.server_prompt_tokens,
+            warn_at: s.warn_at(),
+            flush_at: s.flush_at(),
+            encoding: self.counter.encoding.to_string(),
+            approximate: self.counter.approximate,
+            queue_len: self.fifo.len() as u32,
+        }
+    }
+
+    /// Whether a memory-pressure warning is due: past the threshold and none sent since the
+    /// last flush.
+    pub fn warning_pending(&self) -> bool {
+        !self.state.warned && self.budget().total > self.settings.warn_at()
+    }
+
+    pub fn needs_flush(&self) -> bool {
+        self.budget().total > self.settings.flush_at()
+    }
+
+    /// The main context as chat messages, in order.
+    pub fn request_messages(&self) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.fifo.len() + 2);
+        out.push(json!({"role": "system", "content": self.system_prompt()}));
+        if let Some(summary) = self.summary_event() {
+            out.push(json!({"role": "user", "content": summary}));
+        }
+        out.extend(self.fifo.iter().map(wire));
+        out
+    }
+
+    /// A chat-completions body for the next step, tools included.
+    pub fn request_body(&self) -> Value {
+        json!({
+            "model": self.settings.model,
+            "messages": self.request_messages(),
+            "tools": self.tools,
+            "tool_choice": "auto",
+            "max_tokens": self.settings.max_tokens,
+        })
+    }
+
+    /// A new message with the next id and its token count cached.
+    pub fn make_message(
+        &mut self,
+        role: Role,
+        kind: MessageKind,
+        content: String,
+        text: String,
+        searchable: bool,
+    ) -> Message {
+        let id = self.state.next_message_id;
+        self.state.next_message_id += 1;
+        let mut m = Message {
+            id,
+            role,
+            kind,
+            content,
+            text,
+            searchable,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
+            created_at: Utc::now(),
+            tokens: 0,
+            step: self.state.step,
+        };
+        m.tokens = self.counter.count(&m.token_text());
+        m
+    }
+
+    /// A user-role JSON event (`user_message`, `heartbeat`, `system_alert`, `login`).
+    pub fn event_message(&mut self, kind: MessageKind, text: &str) -> Message {
+        let now = Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        let (content, searchable) = match kind {
+            MessageKind::UserMessage => {
+                (json!({"type": "user_message", "message": text, "time": now}), true)
+            }
+            MessageKind::Heartbeat => {
+                (json!({"type": "heartbeat", "reason": text, "time": now}), false)
+            }
+            MessageKind::Login => (json!({"type": "login", "time": now}), false),
+            _ => (json!({"type": "system_alert", "message": text, "time": now}), false),
+        };
+        self.make_message(Role::User, kind, content.to_string(), text.to_string(), searchable)
+    }
+
+    /// Appends `new` to the queue and recall and writes everything in one transaction.
+    /// `recall_only` messages (summaries) go to recall but not the queue.
+    pub fn commit(
+        &mut self,
+        new: &[Message],
+        recall_only: &[Message],
+        passages: &[Passage],
+        trace: Option<&StepTrace>,
+    ) -> Result<(), StoreError> {
+        self.fifo.extend(new.iter().cloned());
+        self.state.fifo.extend(new.iter().map(|m| m.id));
+        self.state.recall_count += (new.len() + recall_only.len()) as u64;
+        self.state.archival_count += passages.len() as u64;
+        let all: Vec<Message>;
+        let messages: &[Message] = if recall_only.is_empty() {
+            new
+        } else {
+            all = new.iter().chain(recall_only).cloned().collect();
+            &all
+        };
+        let trace = trace.map(|t| {
+            self.state.next_trace_id += 1;
+            (self.state.next_trace_id - 1, t)
+        });
+        let name = self.state.name.clone();
+        self.store.commit(
+            &name,
+            &Commit { state: Some(&self.state), messages, passages, delete_passages: &[], trace },
+        )?;
+        if let Some(cache) = self.archival.as_mut() {
+            for p in passages {
+                cache.index.insert(p.id, &p.text);
+                cache.passages.insert(p.id, p.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads archival passages and builds their index on first use.
+    pub fn archival_cache(&mut self) -> Result<&mut ArchivalCache, StoreError> {
+        if self.archival.is_none() {
+            let mut cache = ArchivalCache::default();
+            for p in self.store.archival(&self.state.name)? {
+                cache.index.insert(p.id, &p.text);
+                cache.passages.insert(p.id, p);
+            }
+            self.archival = Some(cache);
+        }
+        Ok(self.archival.as_mut().expect("just loaded"))
+    }
+
+    /// Deletes an archival passage (a manual action).
+    pub fn delete_passage(&mut self, id: u64) -> Result<bool, StoreError> {
+        let existed = self.archival_cache()?.passages.remove(&id).is_some();
+        if !existed {
+            return Ok(false);
+        }
+        if let Some(c) = self.archival.as_mut() {
+            c.index.remove(id);
+        }
+        self.state.archival_count = self.state.archival_count.saturating_sub(1);
+        let name = self.state.name.clone();
+        self.store.commit(
+            &name,
+            &Commit { state: Some(&self.state), delete_passages: &[id], ..Default::default() },
+        )?;
+        Ok(true)
+    }
+}
+
+pub fn summary_event_text(summary: &str, evicted: u64, recall: u64) -> String {
+    let now = Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    json!({
+        "type": "system_alert",
+        "message": format!(
+            "{evicted} earlier messages (of {recall} in recall) have left your context to save \
+             space; they are still found by conversation_search. Summary of them:\n{summary}"
+        ),
+        "time": now,
+    })
+    .to_string()
+}
+
+/// A message as the chat-completions API wants it.
+pub fn wire(m: &Message) -> Value {
+    match m.role {
+        Role::Assistant if !m.tool_calls.is_empty() => json!({
+            "role": "assistant",
+            // Some servers reject `null` beside tool_calls.
+            "content": m.content,
+            "tool_calls": m.tool_calls.iter().map(|c| json!({
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments},
+            })).collect::<Vec<_>>(),
+        }),
+        Role::Tool => json!({
+            "role": "tool",
+            "tool_call_id": m.tool_call_id.clone().unwrap_or_default(),
+            "content": m.content,
+        }),
+        role => json!({"role": role.as_str(), "content": m.content}),
+    }
+}

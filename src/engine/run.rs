@@ -1,0 +1,478 @@
+//! The engine task: commands in, events out, model calls in between.
+//!
+//! Contract: [`spawn`] moves an [`Agent`] into a tokio task that owns it. The task handles one
+//! command at a time; a user message runs a whole chain (bounded by the chain cap). Before each
+//! model call it flushes when memory is full and, in step mode, waits at the step gate. While a
+//! call is in flight it still hears commands: `Interrupt` drops the unfinished step, core edits
+//! apply at once, anything else is queued. The user's message is committed before the first
+//! call, and each step commits once, so an interruption or crash never loses committed work.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use super::agent::Agent;
+use super::events::{Command, EditSource, Event, EventKind, Trigger};
+use super::exec::Embeds;
+use super::policy::{Next, plan_eviction};
+use super::step::{StepInput, embedding_inputs, parse_first};
+use crate::memory::{MessageKind, Role, StepTrace, Summary};
+use crate::model::{ChatReply, ModelClient, ModelError};
+use crate::store::StoreError;
+use crate::text;
+
+const SUMMARIZER: &str = include_str!("../../assets/summarizer.md");
+/// Messages always kept in the queue by a flush.
+pub const KEEP_LAST: usize = 3;
+
+pub struct EngineHandle {
+    pub commands: UnboundedSender<Command>,
+    pub events: UnboundedReceiver<Event>,
+    pub task: tokio::task::JoinHandle<Result<(), StoreError>>,
+}
+
+/// Starts the engine task. The first event is `ready`.
+pub fn spawn(agent: Agent, client: Option<ModelClient>) -> EngineHandle {
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    let (ev_tx, ev_rx) = unbounded_channel();
+    let engine = Engine {
+        agent,
+        client,
+        commands: cmd_rx,
+        events: ev_tx,
+        pending: VecDeque::new(),
+        step_mode: false,
+        run_to_end: false,
+        commands_closed: false,
+    };
+    let task = tokio::spawn(engine.run());
+    EngineHandle { commands: cmd_tx, events: ev_rx, task }
+}
+
+enum Gate {
+    Go,
+    Stop,
+}
+
+enum Heard {
+    Interrupt,
+    Handled,
+}
+
+struct Engine {
+    agent: Agent,
+    client: Option<ModelClient>,
+    commands: UnboundedReceiver<Command>,
+    events: UnboundedSender<Event>,
+    pending: VecDeque<Command>,
+    step_mode: bool,
+    /// `Continue` was given: no more pauses until the chain ends.
+    run_to_end: bool,
+    commands_closed: bool,
+}
+
+impl Engine {
+    fn emit(&self, kind: EventKind) {
+        let _ = self.events.send(Event { step: self.agent.state.step, time: Utc::now(), kind });
+    }
+
+    fn emit_error(&self, kind: &str, message: impl Into<String>) {
+        self.emit(EventKind::Error { kind: kind.to_string(), message: message.into() });
+    }
+
+    async fn next_command(&mut self) -> Option<Command> {
+        if let Some(c) = self.pending.pop_front() {
+            return Some(c);
+        }
+        if self.commands_closed {
+            return None;
+        }
+        let c = self.commands.recv().await;
+        if c.is_none() {
+            self.commands_closed = true;
+        }
+        c
+    }
+
+    async fn run(mut self) -> Result<(), StoreError> {
+        let a = &self.agent;
+        self.emit(EventKind::Ready {
+            agent: a.name().to_string(),
+            model: self.client.as_ref().map(|c| c.model().to_string()),
+            base_url: self.client.as_ref().map(|c| c.base_url().to_string()),
+            recall: a.state.recall_count,
+            archival: a.state.archival_count,
+            queue: a.fifo.len(),
+        });
+        self.emit(EventKind::Budget(self.agent.budget()));
+        while let Some(cmd) = self.next_command().await {
+            match cmd {
+                Command::UserMessage(text) => self.run_chain(text).await?,
+                Command::Shutdown => break,
+                other => {
+                    self.handle_side_command(other)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commands that never start a chain. Returns true for `Interrupt`.
+    fn handle_side_command(&mut self, cmd: Command) -> Result<bool, StoreError> {
+        match cmd {
+            Command::SetStepMode(on) => {
+                self.step_mode = on;
+                if !on {
+                    self.run_to_end = false;
+                }
+            }
+            Command::EditCore { label, value } => self.edit_core(&label, &value)?,
+            Command::Interrupt => return Ok(true),
+            Command::Step | Command::Continue => {}
+            Command::UserMessage(_) | Command::Shutdown => self.pending.push_back(cmd),
+        }
+        Ok(false)
+    }
+
+    fn edit_core(&mut self, label: &str, value: &str) -> Result<(), StoreError> {
+        match self.agent.state.core.set(label, value) {
+            Ok(chars) => {
+                let limit = self.agent.state.core.get(label).map(|b| b.limit).unwrap_or_default();
+                self.agent.state.core_updated_at = Utc::now();
+                self.agent.core_changed();
+                self.agent.commit(&[], &[], &[], None)?;
+                self.emit(EventKind::CoreMemoryUpdated {
+                    label: label.to_string(),
+                    chars,
+                    limit,
+                    source: EditSource::User,
+                });
+                self.emit(EventKind::Budget(self.agent.budget()));
+            }
+            Err(e) => self.emit_error("edit_refused", e.to_string()),
+        }
+        Ok(())
+    }
+
+    async fn run_chain(&mut self, text: String) -> Result<(), StoreError> {
+        let msg = self.agent.event_message(MessageKind::UserMessage, &text);
+        let id = msg.id;
+        self.agent.commit(&[msg], &[], &[], None)?;
+        self.emit(EventKind::UserMessage { id, text });
+        self.emit(EventKind::Budget(self.agent.budget()));
+        self.run_to_end = false;
+        let mut trigger = Trigger::UserMessage;
+        let mut steps = 0u32;
+        if self.client.is_none() {
+            self.emit_error(
+                "no_model",
+                "no model endpoint is configured: set --base-url (or OPENAI_BASE_URL) and --model; \
+                 the message was saved",
+            );
+            self.emit(EventKind::ChainEnded { steps });
+            return Ok(());
+        }
+        loop {
+            if steps >= self.agent.settings.chain_cap {
+                self.emit_error(
+                    "chain_cap",
+                    format!(
+                        "stopped after {steps} model calls for one input (the chain cap); the agent now waits for you"
+                    ),
+                );
+                break;
+            }
+            if self.agent.needs_flush() {
+                match self.flush().await? {
+                    true => {}
+                    false => break,
+                }
+            }
+            if let Gate::Stop = self.gate(&trigger).await? {
+                self.emit_error("interrupted", "the chain was stopped before the next model call");
+                break;
+            }
+            steps += 1;
+            match self.step(&trigger).await? {
+                Some(Next::Warn) => trigger = Trigger::MemoryWarning,
+                Some(Next::Heartbeat(t)) => trigger = t,
+                Some(Next::Yield) | None => break,
+            }
+        }
+        self.emit(EventKind::ChainEnded { steps });
+        Ok(())
+    }
+
+    /// The step gate: in step mode, wait for `Step` or `Continue`.
+    async fn gate(&mut self, trigger: &Trigger) -> Result<Gate, StoreError> {
+        if !self.step_mode || self.run_to_end {
+            return Ok(Gate::Go);
+        }
+        self.emit(EventKind::Paused { trigger: trigger.clone(), budget: self.agent.budget() });
+        loop {
+            let cmd = if self.commands_closed { None } else { self.commands.recv().await };
+            match cmd {
+                None => {
+                    self.commands_closed = true;
+                    return Ok(Gate::Stop);
+                }
+                Some(Command::Step) => return Ok(Gate::Go),
+                Some(Command::Continue) => {
+                    self.run_to_end = true;
+                    return Ok(Gate::Go);
+                }
+                Some(Command::SetStepMode(false)) => {
+                    self.step_mode = false;
+                    return Ok(Gate::Go);
+                }
+                Some(Command::Interrupt) => return Ok(Gate::Stop),
+                Some(Command::Shutdown) => {
+                    self.pending.push_front(Command::Shutdown);
+                    return Ok(Gate::Stop);
+                }
+                Some(Command::EditCore { label, value }) => {
+                    self.edit_core(&label, &value)?;
+                    self.emit(EventKind::Paused { trigger: trigger.clone(), budget: self.agent.budget() });
+                }
+                Some(other) => {
+                    self.handle_side_command(other)?;
+                }
+            }
+        }
+    }
+
+    /// A model call that still hears commands. `Err(Interrupted)` when the user interrupts.
+    async fn call_model(&mut self, body: &Value) -> Result<ChatReply, ModelError> {
+        let client = self.client.clone().ok_or(ModelError::Connect("no model configured".into()))?;
+        let (retry_tx, mut retry_rx) = unbounded_channel::<EventKind>();
+        let mut on_retry = move |e: &ModelError, attempt: u32, wait: std::time::Duration| {
+            let _ = retry_tx.send(EventKind::Retry {
+                kind: e.kind().to_string(),
+                message: e.to_string(),
+                attempt,
+                wait_ms: wait.as_millis() as u64,
+            });
+        };
+        let call = client.chat(body, &mut on_retry);
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                r = &mut call => {
+                    while let Ok(ev) = retry_rx.try_recv() { self.emit(ev); }
+                    return r;
+                }
+                Some(ev) = retry_rx.recv() => self.emit(ev),
+                cmd = self.commands.recv(), if !self.commands_closed => {
+                    let heard = match cmd {
+                        None => { self.commands_closed = true; Heard::Handled }
+                        Some(c) => match self.handle_side_command(c) {
+                            Ok(true) => Heard::Interrupt,
+                            Ok(false) => Heard::Handled,
+                            Err(e) => { self.emit_error("store", e.to_string()); Heard::Handled }
+                        },
+                    };
+                    if let Heard::Interrupt = heard {
+                        return Err(ModelError::Interrupted);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One model call and its effects. `None` when the chain must stop (error, interrupt).
+    async fn step(&mut self, trigger: &Trigger) -> Result<Option<Next>, StoreError> {
+        self.agent.state.step += 1;
+        let mut overflowed = false;
+        loop {
+            let body = self.agent.request_body();
+            self.emit(EventKind::ModelCall { trigger: trigger.clone() });
+            let started_at = Utc::now();
+            let t0 = Instant::now();
+            let reply = match self.call_model(&body).await {
+                Ok(r) => r,
+                Err(ModelError::ContextOverflow(msg)) if !overflowed => {
+                    overflowed = true;
+                    self.emit_error("context_overflow", format!("the server says the prompt is too long ({msg}); evicting"));
+                    if self.flush().await? {
+                        continue;
+                    }
+                    self.agent.state.step -= 1;
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.agent.state.step -= 1;
+                    let message = match &e {
+                        ModelError::Interrupted => "the model call was interrupted; the unfinished step was dropped".to_string(),
+                        other => format!("{other}; the message was kept and the agent is waiting"),
+                    };
+                    self.emit_error(e.kind(), message);
+                    return Ok(None);
+                }
+            };
+            let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
+            let parsed = parse_first(&reply);
+            let embeds = self.fetch_embeddings(&parsed).await;
+            let report = self.agent.apply_step(StepInput {
+                trigger,
+                request: body,
+                reply: &reply,
+                parsed,
+                embeds,
+                started_at,
+                model_ms,
+            })?;
+            for ev in report.events {
+                self.emit(ev);
+            }
+            return Ok(Some(report.next));
+        }
+    }
+
+    async fn fetch_embeddings(
+        &self,
+        parsed: &Option<Result<crate::functions::ParsedCall, crate::functions::CallError>>,
+    ) -> Option<Embeds> {
+        let client = self.client.as_ref().filter(|c| c.has_embeddings())?;
+        let inputs = embedding_inputs(parsed)?;
+        let model = client.embedding_model()?.to_string();
+        let result = client.embed(&inputs).await.map_err(|e| e.to_string());
+        Some(Embeds { model, result })
+    }
+
+    /// Evicts the oldest messages into a new recursive summary. False when nothing could be
+    /// evicted or the user interrupted.
+    async fn flush(&mut self) -> Result<bool, StoreError> {
+        let a = &self.agent;
+        let budget = a.budget();
+        let window = a.settings.context_window;
+        let summary_cap = (window / 10).clamp(64, 1024);
+        let fixed = budget.total - budget.messages - budget.summary;
+        let target = a.settings.flush_target_tokens().saturating_sub(fixed + summary_cap);
+        let tokens: Vec<u32> = a.fifo.iter().map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD).collect();
+        let cut_ok: Vec<bool> = a.fifo.iter().map(|m| m.role != Role::Tool).collect();
+        let k = plan_eviction(&tokens, &cut_ok, target, KEEP_LAST);
+        if k == 0 {
+            self.emit_error(
+                "memory_full",
+                "the context is full but no more messages can be evicted (the newest are always kept); \
+                 shorten core memory or raise the context window",
+            );
+            return Ok(false);
+        }
+        let previous = a.state.summary.as_ref().map(|s| s.text.clone());
+        let transcript = a.fifo[..k]
+            .iter()
+            .map(|m| format!("[{}] {}", label(m), text::truncate(&m.text, 2000)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let prompt = format!(
+            "Previous summary:\n{}\n\nMessages leaving the context ({} of them):\n{}",
+            previous.as_deref().unwrap_or("(none yet)"),
+            k,
+            transcript
+        );
+        let body = json!({
+            "model": a.settings.model,
+            "messages": [
+                {"role": "system", "content": SUMMARIZER},
+                {"role": "user", "content": prompt},
+            ],
+            "max_tokens": summary_cap,
+        });
+        let started_at = Utc::now();
+        let t0 = Instant::now();
+        let result = self.call_model(&body).await;
+        let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let (summary_text, raw) = match result {
+            Ok(r) if r.content.as_deref().is_some_and(|c| !c.trim().is_empty()) => {
+                (r.content.clone().unwrap_or_default().trim().to_string(), r.raw)
+            }
+            Err(ModelError::Interrupted) => {
+                self.emit_error("interrupted", "the summary call was interrupted; nothing was evicted");
+                return Ok(false);
+            }
+            other => {
+                let why = match other {
+                    Ok(_) => "the model returned an empty summary".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                self.emit_error("summary_failed", format!("{why}; kept a plain extract of the evicted messages instead"));
+                (fallback_summary(previous.as_deref(), &self.agent.fifo[..k]), Value::Null)
+            }
+        };
+        self.apply_flush(k, summary_text, body, raw, started_at, model_ms)?;
+        Ok(true)
+    }
+
+    fn apply_flush(
+        &mut self,
+        k: usize,
+        summary_text: String,
+        request: Value,
+        response: Value,
+        started_at: chrono::DateTime<Utc>,
+        model_ms: f64,
+    ) -> Result<(), StoreError> {
+        let a = &mut self.agent;
+        let cap_tokens = (a.settings.context_window / 10).clamp(64, 1024);
+        let mut summary_text = summary_text;
+        // Keep the summary within its share of the window even if the model ignored max_tokens.
+        while a.counter.count(&summary_text) > cap_tokens && summary_text.chars().count() > 16 {
+            let keep = summary_text.chars().count() * 3 / 4;
+            summary_text = summary_text.chars().take(keep).collect::<String>() + "…";
+        }
+        let evicted_total = a.state.summary.as_ref().map(|s| s.evicted_total).unwrap_or(0) + k as u64;
+        a.fifo.drain(..k);
+        a.state.fifo.drain(..k);
+        let rendered = super::agent::summary_event_text(&summary_text, evicted_total, a.state.recall_count + 1);
+        let tokens = a.counter.count(&rendered);
+        a.state.summary = Some(Summary { text: summary_text.clone(), created_at: Utc::now(), evicted_total, tokens });
+        a.state.warned = false;
+        let summary_msg = a.make_message(
+            Role::System,
+            MessageKind::Summary,
+            rendered,
+            summary_text.clone(),
+            false,
+        );
+        let trace = StepTrace {
+            step: a.state.step,
+            trigger: format!("summary of {k} evicted messages"),
+            request,
+            response,
+            prompt_tokens: None,
+            completion_tokens: None,
+            started_at,
+            model_ms,
+            results: Vec::new(),
+        };
+        a.commit(&[], &[summary_msg], &[], Some(&trace))?;
+        self.emit(EventKind::Summary { evicted: k, summary: summary_text });
+        self.emit(EventKind::Budget(self.agent.budget()));
+        Ok(())
+    }
+}
+
+fn label(m: &crate::memory::Message) -> &'static str {
+    match m.kind {
+        MessageKind::UserMessage => "user",
+        MessageKind::Assistant => "agent",
+        MessageKind::ToolResult => "function result",
+        MessageKind::Heartbeat => "heartbeat",
+        MessageKind::SystemAlert | MessageKind::Summary => "system",
+        MessageKind::Login => "login",
+    }
+}
+
+/// A summary made without the model: the previous summary and the start of each message.
+fn fallback_summary(previous: Option<&str>, evicted: &[crate::memory::Message]) -> String {
+    let mut s = previous.map(|p| format!("{p}\n")).unwrap_or_default();
+    s.push_str("Later (extract, the summariser was unavailable):");
+    for m in evicted.iter().filter(|m| !m.text.trim().is_empty()) {
+        s.push_str(&format!(" [{}] {}", label(m), text::one_line(&m.text, 80)));
+    }
+    s
+}

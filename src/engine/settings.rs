@@ -1,0 +1,55 @@
+//! Engine settings that shape the main context and the loop.
+
+/// Limits and thresholds of one agent's loop.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Model name, used for the token encoding and sent with each request.
+    pub model: String,
+    pub context_window: u32,
+    /// `max_tokens` for each reply.
+    pub max_tokens: u32,
+    /// Most model calls per user input.
+    pub chain_cap: u32,
+    /// A memory-pressure warning fires above this share of the window.
+    pub warn_ratio: f32,
+    /// Messages are evicted when the prompt plus room for the reply would pass this share.
+    pub flush_ratio: f32,
+    /// A flush evicts down to this share of the window.
+    pub flush_target: f32,
+    /// Longest non-search function output, in characters.
+    pub output_limit: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            model: "gpt-4o-mini".into(),
+            context_window: 8192,
+            max_tokens: 1024,
+            chain_cap: 10,
+            warn_ratio: 0.75,
+            flush_ratio: 1.0,
+            flush_target: 0.5,
+            output_limit: 3000,
+        }
+    }
+}
+
+impl EngineSettings {
+    /// Tokens kept free for the reply.
+    pub fn reply_reserve(&self) -> u32 {
+        self.max_tokens.min(self.context_window / 8)
+    }
+
+    pub fn warn_at(&self) -> u32 {
+        (self.context_window as f32 * self.warn_ratio) as u32
+    }
+
+    pub fn flush_at(&self) -> u32 {
+        ((self.context_window as f32 * self.flush_ratio) as u32).saturating_sub(self.reply_reserve())
+    }
+
+    pub fn flush_target_tokens(&self) -> u32 {
+        (self.context_window as f32 * self.flush_target) as u32
+    }
+}

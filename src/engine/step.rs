@@ -1,0 +1,246 @@
+//! Applying one model reply to the agent: the synchronous heart of a step.
+//!
+//! Contract: [`Agent::apply_step`] takes what the model answered (and any embeddings fetched
+//! for it), runs the first tool call, answers every other call with a Failed result so the
+//! transcript stays valid, decides what follows ([`policy::next`]), and commits the step —
+//! reply, results, any heartbeat or warning, state and trace — in one write transaction. It
+//! returns the events to show, in order, only after the commit succeeded.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::agent::Agent;
+use super::events::{EditSource, EventKind, Status, Trigger};
+use super::exec::{Effects, Embeds, FnResult};
+use super::policy::{self, Next, StepOutcome};
+use crate::functions::{Call, CallError, ParsedCall, parse_call};
+use crate::memory::{Message, MessageKind, Role, StepTrace, TraceResult};
+use crate::model::ChatReply;
+use crate::store::StoreError;
+use crate::text;
+
+pub struct StepInput<'a> {
+    pub trigger: &'a Trigger,
+    /// The request body as sent.
+    pub request: Value,
+    pub reply: &'a ChatReply,
+    /// The first tool call, parsed (see [`parse_first`]).
+    pub parsed: Option<Result<ParsedCall, CallError>>,
+    pub embeds: Option<Embeds>,
+    pub started_at: DateTime<Utc>,
+    pub model_ms: f64,
+}
+
+#[derive(Debug)]
+pub struct StepReport {
+    pub events: Vec<EventKind>,
+    pub next: Next,
+}
+
+/// Parses the first tool call of a reply, if there is one.
+pub fn parse_first(reply: &ChatReply) -> Option<Result<ParsedCall, CallError>> {
+    reply.tool_calls.first().map(|c| parse_call(&c.name, &c.arguments))
+}
+
+/// The text that needs embedding before the call runs, if any.
+pub fn embedding_inputs(parsed: &Option<Result<ParsedCall, CallError>>) -> Option<Vec<String>> {
+    match parsed {
+        Some(Ok(ParsedCall { call: Call::ArchivalMemoryInsert { content, .. }, .. })) => Some(
+            crate::memory::chunk::chunk_text(content, crate::memory::chunk::DEFAULT_CHUNK_CHARS),
+        )
+        .filter(|c| !c.is_empty()),
+        Some(Ok(ParsedCall { call: Call::ArchivalMemorySearch { query, .. }, .. })) => {
+            Some(vec![query.clone()]).filter(|q| !q[0].trim().is_empty())
+        }
+        _ => None,
+    }
+}
+
+fn result_json(status: Status, message: &str) -> String {
+    json!({
+        "status": status.as_str(),
+        "message": message,
+        "time": Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    })
+    .to_string()
+}
+
+impl Agent {
+    pub fn apply_step(&mut self, input: StepInput<'_>) -> Result<StepReport, StoreError> {
+        let reply = input.reply;
+        let mut events = Vec::new();
+        let thought = reply.content.clone().unwrap_or_default();
+        if !thought.trim().is_empty() {
+            events.push(EventKind::Thought { text: thought.trim().to_string() });
+        }
+
+        let mut assistant = self.make_message(
+            Role::Assistant,
+            MessageKind::Assistant,
+            thought.clone(),
+            thought.trim().to_string(),
+            true,
+        );
+        assistant.tool_calls = reply.tool_calls.clone();
+        let mut results: Vec<Message> = Vec::new();
+        let mut traces = Vec::new();
+        let mut outcome = StepOutcome::default();
+        let mut fx = Effects::default();
+        let mut return_index = None;
+
+        if let (Some(call), Some(parsed)) = (reply.tool_calls.first(), input.parsed) {
+            let shown_name = text::visible(&text::one_line(&call.name, 80));
+            let t0 = std::time::Instant::now();
+            let (args, repairs, result, call_kind) = match parsed {
+                Ok(p) => {
+                    let r = self.execute(&p.call, input.embeds.as_ref(), &mut fx)?;
+                    (p.arguments, p.repairs, r, Some(p.call))
+                }
+                Err(e) => {
+                    let args = if e.arguments.is_null() {
+                        Value::String(text::visible(&text::truncate(&call.arguments, 500)))
+                    } else {
+                        e.arguments
+                    };
+                    (args, e.repairs, FnResult::failed(e.message), None)
+                }
+            };
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            events.push(EventKind::FunctionCall {
+                name: shown_name.clone(),
+                arguments: args,
+                call_id: call.id.clone(),
+                repairs,
+            });
+            if let Some(sent) = &fx.sent {
+                events.push(EventKind::AssistantMessage { text: sent.clone() });
+                assistant.text = if assistant.text.is_empty() {
+                    sent.clone()
+                } else {
+                    format!("{}\n{}", assistant.text, sent)
+                };
+            }
+            if let Some((label, chars, limit)) = &fx.core_edit {
+                events.push(EventKind::CoreMemoryUpdated {
+                    label: label.clone(),
+                    chars: *chars,
+                    limit: *limit,
+                    source: EditSource::Agent,
+                });
+            }
+            let status = if result.ok { Status::Ok } else { Status::Failed };
+            outcome = StepOutcome {
+                function: Some(shown_name.clone()),
+                failed: !result.ok,
+                request_heartbeat: call_kind.as_ref().is_some_and(Call::request_heartbeat),
+                ends_chain: matches!(call_kind, Some(Call::SendMessage { .. } | Call::PauseHeartbeats { .. })),
+            };
+            results.push(self.tool_message(call, status, &result.message));
+            return_index = Some(events.len());
+            events.push(EventKind::FunctionReturn {
+                name: shown_name.clone(),
+                status,
+                message: result.message.clone(),
+                heartbeat: false,
+                duration_ms: ms,
+            });
+            traces.push(TraceResult { name: shown_name, status: status.as_str().into(), message: result.message, duration_ms: ms });
+        }
+        for extra in reply.tool_calls.iter().skip(1) {
+            let name = text::visible(&text::one_line(&extra.name, 80));
+            let msg = format!(
+                "not run: only the first function call of a reply runs; call {name} again in your next turn if you still need it"
+            );
+            results.push(self.tool_message(extra, Status::Failed, &msg));
+            events.push(EventKind::FunctionCall {
+                name: name.clone(),
+                arguments: Value::String(text::visible(&text::truncate(&extra.arguments, 500))),
+                call_id: extra.id.clone(),
+                repairs: Vec::new(),
+            });
+            events.push(EventKind::FunctionReturn {
+                name: name.clone(),
+                status: Status::Failed,
+                message: msg.clone(),
+                heartbeat: false,
+                duration_ms: 0.0,
+            });
+            traces.push(TraceResult { name, status: "Failed".into(), message: msg, duration_ms: 0.0 });
+        }
+
+        let mut new = Vec::with_capacity(results.len() + 2);
+        new.push(assistant);
+        new.extend(results);
+
+        // What follows, decided on the queue as it will be after this step.
+        let paused = self.state.heartbeats_paused_until.is_some_and(|t| t > Utc::now());
+        let warning_pending = !self.state.warned && {
+            let extra: u32 = new.iter().map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD).sum();
+            self.budget().total + extra > self.settings.warn_at()
+        };
+        let next = policy::next(&outcome, warning_pending, paused);
+        match &next {
+            Next::Warn => {
+                let b = self.budget();
+                let text = format!(
+                    "Memory pressure: your context is over {:.0}% full ({} of {} tokens). Save anything \
+                     important from the conversation to core or archival memory now; the oldest \
+                     messages will soon be replaced by a summary.",
+                    self.settings.warn_ratio * 100.0,
+                    b.total,
+                    b.context_window
+                );
+                new.push(self.event_message(MessageKind::SystemAlert, &text));
+                self.state.warned = true;
+                events.push(EventKind::MemoryWarning { message: text, used: b.total, context_window: b.context_window });
+            }
+            Next::Heartbeat(trigger) => {
+                let reason = match trigger {
+                    Trigger::FunctionFailed { function } => {
+                        format!("function {function} failed; fix the problem and try again")
+                    }
+                    Trigger::Heartbeat { function } => format!("{function} requested a heartbeat"),
+                    other => other.to_string(),
+                };
+                new.push(self.event_message(MessageKind::Heartbeat, &reason));
+                events.push(EventKind::Heartbeat { reason });
+            }
+            Next::Yield => {}
+        }
+        if let Some(i) = return_index
+            && let EventKind::FunctionReturn { heartbeat, .. } = &mut events[i]
+        {
+            *heartbeat = !matches!(next, Next::Yield);
+        }
+
+        self.server_prompt_tokens = input.reply.usage.prompt_tokens.or(self.server_prompt_tokens);
+        let trace = StepTrace {
+            step: self.state.step,
+            trigger: input.trigger.to_string(),
+            request: input.request,
+            response: reply.raw.clone(),
+            prompt_tokens: reply.usage.prompt_tokens,
+            completion_tokens: reply.usage.completion_tokens,
+            started_at: input.started_at,
+            model_ms: input.model_ms,
+            results: traces,
+        };
+        self.commit(&new, &[], &fx.passages, Some(&trace))?;
+        events.push(EventKind::Budget(self.budget()));
+        Ok(StepReport { events, next })
+    }
+
+    fn tool_message(&mut self, call: &crate::memory::ToolCall, status: Status, message: &str) -> Message {
+        let content = result_json(status, message);
+        let mut m = self.make_message(
+            Role::Tool,
+            MessageKind::ToolResult,
+            content,
+            format!("{}: {}", status.as_str(), message),
+            false,
+        );
+        m.tool_call_id = Some(call.id.clone());
+        m.name = Some(text::visible(&call.name));
+        m
+    }
+}

@@ -1,0 +1,157 @@
+//! `dump`, `archival insert|search` and `agents list|create|delete`.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use super::{Failure, Outcome};
+use crate::config::Resolved;
+use crate::engine::Agent;
+use crate::engine::exec::{Effects, Embeds};
+use crate::model::ModelClient;
+use crate::store::Store;
+use crate::text;
+
+fn out_err(e: std::io::Error) -> Failure {
+    Failure::runtime(format!("cannot write the output: {e}"))
+}
+
+fn open_existing(cfg: &Resolved, store: Store) -> Result<Agent, Failure> {
+    if store.load_agent(&cfg.agent).map_err(Failure::runtime)?.is_none() {
+        let names: Vec<String> =
+            store.agents().map_err(Failure::runtime)?.into_iter().map(|a| a.name).collect();
+        return Err(Failure::runtime(format!(
+            "the store {} has no agent named '{}' (agents: {})",
+            cfg.store.display(),
+            cfg.agent,
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        )));
+    }
+    Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)
+}
+
+/// The agent's whole state as one JSON document.
+pub fn dump_value(agent: &Agent) -> Result<Value, Failure> {
+    let name = agent.name();
+    let recall = agent.store.recall(name).map_err(Failure::runtime)?;
+    let archival = agent.store.archival(name).map_err(Failure::runtime)?;
+    let traces = agent.store.traces(name).map_err(Failure::runtime)?;
+    Ok(json!({
+        "agent": name,
+        "core_memory": agent.state.core.blocks.iter().map(|b| json!({
+            "label": b.label, "value": b.value, "limit": b.limit, "chars": b.chars(),
+            "read_only": b.read_only, "description": b.description,
+        })).collect::<Vec<_>>(),
+        "context": {
+            "system": agent.system_prompt(),
+            "summary": agent.state.summary.as_ref().map(|s| s.text.clone()),
+            "evicted": agent.state.summary.as_ref().map(|s| s.evicted_total).unwrap_or(0),
+            "messages": agent.fifo.iter().map(|m| json!({
+                "id": m.id, "role": m.role, "kind": m.kind, "text": m.text, "content": m.content,
+                "tool_calls": m.tool_calls.iter().map(|c| json!({"id": c.id, "name": c.name, "arguments": c.arguments})).collect::<Vec<_>>(),
+                "tool_call_id": m.tool_call_id, "tokens": m.tokens, "created_at": m.created_at,
+            })).collect::<Vec<_>>(),
+        },
+        "recall": recall.iter().map(|m| json!({
+            "id": m.id, "role": m.role, "kind": m.kind, "text": m.text, "created_at": m.created_at,
+        })).collect::<Vec<_>>(),
+        "archival": archival.iter().map(|p| json!({
+            "id": p.id, "text": p.text, "created_at": p.created_at, "source": p.source,
+            "embedding_model": p.embedding_model,
+        })).collect::<Vec<_>>(),
+        "steps": agent.state.step,
+        "traces": traces.len(),
+        "budget": agent.budget(),
+    }))
+}
+
+pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
+    let store = Store::open_read_only(&cfg.store).map_err(Failure::start)?;
+    let agent = open_existing(cfg, store)?;
+    let v = dump_value(&agent)?;
+    if json_out {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(out_err)?;
+    } else {
+        let b = agent.budget();
+        writeln!(out, "agent {} · {} steps · context {}/{} tokens ({:.0}%)", agent.name(), agent.state.step, b.total, b.context_window, b.percent()).map_err(out_err)?;
+        for blk in &agent.state.core.blocks {
+            writeln!(out, "\n[{}] {}/{} chars\n{}", blk.label, blk.chars(), blk.limit, text::visible(&blk.value)).map_err(out_err)?;
+        }
+        writeln!(out, "\nqueue: {} messages · recall: {} · archival: {}", agent.fifo.len(), agent.state.recall_count, agent.state.archival_count).map_err(out_err)?;
+        for m in &agent.fifo {
+            writeln!(out, "  #{} {:?}: {}", m.id, m.kind, text::visible(&text::one_line(&m.text, 100))).map_err(out_err)?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn archival_insert(cfg: &Resolved, content: &str, out: &mut dyn Write) -> Outcome {
+    let store = Store::open(&cfg.store).map_err(Failure::start)?;
+    let mut agent = Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)?;
+    let embeds = embed_for(cfg, crate::memory::chunk::chunk_text(content, crate::memory::chunk::DEFAULT_CHUNK_CHARS)).await?;
+    let mut fx = Effects::default();
+    let r = agent.archival_insert(content, "user", embeds.as_ref(), &mut fx);
+    if !r.ok {
+        return Err(Failure::runtime(r.message));
+    }
+    agent.commit(&[], &[], &fx.passages, None).map_err(Failure::runtime)?;
+    writeln!(out, "{}", r.message).map_err(out_err)
+}
+
+pub async fn archival_search(cfg: &Resolved, query: &str, page: usize, json_out: bool, out: &mut dyn Write) -> Outcome {
+    let store = Store::open_read_only(&cfg.store).map_err(Failure::start)?;
+    let mut agent = open_existing(cfg, store)?;
+    let embeds = embed_for(cfg, vec![query.to_string()]).await?;
+    let (ranked, note) = agent.archival_rank(query, embeds.as_ref()).map_err(Failure::runtime)?;
+    let page = crate::memory::search::paginate(ranked, page);
+    if json_out {
+        let v = json!({
+            "total": page.total, "page": page.page, "pages": page.pages,
+            "results": page.items.iter().map(|p| json!({"id": p.id, "text": p.text, "created_at": p.created_at})).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{v}").map_err(out_err)?;
+    } else {
+        writeln!(out, "{}{note}", page.describe()).map_err(out_err)?;
+        for p in &page.items {
+            writeln!(out, "#{} {}  {}", p.id, p.created_at.format("%Y-%m-%d %H:%M"), text::visible(&text::one_line(&p.text, 200))).map_err(out_err)?;
+        }
+    }
+    Ok(())
+}
+
+async fn embed_for(cfg: &Resolved, inputs: Vec<String>) -> Result<Option<Embeds>, Failure> {
+    let Some(c) = cfg.client.clone().filter(|c| c.embedding_model.is_some()) else { return Ok(None) };
+    let model = c.embedding_model.clone().unwrap_or_default();
+    let client = ModelClient::new(c).map_err(Failure::start)?;
+    let result = client.embed(&inputs).await.map_err(|e| e.to_string());
+    Ok(Some(Embeds { model, result }))
+}
+
+pub fn agents_list(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
+    let store = match Store::open_read_only(&cfg.store) {
+        Ok(s) => s,
+        Err(crate::store::StoreError::Missing(_)) => return Ok(()),
+        Err(e) => return Err(Failure::start(e)),
+    };
+    for a in store.agents().map_err(Failure::runtime)? {
+        writeln!(out, "{}\t{} steps\t{} messages\t{} passages\tcreated {}", a.name, a.step, a.recall_count, a.archival_count, a.created_at.format("%Y-%m-%d %H:%M")).map_err(out_err)?;
+    }
+    Ok(())
+}
+
+pub fn agents_create(cfg: &Resolved, name: &str, out: &mut dyn Write) -> Outcome {
+    let store = Store::open(&cfg.store).map_err(Failure::start)?;
+    if store.load_agent(name).map_err(Failure::runtime)?.is_some() {
+        return Err(Failure::runtime(format!("an agent named '{name}' already exists")));
+    }
+    Agent::open(store, name, cfg.engine.clone()).map_err(Failure::runtime)?;
+    writeln!(out, "created agent '{name}'").map_err(out_err)
+}
+
+pub fn agents_delete(cfg: &Resolved, name: &str, out: &mut dyn Write) -> Outcome {
+    let store = Store::open(&cfg.store).map_err(Failure::start)?;
+    if !store.delete_agent(name).map_err(Failure::runtime)? {
+        return Err(Failure::runtime(format!("there is no agent named '{name}'")));
+    }
+    writeln!(out, "deleted agent '{name}' and all its memory").map_err(out_err)
+}

@@ -1,0 +1,16 @@
+//! memscope: a terminal memory inspector for MemGPT-style agents.
+//!
+//! The crate is one engine and two faces. [`engine`] (with [`memory`], [`store`], [`model`],
+//! [`functions`] and [`tokens`]) is the agent and knows nothing of terminals; [`headless`] is
+//! the JSON-lines face for scripts and tests; [`config`] resolves flags, environment and the
+//! config file for both. See docs/ARCHITECTURE.md for the map.
+
+pub mod config;
+pub mod engine;
+pub mod functions;
+pub mod headless;
+pub mod memory;
+pub mod model;
+pub mod store;
+pub mod text;
+pub mod tokens;

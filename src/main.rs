@@ -1,0 +1,147 @@
+//! The memscope command line: parses flags, sets up logging to a file, and hands over to a face.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use memscope::config::{self, CommonArgs, ModelArgs, Resolved};
+use memscope::headless::{self, Failure};
+
+#[derive(Parser)]
+#[command(name = "memscope", version, about = "A terminal memory inspector for LLM agents that manage their own memory")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Read one user message per line on stdin; print every event as a JSON line on stdout.
+    Run {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Print the agent's whole state.
+    Dump {
+        /// As one JSON document.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Seed or check archival memory by hand.
+    Archival {
+        #[command(subcommand)]
+        action: ArchivalCmd,
+    },
+    /// List, create or delete the agents in a store.
+    Agents {
+        #[command(subcommand)]
+        action: Option<AgentsCmd>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ArchivalCmd {
+    /// Save TEXT as archival passages.
+    Insert {
+        text: String,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Search archival memory the way the agent does.
+    Search {
+        query: String,
+        /// Page of results, 0 for the first.
+        #[arg(long, default_value_t = 0)]
+        page: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentsCmd {
+    List,
+    Create { name: String },
+    Delete { name: String },
+}
+
+fn init_logging() {
+    let dir = config::state_dir();
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("memscope.log")) else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MEMSCOPE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("memscope=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+}
+
+fn resolve(common: &CommonArgs, model: &ModelArgs) -> Result<Resolved, Failure> {
+    config::resolve(common, model, &|k| std::env::var(k).ok()).map_err(Failure::start)
+}
+
+async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout();
+    match cli.command {
+        Some(Cmd::Run { model }) => {
+            let cfg = resolve(&cli.common, &model)?;
+            headless::run(cfg, &mut stdout).await
+        }
+        Some(Cmd::Dump { json, model }) => headless::dump(&resolve(&cli.common, &model)?, json, &mut stdout),
+        Some(Cmd::Archival { action: ArchivalCmd::Insert { text, model } }) => {
+            headless::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await
+        }
+        Some(Cmd::Archival { action: ArchivalCmd::Search { query, page, json, model } }) => {
+            headless::archival_search(&resolve(&cli.common, &model)?, &query, page, json, &mut stdout).await
+        }
+        Some(Cmd::Agents { action }) => {
+            let cfg = resolve(&cli.common, &ModelArgs::default())?;
+            match action {
+                None | Some(AgentsCmd::List) => headless::agents_list(&cfg, &mut stdout),
+                Some(AgentsCmd::Create { name }) => headless::agents_create(&cfg, &name, &mut stdout),
+                Some(AgentsCmd::Delete { name }) => headless::agents_delete(&cfg, &name, &mut stdout),
+            }
+        }
+        None => {
+            let cfg = resolve(&cli.common, &ModelArgs::default())?;
+            headless::dump(&cfg, false, &mut stdout).or_else(|_| {
+                writeln!(stdout, "memscope: store {} · agent {}", cfg.store.display(), cfg.agent).ok();
+                writeln!(stdout, "The agent has no memory yet: start it with `memscope run` (see --help).").ok();
+                Ok(())
+            })
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("memscope: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            tracing::error!(code = f.code, "{}", f.message);
+            eprintln!("memscope: {}", f.message);
+            ExitCode::from(f.code as u8)
+        }
+    }
+}

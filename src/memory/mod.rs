@@ -1,0 +1,18 @@
+//! The memory tiers of a MemGPT-style agent, as plain data with pure operations.
+//!
+//! Contract: nothing here does I/O. [`message`] defines what recall stores, [`core`] the editable
+//! core memory blocks with their limit checks, [`archival`] the passages, [`search`] the ranking
+//! used by every search (the agent's functions, the CLI and the UI share it), and [`chunk`]
+//! how long archival text is split.
+
+pub mod archival;
+pub mod chunk;
+pub mod core;
+pub mod message;
+pub mod search;
+pub mod state;
+
+pub use archival::Passage;
+pub use core::{Block, CoreMemory, EditError};
+pub use message::{Message, MessageKind, Role, ToolCall};
+pub use state::{AgentState, StepTrace, Summary, TraceResult};

@@ -1,0 +1,360 @@
+//! HTTP side of the model client.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::error::{ModelError, is_context_overflow};
+use crate::memory::ToolCall;
+use crate::text;
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    pub base: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base: Duration::from_millis(500),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// How long to wait before retry number `attempt` (0-based) after `err`.
+    pub fn delay(&self, attempt: u32, err: &ModelError) -> Duration {
+        if let ModelError::RateLimited { retry_after: Some(d), .. } = err {
+            return (*d).min(Duration::from_secs(60));
+        }
+        let factor = 2u32.saturating_pow(attempt.min(16));
+        self.base.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// Parses a `Retry-After` header given in seconds.
+pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
+    let v = value?.trim();
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(3600.0)))
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL including `/v1`, e.g. `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub model: String,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub embedding_model: Option<String>,
+    pub embedding_base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    pub prompt_tokens: Option<u32>,
+    pub completion_tokens: Option<u32>,
+}
+
+/// What the model answered.
+#[derive(Debug, Clone)]
+pub struct ChatReply {
+    pub content: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: Usage,
+    pub finish_reason: Option<String>,
+    /// The response body as received.
+    pub raw: Value,
+}
+
+#[derive(Clone)]
+pub struct ModelClient {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+}
+
+impl std::fmt::Debug for ModelClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        write!(f, "ModelClient({}, {})", self.cfg.base_url, self.cfg.model)
+    }
+}
+
+fn join(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+impl ModelClient {
+    pub fn new(cfg: ClientConfig) -> Result<Self, ModelError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10).min(cfg.timeout))
+            .timeout(cfg.timeout)
+            .build()
+            .map_err(|e| ModelError::Connect(e.to_string()))?;
+        Ok(ModelClient { http, cfg })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.cfg.model
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.cfg.base_url
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    pub fn has_embeddings(&self) -> bool {
+        self.cfg.embedding_model.is_some()
+    }
+
+    pub fn embedding_model(&self) -> Option<&str> {
+        self.cfg.embedding_model.as_deref()
+    }
+
+    fn post(&self, url: String, body: &Value) -> reqwest::RequestBuilder {
+        let mut req = self.http.post(url).json(body);
+        if let Some(key) = self.cfg.api_key.as_deref().filter(|k| !k.is_empty()) {
+            req = req.bearer_auth(key);
+        }
+        req
+    }
+
+    /// Lists the server's models (`GET /models`); used to check the endpoint at start.
+    pub async fn list_models(&self) -> Result<Vec<String>, ModelError> {
+        let mut req = self.http.get(join(&self.cfg.base_url, "models")).timeout(Duration::from_secs(5));
+        if let Some(key) = self.cfg.api_key.as_deref().filter(|k| !k.is_empty()) {
+            req = req.bearer_auth(key);
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(classify(status, None, String::new()));
+        }
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        Ok(body["data"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect())
+            .unwrap_or_default())
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ModelError {
+        if e.is_timeout() {
+            ModelError::Timeout(self.cfg.timeout)
+        } else if e.is_decode() || e.is_body() {
+            ModelError::InvalidResponse(e.to_string())
+        } else {
+            ModelError::Connect(error_chain(&e))
+        }
+    }
+
+    async fn post_once(&self, url: &str, body: &Value) -> Result<Value, ModelError> {
+        let resp = self.post(url.to_string(), body).send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        let retry_after =
+            parse_retry_after(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()));
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        let text = String::from_utf8_lossy(&bytes);
+        if !status.is_success() {
+            return Err(classify(status, retry_after, text.into_owned()));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            ModelError::InvalidResponse(format!(
+                "the body is not JSON ({e}): {}",
+                text::visible(&text::one_line(&text, 120))
+            ))
+        })
+    }
+
+    /// POSTs with retries. `on_retry` hears each failure that will be retried and the wait.
+    async fn post_retrying<T>(
+        &self,
+        url: &str,
+        body: &Value,
+        parse: impl Fn(Value) -> Result<T, ModelError>,
+        on_retry: &mut (dyn FnMut(&ModelError, u32, Duration) + Send),
+    ) -> Result<T, ModelError> {
+        let mut attempt = 0;
+        loop {
+            let result = self.post_once(url, body).await.and_then(&parse);
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) if e.retryable() && attempt < self.cfg.retry.max_retries => {
+                    let wait = self.cfg.retry.delay(attempt, &e);
+                    tracing::warn!(error = %e, attempt, ?wait, "model call failed; retrying");
+                    on_retry(&e, attempt + 1, wait);
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One chat completion. `body` must hold `messages` (and `tools` when wanted); the model and
+    /// `max_tokens` are filled in when absent.
+    pub async fn chat(
+        &self,
+        body: &Value,
+        on_retry: &mut (dyn FnMut(&ModelError, u32, Duration) + Send),
+    ) -> Result<ChatReply, ModelError> {
+        let url = join(&self.cfg.base_url, "chat/completions");
+        self.post_retrying(&url, body, parse_chat, on_retry).await
+    }
+
+    /// Embeddings for `inputs`, in order.
+    pub async fn embed(&self, inputs: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let model = self
+            .cfg
+            .embedding_model
+            .clone()
+            .ok_or_else(|| ModelError::BadRequest { status: 0, body: "no embedding model configured".into() })?;
+        let base = self.cfg.embedding_base_url.as_deref().unwrap_or(&self.cfg.base_url);
+        let url = join(base, "embeddings");
+        let body = json!({ "model": model, "input": inputs });
+        let n = inputs.len();
+        self.post_retrying(&url, &body, move |v| parse_embeddings(v, n), &mut |_, _, _| {}).await
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn classify(status: StatusCode, retry_after: Option<Duration>, body: String) -> ModelError {
+    let short = text::visible(&text::one_line(&body, 300));
+    let code = status.as_u16();
+    if (code == 400 || code == 413 || code >= 500) && is_context_overflow(&body) {
+        return ModelError::ContextOverflow(short);
+    }
+    match code {
+        429 => ModelError::RateLimited { retry_after, body: short },
+        401 | 403 => ModelError::Auth { status: code, body: short },
+        500..=599 => ModelError::Server { status: code, body: short },
+        _ => ModelError::BadRequest { status: code, body: short },
+    }
+}
+
+fn parse_chat(raw: Value) -> Result<ChatReply, ModelError> {
+    let choice = raw["choices"]
+        .as_array()
+        .and_then(|c| c.first())
+        .ok_or_else(|| ModelError::InvalidResponse("the reply has no choices".into()))?;
+    let msg = &choice["message"];
+    if !msg.is_object() {
+        return Err(ModelError::InvalidResponse("the first choice has no message".into()));
+    }
+    let content = msg["content"].as_str().map(String::from);
+    let mut tool_calls = Vec::new();
+    if let Some(calls) = msg["tool_calls"].as_array() {
+        for (i, c) in calls.iter().enumerate() {
+            let f = &c["function"];
+            tool_calls.push(ToolCall {
+                id: c["id"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("call_{i}")),
+                name: f["name"].as_str().unwrap_or_default().to_string(),
+                arguments: arguments_text(&f["arguments"]),
+            });
+        }
+    } else if msg["function_call"].is_object() {
+        let f = &msg["function_call"];
+        tool_calls.push(ToolCall {
+            id: "call_0".into(),
+            name: f["name"].as_str().unwrap_or_default().to_string(),
+            arguments: arguments_text(&f["arguments"]),
+        });
+    }
+    let usage = Usage {
+        prompt_tokens: raw["usage"]["prompt_tokens"].as_u64().map(|v| v as u32),
+        completion_tokens: raw["usage"]["completion_tokens"].as_u64().map(|v| v as u32),
+    };
+    let finish_reason = choice["finish_reason"].as_str().map(String::from);
+    Ok(ChatReply { content, tool_calls, usage, finish_reason, raw })
+}
+
+/// Arguments are a JSON string in the spec; some servers send an object instead.
+fn arguments_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_embeddings(raw: Value, n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
+    let data = raw["data"]
+        .as_array()
+        .ok_or_else(|| ModelError::InvalidResponse("embeddings reply has no data".into()))?;
+    let mut out: Vec<(usize, Vec<f32>)> = Vec::with_capacity(data.len());
+    for (i, d) in data.iter().enumerate() {
+        let idx = d["index"].as_u64().map(|v| v as usize).unwrap_or(i);
+        let emb = d["embedding"]
+            .as_array()
+            .ok_or_else(|| ModelError::InvalidResponse("an embedding is not a list".into()))?
+            .iter()
+            .map(|x| x.as_f64().map(|f| f as f32))
+            .collect::<Option<Vec<f32>>>()
+            .ok_or_else(|| ModelError::InvalidResponse("an embedding holds a non-number".into()))?;
+        out.push((idx, emb));
+    }
+    if out.len() != n {
+        return Err(ModelError::InvalidResponse(format!("asked for {n} embeddings, got {}", out.len())));
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out.into_iter().map(|(_, e)| e).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_honours_retry_after() {
+        let p = RetryPolicy { max_retries: 5, base: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let e = ModelError::Server { status: 500, body: String::new() };
+        assert_eq!(p.delay(0, &e), Duration::from_millis(100));
+        assert_eq!(p.delay(2, &e), Duration::from_millis(400));
+        assert_eq!(p.delay(9, &e), Duration::from_secs(1));
+        let rl = ModelError::RateLimited { retry_after: parse_retry_after(Some("7")), body: String::new() };
+        assert_eq!(p.delay(0, &rl), Duration::from_secs(7));
+        assert_eq!(parse_retry_after(Some("soon")), None);
+    }
+
+    #[test]
+    fn overflow_bodies_are_recognised() {
+        let e = classify(StatusCode::BAD_REQUEST, None, r#"{"error":{"code":"context_length_exceeded"}}"#.into());
+        assert_eq!(e.kind(), "context_overflow");
+        let e = classify(StatusCode::BAD_REQUEST, None, "bad field".into());
+        assert_eq!(e.kind(), "bad_request");
+    }
+
+    #[test]
+    fn parses_tool_calls_with_object_arguments() {
+        let raw = json!({"choices":[{"message":{"content":null,"tool_calls":[{"id":"a","type":"function","function":{"name":"send_message","arguments":{"message":"hi"}}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":12}});
+        let r = parse_chat(raw).unwrap();
+        assert_eq!(r.tool_calls[0].arguments, r#"{"message":"hi"}"#);
+        assert_eq!(r.usage.prompt_tokens, Some(12));
+        assert!(parse_chat(json!({"choices":[]})).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! The OpenAI-compatible model client: chat completions with tools, embeddings, retries.
+//!
+//! Contract: [`ModelClient`] speaks `/v1/chat/completions` and `/v1/embeddings` of any
+//! OpenAI-compatible server. Transient faults (429, 5xx, connection errors, timeouts, bodies
+//! that are not a completion) are retried with bounded exponential backoff, honouring
+//! `Retry-After`; every failure ends as a classified [`ModelError`] the UI can explain. The API
+//! key only ever goes into the `Authorization` header.
+
+mod client;
+mod error;
+
+pub use client::{ChatReply, ClientConfig, ModelClient, RetryPolicy, Usage, parse_retry_after};
+pub use error::ModelError;

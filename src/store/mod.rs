@@ -1,0 +1,303 @@
+//! The redb store: several agents' memory tiers and step traces in one file.
+//!
+//! Contract: one process writes a store ([`Store::open`]); a second writer gets
+//! [`StoreError::InUse`] and the file is left untouched. Any number of readers
+//! ([`Store::open_read_only`]) may follow a writer's commits at the same time (redb's
+//! single-writer concurrency mode). [`Store::commit`] writes everything a step produced in one
+//! durable write transaction, so a crash keeps either all of a step or none of it. Values are
+//! JSON; keys are `(agent, id)` so each agent's rows are contiguous and ordered by id.
+
+use std::path::{Path, PathBuf};
+
+use redb::{
+    ConcurrencyMode, Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable,
+    TableDefinition,
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::memory::{AgentState, Message, Passage, StepTrace};
+
+const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
+const RECALL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("recall");
+const ARCHIVAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("archival");
+const TRACES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("traces");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the store {0} is in use by another memscope process that is writing to it; only one \
+         process may write a store (read it alongside with `memscope dump`)"
+    )]
+    InUse(PathBuf),
+    #[error("{path} is not a memscope store or is damaged ({detail}); it was left untouched")]
+    NotAStore { path: PathBuf, detail: String },
+    #[error("the store {0} does not exist")]
+    Missing(PathBuf),
+    #[error("cannot open the store {path}: {detail}")]
+    Io { path: PathBuf, detail: String },
+    #[error("store error: {0}")]
+    Db(String),
+    #[error("the store holds a record that cannot be read: {0}")]
+    Decode(String),
+    #[error("this store was opened read-only")]
+    ReadOnly,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("memory records always serialize")
+}
+
+fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+enum Db {
+    Write(Database),
+    Read(ReadOnlyDatabase),
+}
+
+/// Everything one step (or one manual action) writes, committed together.
+#[derive(Default)]
+pub struct Commit<'a> {
+    pub state: Option<&'a AgentState>,
+    pub messages: &'a [Message],
+    pub passages: &'a [Passage],
+    pub delete_passages: &'a [u64],
+    /// A trace and its key.
+    pub trace: Option<(u64, &'a StepTrace)>,
+}
+
+pub struct Store {
+    db: Db,
+    path: PathBuf,
+}
+
+fn map_open_error(path: &Path, e: DatabaseError) -> StoreError {
+    match e {
+        DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
+            StoreError::InUse(path.to_path_buf())
+        }
+        DatabaseError::Storage(redb::StorageError::Io(io)) => {
+            if io.kind() == std::io::ErrorKind::NotFound {
+                StoreError::Missing(path.to_path_buf())
+            } else {
+                StoreError::NotAStore { path: path.to_path_buf(), detail: io.to_string() }
+            }
+        }
+        other => StoreError::NotAStore { path: path.to_path_buf(), detail: other.to_string() },
+    }
+}
+
+fn builder() -> redb::Builder {
+    let mut b = Database::builder();
+    b.set_concurrency_mode(ConcurrencyMode::SingleWriter);
+    b
+}
+
+impl Store {
+    /// Opens (creating if needed) the store for writing. The file is created readable by its
+    /// owner only.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Io { path: path.to_path_buf(), detail: e.to_string() })?;
+        }
+        create_private(path)?;
+        let db = builder().create(path).map_err(|e| map_open_error(path, e))?;
+        let store = Store { db: Db::Write(db), path: path.to_path_buf() };
+        store.ensure_tables()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading, alongside a writer if there is one.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        let db = builder().open_read_only(path).map_err(|e| map_open_error(path, e))?;
+        Ok(Store { db: Db::Read(db), path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_writer(&self) -> bool {
+        matches!(self.db, Db::Write(_))
+    }
+
+    fn writer(&self) -> Result<&Database> {
+        match &self.db {
+            Db::Write(db) => Ok(db),
+            Db::Read(_) => Err(StoreError::ReadOnly),
+        }
+    }
+
+    fn begin_read(&self) -> Result<redb::ReadTransaction> {
+        match &self.db {
+            Db::Write(db) => db.begin_read(),
+            Db::Read(db) => db.begin_read(),
+        }
+        .map_err(db_err)
+    }
+
+    fn ensure_tables(&self) -> Result<()> {
+        let tx = self.writer()?.begin_write().map_err(db_err)?;
+        tx.open_table(AGENTS).map_err(db_err)?;
+        tx.open_table(RECALL).map_err(db_err)?;
+        tx.open_table(ARCHIVAL).map_err(db_err)?;
+        tx.open_table(TRACES).map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    pub fn agents(&self) -> Result<Vec<AgentState>> {
+        let tx = self.begin_read()?;
+        let table = match tx.open_table(AGENTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn load_agent(&self, name: &str) -> Result<Option<AgentState>> {
+        let tx = self.begin_read()?;
+        let table = match tx.open_table(AGENTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        match table.get(name).map_err(db_err)? {
+            Some(v) => Ok(Some(decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a step's state, messages, passages and trace in one durable transaction.
+    pub fn commit(&self, agent: &str, c: &Commit<'_>) -> Result<()> {
+        let tx = self.writer()?.begin_write().map_err(db_err)?;
+        {
+            if let Some(state) = c.state {
+                let mut t = tx.open_table(AGENTS).map_err(db_err)?;
+                t.insert(agent, encode(state).as_slice()).map_err(db_err)?;
+            }
+            if !c.messages.is_empty() {
+                let mut t = tx.open_table(RECALL).map_err(db_err)?;
+                for m in c.messages {
+                    t.insert((agent, m.id), encode(m).as_slice()).map_err(db_err)?;
+                }
+            }
+            if !c.passages.is_empty() || !c.delete_passages.is_empty() {
+                let mut t = tx.open_table(ARCHIVAL).map_err(db_err)?;
+                for p in c.passages {
+                    t.insert((agent, p.id), encode(p).as_slice()).map_err(db_err)?;
+                }
+                for id in c.delete_passages {
+                    t.remove((agent, *id)).map_err(db_err)?;
+                }
+            }
+            if let Some((key, trace)) = c.trace {
+                let mut t = tx.open_table(TRACES).map_err(db_err)?;
+                t.insert((agent, key), encode(trace).as_slice()).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    /// Deletes an agent and all its rows.
+    pub fn delete_agent(&self, agent: &str) -> Result<bool> {
+        let tx = self.writer()?.begin_write().map_err(db_err)?;
+        let existed;
+        {
+            let mut t = tx.open_table(AGENTS).map_err(db_err)?;
+            existed = t.remove(agent).map_err(db_err)?.is_some();
+            for def in [RECALL, ARCHIVAL, TRACES] {
+                let mut t = tx.open_table(def).map_err(db_err)?;
+                t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(existed)
+    }
+
+    fn rows<T: DeserializeOwned>(
+        &self,
+        def: TableDefinition<(&str, u64), &[u8]>,
+        agent: &str,
+    ) -> Result<Vec<T>> {
+        let tx = self.begin_read()?;
+        let table = match tx.open_table(def) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        for row in table.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn get_rows<T: DeserializeOwned>(
+        &self,
+        def: TableDefinition<(&str, u64), &[u8]>,
+        agent: &str,
+        ids: &[u64],
+    ) -> Result<Vec<T>> {
+        let tx = self.begin_read()?;
+        let table = tx.open_table(def).map_err(db_err)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let v = table
+                .get((agent, *id))
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::Decode(format!("row {id} is missing")))?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Every message ever, oldest first.
+    pub fn recall(&self, agent: &str) -> Result<Vec<Message>> {
+        self.rows(RECALL, agent)
+    }
+
+    pub fn recall_get(&self, agent: &str, ids: &[u64]) -> Result<Vec<Message>> {
+        self.get_rows(RECALL, agent, ids)
+    }
+
+    pub fn archival(&self, agent: &str) -> Result<Vec<Passage>> {
+        self.rows(ARCHIVAL, agent)
+    }
+
+    pub fn traces(&self, agent: &str) -> Result<Vec<StepTrace>> {
+        self.rows(TRACES, agent)
+    }
+}
+
+#[cfg(unix)]
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io { path: path.to_path_buf(), detail: e.to_string() }),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> Result<()> {
+    Ok(())
+}
