@@ -126,14 +126,18 @@ impl<T> Page<T> {
             );
         }
         let first = self.page * PAGE_SIZE + 1;
+        let next = if self.page + 1 < self.pages {
+            format!("; pass page={} for more", self.page + 1)
+        } else {
+            String::new()
+        };
         format!(
-            "results {}-{} of {} (page {} of {}; pass page={} for the next)",
+            "results {}-{} of {} (page {} of {}{next})",
             first,
             first + self.items.len() - 1,
             self.total,
             self.page + 1,
             self.pages,
-            if self.page + 1 < self.pages { (self.page + 1).to_string() } else { "-".into() }
         )
     }
 }

@@ -1,0 +1,365 @@
+//! Test support: a scripted OpenAI-compatible server on 127.0.0.1 and engine helpers.
+//!
+//! The server speaks just enough HTTP/1.1 for reqwest: `GET /v1/models`, `POST
+//! /v1/chat/completions` (answered from a script, in order), `POST /v1/embeddings` (a
+//! deterministic bag-of-words embedding). Every request is recorded so tests can assert on what
+//! memscope sent. Chat requests without `tools` are summary calls and get their own script
+//! (a default summary when it runs dry).
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use memscope::engine::{self, Agent, Command, EngineHandle, EngineSettings, Event, EventKind};
+use memscope::model::{ClientConfig, ModelClient, RetryPolicy};
+use memscope::store::Store;
+
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// 200 with this chat-completion body.
+    Ok(Value),
+    /// Any status, body and extra headers.
+    Http(u16, String, Vec<(String, String)>),
+    /// Accept the request and never answer.
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    chat: VecDeque<Reply>,
+    summaries: VecDeque<Reply>,
+    requests: Vec<Recorded>,
+}
+
+#[derive(Clone)]
+pub struct Server {
+    pub base_url: String,
+    inner: Arc<Mutex<Inner>>,
+    /// Woken on every chat request, so tests can wait for "the call is in flight".
+    pub chat_seen: Arc<tokio::sync::Notify>,
+}
+
+impl Server {
+    pub async fn start(chat: Vec<Reply>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let inner = Arc::new(Mutex::new(Inner { chat: chat.into(), ..Default::default() }));
+        let server = Server {
+            base_url: format!("http://{addr}/v1"),
+            inner,
+            chat_seen: Arc::new(tokio::sync::Notify::new()),
+        };
+        let s = server.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let s = s.clone();
+                tokio::spawn(async move { s.serve(sock).await });
+            }
+        });
+        server
+    }
+
+    pub fn push(&self, r: Reply) {
+        self.inner.lock().unwrap().chat.push_back(r);
+    }
+
+    pub fn push_summary(&self, r: Reply) {
+        self.inner.lock().unwrap().summaries.push_back(r);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+
+    /// Chat requests with tools (agent steps), in order.
+    pub fn step_requests(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/chat/completions") && r.body.get("tools").is_some())
+            .map(|r| r.body)
+            .collect()
+    }
+
+    pub fn summary_requests(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/chat/completions") && r.body.get("tools").is_none())
+            .map(|r| r.body)
+            .collect()
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.inner.lock().unwrap().chat.len()
+    }
+
+    async fn serve(&self, mut sock: TcpStream) {
+        let mut buf = Vec::new();
+        loop {
+            // Read one request.
+            let header_end = loop {
+                if let Some(i) = find(&buf, b"\r\n\r\n") {
+                    break i + 4;
+                }
+                let mut chunk = [0u8; 8192];
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+            let mut lines = head.split("\r\n");
+            let mut first = lines.next().unwrap_or_default().split(' ');
+            let method = first.next().unwrap_or_default().to_string();
+            let path = first.next().unwrap_or_default().to_string();
+            let headers: Vec<(String, String)> = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect();
+            let len: usize = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            while buf.len() < header_end + len {
+                let mut chunk = [0u8; 65536];
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let body: Value = serde_json::from_slice(&buf[header_end..header_end + len]).unwrap_or(Value::Null);
+            buf.drain(..header_end + len);
+            let rec = Recorded { method: method.clone(), path: path.clone(), headers, body: body.clone() };
+            let reply = self.answer(rec);
+            match reply {
+                Reply::Hang => {
+                    std::future::pending::<()>().await;
+                }
+                Reply::Ok(v) => write(&mut sock, 200, &v.to_string(), &[]).await,
+                Reply::Http(status, body, extra) => write(&mut sock, status, &body, &extra).await,
+            }
+        }
+    }
+
+    fn answer(&self, rec: Recorded) -> Reply {
+        let mut inner = self.inner.lock().unwrap();
+        let path = rec.path.clone();
+        let body = rec.body.clone();
+        inner.requests.push(rec);
+        if path.ends_with("/models") {
+            return Reply::Ok(json!({"object": "list", "data": [{"id": "scripted-model", "object": "model"}]}));
+        }
+        if path.ends_with("/embeddings") {
+            let inputs: Vec<String> = match &body["input"] {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect(),
+                _ => vec![],
+            };
+            let data: Vec<Value> = inputs
+                .iter()
+                .enumerate()
+                .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": bag_of_words(t)}))
+                .collect();
+            return Reply::Ok(json!({"object": "list", "data": data}));
+        }
+        if path.ends_with("/chat/completions") {
+            let is_summary = body.get("tools").is_none();
+            self.chat_seen.notify_one();
+            if is_summary {
+                return inner.summaries.pop_front().unwrap_or_else(|| {
+                    let n = body["messages"][1]["content"].as_str().map(|s| s.lines().count()).unwrap_or(0);
+                    Reply::Ok(text_reply(&format!("Summary of {n} lines: the user and the agent talked.")))
+                });
+            }
+            return inner.chat.pop_front().unwrap_or_else(|| {
+                Reply::Ok(text_reply("(the script ran out of replies)"))
+            });
+        }
+        Reply::Http(404, "{\"error\":\"not found\"}".into(), vec![])
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn write(sock: &mut TcpStream, status: u16, body: &str, extra: &[(String, String)]) {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = sock.write_all(head.as_bytes()).await;
+    let _ = sock.write_all(body.as_bytes()).await;
+    let _ = sock.flush().await;
+}
+
+/// A 64-d hashed bag of words: texts sharing words have high cosine similarity.
+pub fn bag_of_words(text: &str) -> Vec<f32> {
+    let mut v = vec![0.0f32; 64];
+    for w in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let mut h: u64 = 1469598103934665603;
+        for b in w.bytes() {
+            h = (h ^ b as u64).wrapping_mul(1099511628211);
+        }
+        v[(h % 64) as usize] += 1.0;
+    }
+    v
+}
+
+pub fn completion(message: Value) -> Value {
+    json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "model": "scripted-model",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333},
+    })
+}
+
+pub fn text_reply(content: &str) -> Value {
+    completion(json!({"role": "assistant", "content": content}))
+}
+
+/// A reply calling one function with raw argument text.
+pub fn call_raw(name: &str, args: &str) -> Reply {
+    calls_raw(None, &[(name, args)])
+}
+
+/// A reply calling one function.
+pub fn call(name: &str, args: Value) -> Reply {
+    call_raw(name, &args.to_string())
+}
+
+/// A reply with inner thoughts and a call.
+pub fn think_call(thought: &str, name: &str, args: Value) -> Reply {
+    calls_raw(Some(thought), &[(name, &args.to_string())])
+}
+
+pub fn calls_raw(thought: Option<&str>, calls: &[(&str, &str)]) -> Reply {
+    let tool_calls: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, (n, a))| json!({"id": format!("call_{i}_{n}"), "type": "function", "function": {"name": n, "arguments": a}}))
+        .collect();
+    Reply::Ok(completion(json!({"role": "assistant", "content": thought, "tool_calls": tool_calls})))
+}
+
+pub fn say(message: &str) -> Reply {
+    call("send_message", json!({"message": message}))
+}
+
+pub fn settings(window: u32) -> EngineSettings {
+    EngineSettings { model: "scripted-model".into(), context_window: window, max_tokens: 256, ..Default::default() }
+}
+
+pub fn client(server: &Server) -> ModelClient {
+    client_with(server, RetryPolicy { max_retries: 3, base: std::time::Duration::from_millis(1), max_delay: std::time::Duration::from_millis(20) }, None)
+}
+
+pub fn client_with(server: &Server, retry: RetryPolicy, embedding_model: Option<&str>) -> ModelClient {
+    ModelClient::new(ClientConfig {
+        base_url: server.base_url.clone(),
+        api_key: None,
+        model: "scripted-model".into(),
+        timeout: std::time::Duration::from_secs(30),
+        retry,
+        embedding_model: embedding_model.map(String::from),
+        embedding_base_url: None,
+    })
+    .unwrap()
+}
+
+/// A fresh store in a temp dir.
+pub fn temp_store() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("memscope.redb");
+    (dir, path)
+}
+
+pub fn open_agent(path: &std::path::Path, window: u32) -> Agent {
+    Agent::open(Store::open(path).unwrap(), "default", settings(window)).unwrap()
+}
+
+/// Receives events until (and including) the next one `stop` accepts.
+pub async fn until(events: &mut UnboundedReceiver<Event>, stop: impl Fn(&EventKind) -> bool) -> Vec<EventKind> {
+    let mut out = Vec::new();
+    while let Some(ev) = events.recv().await {
+        let done = stop(&ev.kind);
+        out.push(ev.kind);
+        if done {
+            return out;
+        }
+    }
+    panic!("the engine stopped before the awaited event; got {out:#?}");
+}
+
+pub fn chain_ended(k: &EventKind) -> bool {
+    matches!(k, EventKind::ChainEnded { .. })
+}
+
+/// Sends a user message and returns the chain's events.
+pub async fn chat(h: &mut EngineHandle, text: &str) -> Vec<EventKind> {
+    h.commands.send(Command::UserMessage(text.into())).unwrap();
+    until(&mut h.events, chain_ended).await
+}
+
+/// Starts an engine on a fresh agent and swallows the start-up events.
+pub async fn start(agent: Agent, server: &Server) -> EngineHandle {
+    let mut h = engine::spawn(agent, Some(client(server)));
+    until(&mut h.events, |k| matches!(k, EventKind::Budget(_))).await;
+    h
+}
+
+/// Shuts the engine down and waits for it to release the store.
+pub async fn shutdown(h: EngineHandle) {
+    h.commands.send(Command::Shutdown).unwrap();
+    drop(h.commands);
+    h.task.await.unwrap().unwrap();
+}
+
+pub fn returns(events: &[EventKind]) -> Vec<(String, memscope::engine::Status, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::FunctionReturn { name, status, message, .. } => Some((name.clone(), *status, message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn errors(events: &[EventKind]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::Error { kind, .. } => Some(kind.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn said(events: &[EventKind]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::AssistantMessage { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
