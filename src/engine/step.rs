@@ -72,6 +72,11 @@ impl Agent {
         let thought = reply.content.clone().unwrap_or_default();
         if !thought.trim().is_empty() {
             events.push(EventKind::Thought { text: thought.trim().to_string() });
+        } else if reply.tool_calls.is_empty() {
+            events.push(EventKind::Error {
+                kind: "empty_reply".into(),
+                message: "the model replied with neither text nor a function call; waiting for the user".into(),
+            });
         }
 
         let mut assistant = self.make_message(
@@ -109,7 +114,7 @@ impl Agent {
             events.push(EventKind::FunctionCall {
                 name: shown_name.clone(),
                 arguments: args,
-                call_id: call.id.clone(),
+                call_id: text::visible(&call.id),
                 repairs,
             });
             if let Some(sent) = &fx.sent {
@@ -155,7 +160,7 @@ impl Agent {
             events.push(EventKind::FunctionCall {
                 name: name.clone(),
                 arguments: Value::String(text::visible(&text::truncate(&extra.arguments, 500))),
-                call_id: extra.id.clone(),
+                call_id: text::visible(&extra.id),
                 repairs: Vec::new(),
             });
             events.push(EventKind::FunctionReturn {
