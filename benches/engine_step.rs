@@ -1,1 +1,176 @@
-fn main(){}
+//! The engine's own cost per step, and the time from start to the first event.
+//!
+//! `step_8k`: everything a step does except waiting for the network, with an 8k-token context:
+//! build and serialize the request, parse the response body, validate and run the function,
+//! decide what follows, and commit the step durably to redb. Target: under 0.5 ms.
+//! `start_to_first_event`: the release binary `memscope run` on a store holding such an agent,
+//! from spawn to its first JSON line on stdout (the endpoint is a stub on 127.0.0.1 answering
+//! `/v1/models`). Target: under 100 ms.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+
+use memscope::engine::step::{StepInput, parse_first};
+use memscope::engine::{Agent, EngineSettings, Trigger};
+use memscope::memory::MessageKind;
+use memscope::model::parse_chat;
+use memscope::store::Store;
+
+fn settings() -> EngineSettings {
+    EngineSettings {
+        model: "gpt-4o-mini".into(),
+        context_window: 8192,
+        max_tokens: 512,
+        ..Default::default()
+    }
+}
+
+/// An agent whose main context holds about 7k of its 8k tokens.
+fn filled_agent(path: &std::path::Path) -> Agent {
+    let mut agent = Agent::open(Store::open(path).unwrap(), "default", settings()).unwrap();
+    let mut i = 0;
+    while agent.budget().total < 6800 {
+        let m = agent.event_message(
+            MessageKind::UserMessage,
+            &format!("Message {i}: a line of ordinary conversation about plans for the weekend, books and tea."),
+        );
+        agent.commit(&[m], &[], &[], None).unwrap();
+        i += 1;
+    }
+    agent.state.warned = true; // measure plain steps, not the one-off warning
+    agent
+}
+
+fn reply_body() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant",
+            "content": "They asked about the weekend; answer briefly.",
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {
+                "name": "send_message",
+                "arguments": "{\"message\": \"Sounds like a lovely weekend plan!\"}"
+            }}]
+        }}],
+        "usage": {"prompt_tokens": 7000, "completion_tokens": 30}
+    }))
+    .unwrap()
+}
+
+fn step_8k(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = filled_agent(&dir.path().join("bench.redb"));
+    let body = reply_body();
+    let base_len = agent.fifo.len();
+    c.bench_function("step_8k", |b| {
+        b.iter(|| {
+            agent.state.step += 1;
+            let request = agent.request_record();
+            let wire = agent.encode_request(&request);
+            std::hint::black_box(&wire);
+            let reply = parse_chat(serde_json::from_slice(&body).unwrap()).unwrap();
+            let parsed = parse_first(&reply);
+            let report = agent
+                .apply_step(StepInput {
+                    trigger: &Trigger::UserMessage,
+                    request,
+                    reply: &reply,
+                    parsed,
+                    embeds: None,
+                    started_at: chrono::Utc::now(),
+                    model_ms: 0.0,
+                })
+                .unwrap();
+            std::hint::black_box(report);
+            // Keep the context at 8k: forget the step's messages from the queue (they stay in recall).
+            agent.fifo.truncate(base_len);
+            agent.state.fifo.truncate(base_len);
+        })
+    });
+}
+
+/// A stub endpoint that answers every request with an empty model list.
+fn stub_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = r#"{"object":"list","data":[]}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+fn start_to_first_event(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("start.redb");
+    drop(filled_agent(&path));
+    let url = stub_endpoint();
+    let exe = env!("CARGO_BIN_EXE_memscope");
+    let mut group = c.benchmark_group("startup");
+    group.sample_size(20);
+    group.bench_function("start_to_first_event", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t0 = Instant::now();
+                let mut child = Command::new(exe)
+                    .args([
+                        "run",
+                        "--model",
+                        "gpt-4o-mini",
+                        "--base-url",
+                        &url,
+                        "--store",
+                    ])
+                    .arg(&path)
+                    .env("XDG_STATE_HOME", dir.path())
+                    .env("XDG_CONFIG_HOME", dir.path())
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let mut line = String::new();
+                BufReader::new(child.stdout.take().unwrap())
+                    .read_line(&mut line)
+                    .unwrap();
+                total += t0.elapsed();
+                assert!(line.contains("\"ready\""), "{line}");
+                drop(child.stdin.take());
+                child.wait().unwrap();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+fn phases(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = filled_agent(&dir.path().join("p.redb"));
+    c.bench_function("phase_request_body", |b| {
+        b.iter(|| agent.encode_request(&agent.request_record()))
+    });
+    c.bench_function("phase_budget", |b| b.iter(|| agent.budget()));
+    c.bench_function("phase_commit_empty", |b| {
+        b.iter(|| agent.commit(&[], &[], &[], None).unwrap())
+    });
+}
+
+criterion_group!(benches, step_8k, phases, start_to_first_event);
+criterion_main!(benches);

@@ -9,7 +9,11 @@ use memscope::config::{self, CommonArgs, ModelArgs, Resolved};
 use memscope::headless::{self, Failure};
 
 #[derive(Parser)]
-#[command(name = "memscope", version, about = "A terminal memory inspector for LLM agents that manage their own memory")]
+#[command(
+    name = "memscope",
+    version,
+    about = "A terminal memory inspector for LLM agents that manage their own memory"
+)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -77,7 +81,11 @@ fn init_logging() {
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("memscope.log")) else {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("memscope.log"))
+    else {
         return;
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEMSCOPE_LOG")
@@ -100,26 +108,57 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             let cfg = resolve(&cli.common, &model)?;
             headless::run(cfg, &mut stdout).await
         }
-        Some(Cmd::Dump { json, model }) => headless::dump(&resolve(&cli.common, &model)?, json, &mut stdout),
-        Some(Cmd::Archival { action: ArchivalCmd::Insert { text, model } }) => {
-            headless::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await
+        Some(Cmd::Dump { json, model }) => {
+            headless::dump(&resolve(&cli.common, &model)?, json, &mut stdout)
         }
-        Some(Cmd::Archival { action: ArchivalCmd::Search { query, page, json, model } }) => {
-            headless::archival_search(&resolve(&cli.common, &model)?, &query, page, json, &mut stdout).await
+        Some(Cmd::Archival {
+            action: ArchivalCmd::Insert { text, model },
+        }) => headless::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await,
+        Some(Cmd::Archival {
+            action:
+                ArchivalCmd::Search {
+                    query,
+                    page,
+                    json,
+                    model,
+                },
+        }) => {
+            headless::archival_search(
+                &resolve(&cli.common, &model)?,
+                &query,
+                page,
+                json,
+                &mut stdout,
+            )
+            .await
         }
         Some(Cmd::Agents { action }) => {
             let cfg = resolve(&cli.common, &ModelArgs::default())?;
             match action {
                 None | Some(AgentsCmd::List) => headless::agents_list(&cfg, &mut stdout),
-                Some(AgentsCmd::Create { name }) => headless::agents_create(&cfg, &name, &mut stdout),
-                Some(AgentsCmd::Delete { name }) => headless::agents_delete(&cfg, &name, &mut stdout),
+                Some(AgentsCmd::Create { name }) => {
+                    headless::agents_create(&cfg, &name, &mut stdout)
+                }
+                Some(AgentsCmd::Delete { name }) => {
+                    headless::agents_delete(&cfg, &name, &mut stdout)
+                }
             }
         }
         None => {
             let cfg = resolve(&cli.common, &ModelArgs::default())?;
             headless::dump(&cfg, false, &mut stdout).or_else(|_| {
-                writeln!(stdout, "memscope: store {} · agent {}", cfg.store.display(), cfg.agent).ok();
-                writeln!(stdout, "The agent has no memory yet: start it with `memscope run` (see --help).").ok();
+                writeln!(
+                    stdout,
+                    "memscope: store {} · agent {}",
+                    cfg.store.display(),
+                    cfg.agent
+                )
+                .ok();
+                writeln!(
+                    stdout,
+                    "The agent has no memory yet: start it with `memscope run` (see --help)."
+                )
+                .ok();
                 Ok(())
             })
         }
@@ -129,7 +168,11 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("memscope: cannot start the async runtime: {e}");

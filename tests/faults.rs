@@ -25,7 +25,11 @@ fn retries(events: &[EventKind]) -> Vec<(String, u64)> {
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_retried_then_succeed() {
     let server = Server::start(vec![
-        Reply::Http(429, r#"{"error":"slow down"}"#.into(), vec![("retry-after".into(), "0".into())]),
+        Reply::Http(
+            429,
+            r#"{"error":"slow down"}"#.into(),
+            vec![("retry-after".into(), "0".into())],
+        ),
         Reply::Http(429, r#"{"error":"slow down"}"#.into(), vec![]),
         Reply::Http(500, "oops".into(), vec![]),
         Reply::Http(503, "busy".into(), vec![]),
@@ -37,7 +41,11 @@ async fn rate_limits_and_server_errors_are_retried_then_succeed() {
     agent.settings.chain_cap = 3;
     let c = client_with(
         &server,
-        RetryPolicy { max_retries: 4, base: Duration::from_millis(2), max_delay: Duration::from_millis(50) },
+        RetryPolicy {
+            max_retries: 4,
+            base: Duration::from_millis(2),
+            max_delay: Duration::from_millis(50),
+        },
         None,
     );
     let mut h = memscope::engine::spawn(agent, Some(c));
@@ -45,7 +53,15 @@ async fn rate_limits_and_server_errors_are_retried_then_succeed() {
     let ev = chat(&mut h, "hi").await;
     assert_eq!(said(&ev), vec!["made it"]);
     let r = retries(&ev);
-    assert_eq!(r.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), vec!["rate_limited", "rate_limited", "server_error", "server_error"]);
+    assert_eq!(
+        r.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        vec![
+            "rate_limited",
+            "rate_limited",
+            "server_error",
+            "server_error"
+        ]
+    );
     // Retry-After: 0 is honoured; without it the backoff doubles.
     assert_eq!(r.iter().map(|x| x.1).collect::<Vec<_>>(), vec![0, 4, 8, 16]);
     shutdown(h).await;
@@ -65,15 +81,28 @@ async fn after_the_last_retry_the_agent_is_idle_keeps_the_message_and_works_agai
     let mut h = start(open_agent(&path, 8192), &server).await;
     let ev = chat(&mut h, "first message").await;
     assert_eq!(errors(&ev), vec!["server_error"]);
-    assert!(matches!(ev.last(), Some(EventKind::ChainEnded { steps: 1 })));
+    assert!(matches!(
+        ev.last(),
+        Some(EventKind::ChainEnded { steps: 1 })
+    ));
     let ev = chat(&mut h, "second message").await;
     assert_eq!(said(&ev), vec!["I'm back"]);
     shutdown(h).await;
-    let recall = Store::open_read_only(&path).unwrap().recall("default").unwrap();
-    let users: Vec<&str> = recall.iter().filter(|m| m.role == Role::User).map(|m| m.text.as_str()).collect();
+    let recall = Store::open_read_only(&path)
+        .unwrap()
+        .recall("default")
+        .unwrap();
+    let users: Vec<&str> = recall
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.text.as_str())
+        .collect();
     assert_eq!(users, vec!["first message", "second message"]);
     // The failed step left no half-written reply.
-    assert_eq!(recall.iter().filter(|m| m.role == Role::Assistant).count(), 1);
+    assert_eq!(
+        recall.iter().filter(|m| m.role == Role::Assistant).count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -124,7 +153,11 @@ async fn a_server_that_never_answers_times_out_and_the_connection_refused_is_rep
         api_key: None,
         model: "m".into(),
         timeout: Duration::from_millis(200),
-        retry: RetryPolicy { max_retries: 1, base: Duration::from_millis(1), max_delay: Duration::from_millis(1) },
+        retry: RetryPolicy {
+            max_retries: 1,
+            base: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        },
         embedding_model: None,
         embedding_base_url: None,
     })
@@ -135,13 +168,21 @@ async fn a_server_that_never_answers_times_out_and_the_connection_refused_is_rep
     shutdown(h).await;
 
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let c = ModelClient::new(ClientConfig {
         base_url: format!("http://127.0.0.1:{port}/v1"),
         api_key: None,
         model: "m".into(),
         timeout: Duration::from_secs(5),
-        retry: RetryPolicy { max_retries: 2, base: Duration::from_millis(1), max_delay: Duration::from_millis(1) },
+        retry: RetryPolicy {
+            max_retries: 2,
+            base: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        },
         embedding_model: None,
         embedding_base_url: None,
     })
@@ -166,7 +207,12 @@ async fn bad_output(reply: Reply) -> (Vec<EventKind>, Vec<(String, Status, Strin
     let state = store.load_agent("default").unwrap().unwrap();
     let recall = store.recall("default").unwrap();
     assert_eq!(state.recall_count as usize, recall.len());
-    assert!(state.fifo.iter().all(|id| recall.iter().any(|m| m.id == *id)));
+    assert!(
+        state
+            .fifo
+            .iter()
+            .all(|id| recall.iter().any(|m| m.id == *id))
+    );
     let r = returns(&ev);
     (ev, r)
 }
@@ -174,14 +220,25 @@ async fn bad_output(reply: Reply) -> (Vec<EventKind>, Vec<(String, Status, Strin
 async fn assert_failed_then_recovered(reply: Reply, needle: &str) {
     let (ev, r) = bad_output(reply).await;
     assert_eq!(r[0].1, Status::Failed, "{r:#?}");
-    assert!(r[0].2.contains(needle), "expected {needle:?} in {:?}", r[0].2);
-    assert!(ev.iter().any(|e| matches!(e, EventKind::Heartbeat { reason } if reason.contains("failed"))));
+    assert!(
+        r[0].2.contains(needle),
+        "expected {needle:?} in {:?}",
+        r[0].2
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, EventKind::Heartbeat { reason } if reason.contains("failed")))
+    );
     assert_eq!(said(&ev), vec!["recovered"]);
 }
 
 #[tokio::test]
 async fn arguments_that_are_not_json_fail() {
-    assert_failed_then_recovered(call_raw("send_message", "I want to say hello"), "not a JSON object").await;
+    assert_failed_then_recovered(
+        call_raw("send_message", "I want to say hello"),
+        "not a JSON object",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -192,23 +249,52 @@ async fn arguments_of_the_wrong_json_type_fail() {
 
 #[tokio::test]
 async fn an_unknown_function_fails_and_lists_the_real_ones() {
-    assert_failed_then_recovered(call("delete_everything", json!({})), "archival_memory_search").await;
+    assert_failed_then_recovered(
+        call("delete_everything", json!({})),
+        "archival_memory_search",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_missing_required_parameter_fails() {
-    assert_failed_then_recovered(call("core_memory_append", json!({"name": "human", "request_heartbeat": true})), "missing the required parameter(s) content").await;
+    assert_failed_then_recovered(
+        call(
+            "core_memory_append",
+            json!({"name": "human", "request_heartbeat": true}),
+        ),
+        "missing the required parameter(s) content",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn wrong_parameter_types_fail() {
-    assert_failed_then_recovered(call("core_memory_append", json!({"name": ["human"], "content": "x", "request_heartbeat": true})), "must be string").await;
-    assert_failed_then_recovered(call("conversation_search", json!({"query": "x", "page": "two", "request_heartbeat": true})), "must be integer").await;
+    assert_failed_then_recovered(
+        call(
+            "core_memory_append",
+            json!({"name": ["human"], "content": "x", "request_heartbeat": true}),
+        ),
+        "must be string",
+    )
+    .await;
+    assert_failed_then_recovered(
+        call(
+            "conversation_search",
+            json!({"query": "x", "page": "two", "request_heartbeat": true}),
+        ),
+        "must be integer",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn extra_parameters_fail() {
-    assert_failed_then_recovered(call("send_message", json!({"message": "hi", "urgent": true})), "urgent").await;
+    assert_failed_then_recovered(
+        call("send_message", json!({"message": "hi", "urgent": true})),
+        "urgent",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -217,14 +303,24 @@ async fn a_function_name_with_control_characters_fails_without_echoing_them() {
     assert_eq!(r[0].1, Status::Failed);
     for e in &ev {
         let line = serde_json::to_string(e).unwrap();
-        assert!(!line.contains('\u{1b}') && !line.contains("\\u001b"), "{line}");
+        assert!(
+            !line.contains('\u{1b}') && !line.contains("\\u001b"),
+            "{line}"
+        );
     }
 }
 
 #[tokio::test]
 async fn an_enormous_argument_fails() {
     let big = "a".repeat(1024 * 1024);
-    assert_failed_then_recovered(call("archival_memory_insert", json!({"content": big, "request_heartbeat": true})), "over the limit").await;
+    assert_failed_then_recovered(
+        call(
+            "archival_memory_insert",
+            json!({"content": big, "request_heartbeat": true}),
+        ),
+        "over the limit",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -245,9 +341,15 @@ async fn repairable_arguments_are_repaired_and_the_repair_is_reported() {
 
 #[tokio::test]
 async fn an_empty_reply_is_reported_and_the_agent_waits() {
-    let (ev, _) = bad_output(Reply::Ok(completion(json!({"role": "assistant", "content": ""})))).await;
+    let (ev, _) = bad_output(Reply::Ok(completion(
+        json!({"role": "assistant", "content": ""}),
+    )))
+    .await;
     assert_eq!(errors(&ev), vec!["empty_reply"]);
-    assert!(matches!(ev.last(), Some(EventKind::ChainEnded { steps: 1 })));
+    assert!(matches!(
+        ev.last(),
+        Some(EventKind::ChainEnded { steps: 1 })
+    ));
 }
 
 #[tokio::test]
@@ -265,7 +367,13 @@ async fn a_summary_call_that_returns_nothing_still_evicts_with_a_plain_extract()
         let ev = chat(&mut h, &format!("message {i} {}", "padding ".repeat(40))).await;
         if ev.iter().any(|e| matches!(e, EventKind::Summary { .. })) {
             assert!(errors(&ev).contains(&"summary_failed".to_string()));
-            let summary = ev.iter().find_map(|e| match e { EventKind::Summary { summary, .. } => Some(summary.clone()), _ => None }).unwrap();
+            let summary = ev
+                .iter()
+                .find_map(|e| match e {
+                    EventKind::Summary { summary, .. } => Some(summary.clone()),
+                    _ => None,
+                })
+                .unwrap();
             assert!(summary.contains("message 0"), "{summary}");
             saw = true;
             break;

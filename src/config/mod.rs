@@ -107,7 +107,10 @@ pub fn default_config_path() -> Option<PathBuf> {
 }
 
 pub fn default_store_path() -> PathBuf {
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("memscope").join("memscope.redb")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("memscope")
+        .join("memscope.redb")
 }
 
 /// Where logs and panic reports go.
@@ -120,13 +123,20 @@ pub fn state_dir() -> PathBuf {
 
 pub fn load_file(path: &Path, required: bool) -> Result<FileConfig, ConfigError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(FileConfig::default()),
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            Ok(FileConfig::default())
+        }
         Err(e) => Err(ConfigError::Read(path.to_path_buf(), e.to_string())),
     }
 }
 
-fn parse_env<T: std::str::FromStr>(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Result<Option<T>, ConfigError> {
+fn parse_env<T: std::str::FromStr>(
+    env: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+) -> Result<Option<T>, ConfigError> {
     match env(key).filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
         Some(v) => v
@@ -167,7 +177,9 @@ pub fn resolve(
         .or(file.agent.clone())
         .unwrap_or_else(|| "default".into());
     if agent.trim().is_empty() || agent.chars().any(char::is_control) {
-        return Err(ConfigError::Invalid("the agent name must be non-empty printable text".into()));
+        return Err(ConfigError::Invalid(
+            "the agent name must be non-empty printable text".into(),
+        ));
     }
     let api_key = nonempty(env("OPENAI_API_KEY")).or(file.api_key.clone());
     let base_url = model
@@ -176,7 +188,11 @@ pub fn resolve(
         .or_else(|| nonempty(env("OPENAI_BASE_URL")))
         .or(file.base_url.clone())
         .or_else(|| api_key.as_ref().map(|_| OPENAI_BASE_URL.to_string()));
-    let model_name = model.model.clone().or_else(|| nonempty(env("MEMSCOPE_MODEL"))).or(file.model.clone());
+    let model_name = model
+        .model
+        .clone()
+        .or_else(|| nonempty(env("MEMSCOPE_MODEL")))
+        .or(file.model.clone());
     let model_given = model_name.is_some();
     let model_name = model_name.unwrap_or_else(|| "gpt-4o-mini".to_string());
     let context_window = match model.context_window {
@@ -190,13 +206,18 @@ pub fn resolve(
         },
     };
     if context_window < 512 {
-        return Err(ConfigError::Invalid(format!("the context window must be at least 512 tokens, not {context_window}")));
+        return Err(ConfigError::Invalid(format!(
+            "the context window must be at least 512 tokens, not {context_window}"
+        )));
     }
     let defaults = EngineSettings::default();
     let engine = EngineSettings {
         model: model_name.clone(),
         context_window,
-        max_tokens: model.max_tokens.or(file.max_tokens).unwrap_or(defaults.max_tokens),
+        max_tokens: model
+            .max_tokens
+            .or(file.max_tokens)
+            .unwrap_or(defaults.max_tokens),
         chain_cap: model
             .chain_cap
             .or(parse_env(env, "MEMSCOPE_CHAIN_CAP")?)
@@ -217,10 +238,20 @@ pub fn resolve(
             "warn_ratio, flush_ratio and flush_target must lie between 0.1 and 1.0, with flush_target below flush_ratio".into(),
         ));
     }
-    let timeout = model.timeout.or(file.timeout_secs).unwrap_or(300.0).clamp(0.05, 3600.0);
+    let timeout = model
+        .timeout
+        .or(file.timeout_secs)
+        .unwrap_or(300.0)
+        .clamp(0.05, 3600.0);
     let retry = RetryPolicy {
-        max_retries: parse_env(env, "MEMSCOPE_MAX_RETRIES")?.or(file.max_retries).unwrap_or(3),
-        base: Duration::from_millis(parse_env(env, "MEMSCOPE_RETRY_BASE_MS")?.or(file.retry_base_ms).unwrap_or(500)),
+        max_retries: parse_env(env, "MEMSCOPE_MAX_RETRIES")?
+            .or(file.max_retries)
+            .unwrap_or(3),
+        base: Duration::from_millis(
+            parse_env(env, "MEMSCOPE_RETRY_BASE_MS")?
+                .or(file.retry_base_ms)
+                .unwrap_or(500),
+        ),
         ..RetryPolicy::default()
     };
     let client = base_url.map(|base_url| ClientConfig {
@@ -234,9 +265,18 @@ pub fn resolve(
             .clone()
             .or_else(|| nonempty(env("MEMSCOPE_EMBEDDING_MODEL")))
             .or(file.embedding_model.clone()),
-        embedding_base_url: model.embedding_base_url.clone().or(file.embedding_base_url.clone()),
+        embedding_base_url: model
+            .embedding_base_url
+            .clone()
+            .or(file.embedding_base_url.clone()),
     });
-    Ok(Resolved { store, agent, client, model_given, engine })
+    Ok(Resolved {
+        store,
+        agent,
+        client,
+        model_given,
+        engine,
+    })
 }
 
 #[cfg(test)]
@@ -245,12 +285,18 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
     fn no_file() -> CommonArgs {
-        CommonArgs { config: Some(PathBuf::from("/dev/null")), ..Default::default() }
+        CommonArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -261,7 +307,11 @@ mod tests {
         assert_eq!(c.base_url, OPENAI_BASE_URL);
         assert_eq!(c.model, "gpt-4o");
         assert_eq!(r.engine.context_window, 128_000);
-        let flags = ModelArgs { base_url: Some("http://127.0.0.1:9/v1/".into()), model: Some("m".into()), ..Default::default() };
+        let flags = ModelArgs {
+            base_url: Some("http://127.0.0.1:9/v1/".into()),
+            model: Some("m".into()),
+            ..Default::default()
+        };
         let r = resolve(&no_file(), &flags, &env).unwrap();
         assert_eq!(r.client.unwrap().base_url, "http://127.0.0.1:9/v1");
         assert_eq!(r.engine.context_window, 8192);
@@ -278,11 +328,21 @@ mod tests {
     fn config_file_is_read_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "base_url = \"http://x/v1\"\nmodel = \"llama\"\ncontext_window = 4096\nchain_cap = 4\n").unwrap();
-        let common = CommonArgs { config: Some(p.clone()), ..Default::default() };
+        std::fs::write(
+            &p,
+            "base_url = \"http://x/v1\"\nmodel = \"llama\"\ncontext_window = 4096\nchain_cap = 4\n",
+        )
+        .unwrap();
+        let common = CommonArgs {
+            config: Some(p.clone()),
+            ..Default::default()
+        };
         let r = resolve(&common, &ModelArgs::default(), &env_of(&[])).unwrap();
         assert_eq!((r.engine.context_window, r.engine.chain_cap), (4096, 4));
         std::fs::write(&p, "bogus_key = 1\n").unwrap();
-        assert!(matches!(resolve(&common, &ModelArgs::default(), &env_of(&[])), Err(ConfigError::Parse(..))));
+        assert!(matches!(
+            resolve(&common, &ModelArgs::default(), &env_of(&[])),
+            Err(ConfigError::Parse(..))
+        ));
     }
 }

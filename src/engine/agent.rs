@@ -6,14 +6,18 @@
 //! transaction. Nothing here talks to the network or the terminal.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use chrono::Utc;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::settings::EngineSettings;
 use crate::functions;
 use crate::memory::search::Bm25Index;
-use crate::memory::{AgentState, CoreMemory, Message, MessageKind, Passage, Role, StepTrace};
+use crate::memory::{
+    AgentState, CoreMemory, Message, MessageKind, Passage, RequestRecord, Role, StepTrace,
+};
 use crate::store::{Commit, Store, StoreError};
 use crate::tokens::{Budget, MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter};
 
@@ -37,9 +41,11 @@ pub struct Agent {
     pub counter: TokenCounter,
     pub(crate) archival: Option<ArchivalCache>,
     tools: Value,
-    tools_tokens: u32,
-    base_tokens: u32,
-    core_tokens: u32,
+    /// Token counts, computed on first use so that opening an agent never waits for the
+    /// tokenizer to load.
+    tools_tokens: OnceLock<u32>,
+    base_tokens: OnceLock<u32>,
+    core_tokens: OnceLock<u32>,
     /// `usage.prompt_tokens` of the last model call.
     pub server_prompt_tokens: Option<u32>,
 }
@@ -54,14 +60,14 @@ impl Agent {
                 (state, fifo, false)
             }
             None => (
-                AgentState::new(name, CoreMemory::with_defaults(DEFAULT_PERSONA, DEFAULT_HUMAN)),
+                AgentState::new(
+                    name,
+                    CoreMemory::with_defaults(DEFAULT_PERSONA, DEFAULT_HUMAN),
+                ),
                 Vec::new(),
                 true,
             ),
         };
-        let tools = functions::tools_json();
-        let tools_tokens = counter.count(&tools.to_string());
-        let base_tokens = counter.count(BASE_INSTRUCTIONS);
         let mut agent = Agent {
             store,
             state,
@@ -69,13 +75,12 @@ impl Agent {
             settings,
             counter,
             archival: None,
-            tools,
-            tools_tokens,
-            base_tokens,
-            core_tokens: 0,
+            tools: functions::tools_json(),
+            tools_tokens: OnceLock::new(),
+            base_tokens: OnceLock::new(),
+            core_tokens: OnceLock::new(),
             server_prompt_tokens: None,
         };
-        agent.core_changed();
         if created && agent.store.is_writer() {
             agent.commit(&[], &[], &[], None)?;
         }
@@ -86,9 +91,9 @@ impl Agent {
         &self.state.name
     }
 
-    /// Recounts core memory after an edit and records when it changed.
+    /// Drops the cached count of core memory after an edit.
     pub fn core_changed(&mut self) {
-        self.core_tokens = self.counter.count(&self.state.core.render());
+        self.core_tokens = OnceLock::new();
     }
 
     fn metadata(&self) -> String {
@@ -116,20 +121,37 @@ impl Agent {
     /// The summary as the system-alert event that follows the system message.
     pub fn summary_event(&self) -> Option<String> {
         let s = self.state.summary.as_ref()?;
-        Some(summary_event_text(&s.text, s.evicted_total, self.state.recall_count))
+        Some(summary_event_text(
+            &s.text,
+            s.evicted_total,
+            self.state.recall_count,
+        ))
     }
 
     pub fn budget(&self) -> Budget {
         let s = &self.settings;
-        let system = self.base_tokens + self.counter.count(&self.metadata()) + MESSAGE_OVERHEAD;
-        let summary = self.state.summary.as_ref().map(|s| s.tokens + MESSAGE_OVERHEAD).unwrap_or(0);
+        let c = &self.counter;
+        let tools_tokens = *self
+            .tools_tokens
+            .get_or_init(|| c.count(&self.tools.to_string()));
+        let base_tokens = *self.base_tokens.get_or_init(|| c.count(BASE_INSTRUCTIONS));
+        let core_tokens = *self
+            .core_tokens
+            .get_or_init(|| c.count(&self.state.core.render()));
+        let system = base_tokens + c.count(&self.metadata()) + MESSAGE_OVERHEAD;
+        let summary = self
+            .state
+            .summary
+            .as_ref()
+            .map(|s| s.tokens + MESSAGE_OVERHEAD)
+            .unwrap_or(0);
         let messages: u32 = self.fifo.iter().map(|m| m.tokens + MESSAGE_OVERHEAD).sum();
-        let total = system + self.tools_tokens + self.core_tokens + summary + messages + REPLY_PRIMING;
+        let total = system + tools_tokens + core_tokens + summary + messages + REPLY_PRIMING;
         Budget {
             context_window: s.context_window,
             system,
-            functions: self.tools_tokens,
-            core_memory: self.core_tokens,
+            functions: tools_tokens,
+            core_memory: core_tokens,
             summary,
             messages,
             total,
@@ -152,26 +174,72 @@ impl Agent {
         self.budget().total > self.settings.flush_at()
     }
 
-    /// The main context as chat messages, in order.
-    pub fn request_messages(&self) -> Vec<Value> {
-        let mut out = Vec::with_capacity(self.fifo.len() + 2);
-        out.push(json!({"role": "system", "content": self.system_prompt()}));
-        if let Some(summary) = self.summary_event() {
-            out.push(json!({"role": "user", "content": summary}));
+    /// What the next step's request will hold; see [`Agent::encode_request`].
+    pub fn request_record(&self) -> RequestRecord {
+        RequestRecord::Step {
+            model: self.settings.model.clone(),
+            max_tokens: self.settings.max_tokens,
+            system: self.system_prompt(),
+            summary: self.summary_event(),
+            message_ids: self.state.fifo.clone(),
         }
-        out.extend(self.fifo.iter().map(wire));
-        out
     }
 
-    /// A chat-completions body for the next step, tools included.
-    pub fn request_body(&self) -> Value {
-        json!({
-            "model": self.settings.model,
-            "messages": self.request_messages(),
-            "tools": self.tools,
-            "tool_choice": "auto",
-            "max_tokens": self.settings.max_tokens,
-        })
+    /// The chat-completions body for a step record whose messages are the current queue.
+    pub fn encode_request(&self, record: &RequestRecord) -> Vec<u8> {
+        match record {
+            RequestRecord::Step {
+                model,
+                max_tokens,
+                system,
+                summary,
+                ..
+            } => {
+                let req = ChatRequest::new(
+                    model,
+                    *max_tokens,
+                    system,
+                    summary.as_deref(),
+                    &self.fifo,
+                    &self.tools,
+                );
+                serde_json::to_vec(&req).expect("requests always serialize")
+            }
+            RequestRecord::Raw { body } => serde_json::to_vec(body).expect("json"),
+        }
+    }
+
+    /// Rebuilds the exact request of a stored trace (messages are read back from recall).
+    pub fn replay_request(&self, record: &RequestRecord) -> Result<Value, StoreError> {
+        match record {
+            RequestRecord::Step {
+                model,
+                max_tokens,
+                system,
+                summary,
+                message_ids,
+            } => {
+                let messages = self.store.recall_get(self.name(), message_ids)?;
+                let req = ChatRequest::new(
+                    model,
+                    *max_tokens,
+                    system,
+                    summary.as_deref(),
+                    &messages,
+                    &self.tools,
+                );
+                Ok(serde_json::to_value(&req).expect("json"))
+            }
+            RequestRecord::Raw { body } => Ok(body.clone()),
+        }
+    }
+
+    /// The main context as chat messages, in order (for display and dumps).
+    pub fn request_messages(&self) -> Value {
+        let record = self.request_record();
+        let bytes = self.encode_request(&record);
+        let v: Value = serde_json::from_slice(&bytes).expect("json");
+        v["messages"].clone()
     }
 
     /// A new message with the next id and its token count cached.
@@ -207,16 +275,27 @@ impl Agent {
     pub fn event_message(&mut self, kind: MessageKind, text: &str) -> Message {
         let now = Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string();
         let (content, searchable) = match kind {
-            MessageKind::UserMessage => {
-                (json!({"type": "user_message", "message": text, "time": now}), true)
-            }
-            MessageKind::Heartbeat => {
-                (json!({"type": "heartbeat", "reason": text, "time": now}), false)
-            }
+            MessageKind::UserMessage => (
+                json!({"type": "user_message", "message": text, "time": now}),
+                true,
+            ),
+            MessageKind::Heartbeat => (
+                json!({"type": "heartbeat", "reason": text, "time": now}),
+                false,
+            ),
             MessageKind::Login => (json!({"type": "login", "time": now}), false),
-            _ => (json!({"type": "system_alert", "message": text, "time": now}), false),
+            _ => (
+                json!({"type": "system_alert", "message": text, "time": now}),
+                false,
+            ),
         };
-        self.make_message(Role::User, kind, content.to_string(), text.to_string(), searchable)
+        self.make_message(
+            Role::User,
+            kind,
+            content.to_string(),
+            text.to_string(),
+            searchable,
+        )
     }
 
     /// Appends `new` to the queue and recall and writes everything in one transaction.
@@ -246,7 +325,13 @@ impl Agent {
         let name = self.state.name.clone();
         self.store.commit(
             &name,
-            &Commit { state: Some(&self.state), messages, passages, delete_passages: &[], trace },
+            &Commit {
+                state: Some(&self.state),
+                messages,
+                passages,
+                delete_passages: &[],
+                trace,
+            },
         )?;
         if let Some(cache) = self.archival.as_mut() {
             for p in passages {
@@ -283,7 +368,11 @@ impl Agent {
         let name = self.state.name.clone();
         self.store.commit(
             &name,
-            &Commit { state: Some(&self.state), delete_passages: &[id], ..Default::default() },
+            &Commit {
+                state: Some(&self.state),
+                delete_passages: &[id],
+                ..Default::default()
+            },
         )?;
         Ok(true)
     }
@@ -302,24 +391,109 @@ pub fn summary_event_text(summary: &str, evicted: u64, recall: u64) -> String {
     .to_string()
 }
 
-/// A message as the chat-completions API wants it.
-pub fn wire(m: &Message) -> Value {
-    match m.role {
-        Role::Assistant if !m.tool_calls.is_empty() => json!({
-            "role": "assistant",
-            // Some servers reject `null` beside tool_calls.
-            "content": m.content,
-            "tool_calls": m.tool_calls.iter().map(|c| json!({
-                "id": c.id,
-                "type": "function",
-                "function": {"name": c.name, "arguments": c.arguments},
-            })).collect::<Vec<_>>(),
-        }),
-        Role::Tool => json!({
-            "role": "tool",
-            "tool_call_id": m.tool_call_id.clone().unwrap_or_default(),
-            "content": m.content,
-        }),
-        role => json!({"role": role.as_str(), "content": m.content}),
+/// A chat-completions request that borrows the agent's messages instead of copying them.
+#[derive(Serialize)]
+struct ChatRequest<'a> {
+    model: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    tools: &'a Value,
+    tool_choice: &'static str,
+    max_tokens: u32,
+}
+
+impl<'a> ChatRequest<'a> {
+    fn new(
+        model: &'a str,
+        max_tokens: u32,
+        system: &'a str,
+        summary: Option<&'a str>,
+        queue: &'a [Message],
+        tools: &'a Value,
+    ) -> Self {
+        let mut messages = Vec::with_capacity(queue.len() + 2);
+        messages.push(WireMessage::Plain {
+            role: "system",
+            content: system,
+        });
+        if let Some(s) = summary {
+            messages.push(WireMessage::Plain {
+                role: "user",
+                content: s,
+            });
+        }
+        messages.extend(queue.iter().map(WireMessage::of));
+        ChatRequest {
+            model,
+            messages,
+            tools,
+            tool_choice: "auto",
+            max_tokens,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WireMessage<'a> {
+    Calls {
+        role: &'static str,
+        /// Some servers reject `null` beside tool_calls, so this is always a string.
+        content: &'a str,
+        tool_calls: Vec<WireCall<'a>>,
+    },
+    Tool {
+        role: &'static str,
+        tool_call_id: &'a str,
+        content: &'a str,
+    },
+    Plain {
+        role: &'static str,
+        content: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+struct WireCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+impl<'a> WireMessage<'a> {
+    fn of(m: &'a Message) -> Self {
+        match m.role {
+            Role::Assistant if !m.tool_calls.is_empty() => WireMessage::Calls {
+                role: "assistant",
+                content: &m.content,
+                tool_calls: m
+                    .tool_calls
+                    .iter()
+                    .map(|c| WireCall {
+                        id: &c.id,
+                        kind: "function",
+                        function: WireFunction {
+                            name: &c.name,
+                            arguments: &c.arguments,
+                        },
+                    })
+                    .collect(),
+            },
+            Role::Tool => WireMessage::Tool {
+                role: "tool",
+                tool_call_id: m.tool_call_id.as_deref().unwrap_or_default(),
+                content: &m.content,
+            },
+            role => WireMessage::Plain {
+                role: role.as_str(),
+                content: &m.content,
+            },
+        }
     }
 }

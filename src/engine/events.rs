@@ -35,8 +35,12 @@ pub enum Command {
 pub enum Trigger {
     UserMessage,
     /// The function asked for a heartbeat (`request_heartbeat: true`).
-    Heartbeat { function: String },
-    FunctionFailed { function: String },
+    Heartbeat {
+        function: String,
+    },
+    FunctionFailed {
+        function: String,
+    },
     MemoryWarning,
 }
 
@@ -91,14 +95,29 @@ pub enum EventKind {
         archival: u64,
         queue: usize,
     },
-    UserMessage { id: u64, text: String },
+    UserMessage {
+        id: u64,
+        text: String,
+    },
     /// A model call is under way (the UI shows "waiting for the model").
-    ModelCall { trigger: Trigger },
+    ModelCall {
+        trigger: Trigger,
+    },
     /// A failed model call will be retried after `wait_ms`.
-    Retry { kind: String, message: String, attempt: u32, wait_ms: u64 },
+    Retry {
+        kind: String,
+        message: String,
+        attempt: u32,
+        wait_ms: u64,
+    },
     /// Step mode: the engine waits for `Step` or `Continue` before the next call.
-    Paused { trigger: Trigger, budget: Budget },
-    Thought { text: String },
+    Paused {
+        trigger: Trigger,
+        budget: Budget,
+    },
+    Thought {
+        text: String,
+    },
     FunctionCall {
         name: String,
         arguments: Value,
@@ -114,15 +133,36 @@ pub enum EventKind {
         heartbeat: bool,
         duration_ms: f64,
     },
-    AssistantMessage { text: String },
-    Heartbeat { reason: String },
-    MemoryWarning { message: String, used: u32, context_window: u32 },
-    Summary { evicted: usize, summary: String },
-    CoreMemoryUpdated { label: String, chars: usize, limit: usize, source: EditSource },
+    AssistantMessage {
+        text: String,
+    },
+    Heartbeat {
+        reason: String,
+    },
+    MemoryWarning {
+        message: String,
+        used: u32,
+        context_window: u32,
+    },
+    Summary {
+        evicted: usize,
+        summary: String,
+    },
+    CoreMemoryUpdated {
+        label: String,
+        chars: usize,
+        limit: usize,
+        source: EditSource,
+    },
     Budget(Budget),
-    Error { kind: String, message: String },
+    Error {
+        kind: String,
+        message: String,
+    },
     /// The chain for one user input is over; the engine waits for the user.
-    ChainEnded { steps: u32 },
+    ChainEnded {
+        steps: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

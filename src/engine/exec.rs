@@ -33,10 +33,16 @@ pub struct FnResult {
 
 impl FnResult {
     pub fn ok(message: impl Into<String>) -> Self {
-        FnResult { ok: true, message: message.into() }
+        FnResult {
+            ok: true,
+            message: message.into(),
+        }
     }
     pub fn failed(message: impl Into<String>) -> Self {
-        FnResult { ok: false, message: message.into() }
+        FnResult {
+            ok: false,
+            message: message.into(),
+        }
     }
 }
 
@@ -82,16 +88,30 @@ impl Agent {
                 let r = self.state.core.append(name, content);
                 self.core_result(name, r, fx)
             }
-            Call::CoreMemoryReplace { name, old_content, new_content, .. } => {
+            Call::CoreMemoryReplace {
+                name,
+                old_content,
+                new_content,
+                ..
+            } => {
                 let r = self.state.core.replace(name, old_content, new_content);
                 self.core_result(name, r, fx)
             }
-            Call::ConversationSearch { query, page, .. } => self.conversation_search(query, *page)?,
-            Call::ConversationSearchDate { start_date, end_date, page, .. } => {
-                self.conversation_search_date(start_date, end_date, *page)?
+            Call::ConversationSearch { query, page, .. } => {
+                self.conversation_search(query, *page)?
             }
-            Call::ArchivalMemoryInsert { content, .. } => self.archival_insert(content, "agent", embeds, fx),
-            Call::ArchivalMemorySearch { query, page, .. } => self.archival_search(query, *page, embeds)?,
+            Call::ConversationSearchDate {
+                start_date,
+                end_date,
+                page,
+                ..
+            } => self.conversation_search_date(start_date, end_date, *page)?,
+            Call::ArchivalMemoryInsert { content, .. } => {
+                self.archival_insert(content, "agent", embeds, fx)
+            }
+            Call::ArchivalMemorySearch { query, page, .. } => {
+                self.archival_search(query, *page, embeds)?
+            }
         };
         Ok(if result.ok && !call.is_search() {
             FnResult::ok(text::truncate(&result.message, self.settings.output_limit))
@@ -108,11 +128,18 @@ impl Agent {
     ) -> FnResult {
         match r {
             Ok(len) => {
-                let limit = self.state.core.get(label).map(|b| b.limit).unwrap_or_default();
+                let limit = self
+                    .state
+                    .core
+                    .get(label)
+                    .map(|b| b.limit)
+                    .unwrap_or_default();
                 self.state.core_updated_at = Utc::now();
                 self.core_changed();
                 fx.core_edit = Some((label.to_string(), len, limit));
-                FnResult::ok(format!("block '{label}' now holds {len}/{limit} characters"))
+                FnResult::ok(format!(
+                    "block '{label}' now holds {len}/{limit} characters"
+                ))
             }
             Err(e) => FnResult::failed(text::visible(&e.to_string())),
         }
@@ -122,18 +149,32 @@ impl Agent {
         if query.trim().is_empty() {
             return Ok(FnResult::failed("query is empty"));
         }
-        let messages: Vec<Message> =
-            self.store.recall(self.name())?.into_iter().filter(|m| m.searchable).collect();
+        let messages: Vec<Message> = self
+            .store
+            .recall(self.name())?
+            .into_iter()
+            .filter(|m| m.searchable)
+            .collect();
         let mut index = crate::memory::search::Bm25Index::new();
         for m in &messages {
             index.insert(m.id, &m.text);
         }
-        let by_id: std::collections::HashMap<u64, &Message> = messages.iter().map(|m| (m.id, m)).collect();
-        let ranked: Vec<&Message> = index.search(query).into_iter().map(|(id, _)| by_id[&id]).collect();
+        let by_id: std::collections::HashMap<u64, &Message> =
+            messages.iter().map(|m| (m.id, m)).collect();
+        let ranked: Vec<&Message> = index
+            .search(query)
+            .into_iter()
+            .map(|(id, _)| by_id[&id])
+            .collect();
         Ok(FnResult::ok(describe_messages(paginate(ranked, page))))
     }
 
-    fn conversation_search_date(&mut self, start: &str, end: &str, page: usize) -> Result<FnResult, StoreError> {
+    fn conversation_search_date(
+        &mut self,
+        start: &str,
+        end: &str,
+        page: usize,
+    ) -> Result<FnResult, StoreError> {
         let parse = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d");
         let (Ok(from), Ok(to)) = (parse(start), parse(end)) else {
             return Ok(FnResult::failed(format!(
@@ -143,7 +184,9 @@ impl Agent {
             )));
         };
         if from > to {
-            return Ok(FnResult::failed(format!("start_date {from} is after end_date {to}")));
+            return Ok(FnResult::failed(format!(
+                "start_date {from} is after end_date {to}"
+            )));
         }
         let hits: Vec<Message> = self
             .store
@@ -151,7 +194,10 @@ impl Agent {
             .into_iter()
             .filter(|m| m.searchable && (from..=to).contains(&m.created_at.date_naive()))
             .collect();
-        Ok(FnResult::ok(describe_messages(paginate(hits.iter().collect(), page))))
+        Ok(FnResult::ok(describe_messages(paginate(
+            hits.iter().collect(),
+            page,
+        ))))
     }
 
     /// Splits `content` into passages, embedding them when `embeds` holds vectors.
@@ -196,12 +242,20 @@ impl Agent {
         FnResult::ok(if n == 1 {
             format!("saved to archival memory as passage {first}{note}")
         } else {
-            format!("saved to archival memory as {n} passages ({first}-{}){note}", first + n as u64 - 1)
+            format!(
+                "saved to archival memory as {n} passages ({first}-{}){note}",
+                first + n as u64 - 1
+            )
         })
     }
 
     /// Ranked search: cosine over embeddings when a query embedding is given, BM25 otherwise.
-    pub fn archival_search(&mut self, query: &str, page: usize, embeds: Option<&Embeds>) -> Result<FnResult, StoreError> {
+    pub fn archival_search(
+        &mut self,
+        query: &str,
+        page: usize,
+        embeds: Option<&Embeds>,
+    ) -> Result<FnResult, StoreError> {
         if query.trim().is_empty() {
             return Ok(FnResult::failed("query is empty"));
         }
@@ -213,13 +267,23 @@ impl Agent {
             .map(|p| json!({"id": p.id, "timestamp": p.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(), "content": text::truncate(&p.text, HIT_CHARS)}))
             .collect();
         let head = page_head(&page);
-        Ok(FnResult::ok(format!("{head}{note}:\n{}", serde_json::to_string(&hits).unwrap_or_default())))
+        Ok(FnResult::ok(format!(
+            "{head}{note}:\n{}",
+            serde_json::to_string(&hits).unwrap_or_default()
+        )))
     }
 
     /// Passages best first, and a note on how they were ranked when it matters.
-    pub fn archival_rank(&mut self, query: &str, embeds: Option<&Embeds>) -> Result<(Vec<Passage>, String), StoreError> {
+    pub fn archival_rank(
+        &mut self,
+        query: &str,
+        embeds: Option<&Embeds>,
+    ) -> Result<(Vec<Passage>, String), StoreError> {
         let cache = self.archival_cache()?;
-        if let Some(Embeds { model, result: Ok(q) }) = embeds
+        if let Some(Embeds {
+            model,
+            result: Ok(q),
+        }) = embeds
             && let Some(qv) = q.first()
         {
             let mut scored: Vec<(f32, &Passage)> = cache
@@ -238,19 +302,34 @@ impl Agent {
                 .collect();
             let mut note = String::new();
             if !unembedded.is_empty() {
-                note = format!(" ({} passages without a {model} embedding ranked by words after the rest)", unembedded.len());
+                note = format!(
+                    " ({} passages without a {model} embedding ranked by words after the rest)",
+                    unembedded.len()
+                );
                 let set: std::collections::HashSet<u64> = unembedded.into_iter().collect();
                 ranked.extend(
-                    cache.index.search(query).into_iter().filter(|(id, _)| set.contains(id)).map(|(id, _)| cache.passages[&id].clone()),
+                    cache
+                        .index
+                        .search(query)
+                        .into_iter()
+                        .filter(|(id, _)| set.contains(id))
+                        .map(|(id, _)| cache.passages[&id].clone()),
                 );
             }
             return Ok((ranked, note));
         }
         let note = match embeds {
-            Some(Embeds { result: Err(e), .. }) => format!(" (ranked by words: embedding failed: {e})"),
+            Some(Embeds { result: Err(e), .. }) => {
+                format!(" (ranked by words: embedding failed: {e})")
+            }
             _ => String::new(),
         };
-        let ranked = cache.index.search(query).into_iter().map(|(id, _)| cache.passages[&id].clone()).collect();
+        let ranked = cache
+            .index
+            .search(query)
+            .into_iter()
+            .map(|(id, _)| cache.passages[&id].clone())
+            .collect();
         Ok((ranked, note))
     }
 }
@@ -276,5 +355,9 @@ fn describe_messages(page: Page<&Message>) -> String {
             })
         })
         .collect();
-    format!("{}:\n{}", page_head(&page), serde_json::to_string(&hits).unwrap_or_default())
+    format!(
+        "{}:\n{}",
+        page_head(&page),
+        serde_json::to_string(&hits).unwrap_or_default()
+    )
 }

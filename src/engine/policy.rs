@@ -80,18 +80,32 @@ mod tests {
     use super::*;
 
     fn out(f: &str, failed: bool, hb: bool, ends: bool) -> StepOutcome {
-        StepOutcome { function: Some(f.into()), failed, request_heartbeat: hb, ends_chain: ends }
+        StepOutcome {
+            function: Some(f.into()),
+            failed,
+            request_heartbeat: hb,
+            ends_chain: ends,
+        }
     }
 
     #[test]
     fn precedence_of_next() {
         let hb = out("archival_memory_search", false, true, false);
         assert_eq!(next(&hb, true, false), Next::Warn);
-        assert!(matches!(next(&hb, false, false), Next::Heartbeat(Trigger::Heartbeat { .. })));
+        assert!(matches!(
+            next(&hb, false, false),
+            Next::Heartbeat(Trigger::Heartbeat { .. })
+        ));
         assert_eq!(next(&hb, false, true), Next::Yield);
         let failed = out("core_memory_append", true, false, false);
-        assert!(matches!(next(&failed, false, true), Next::Heartbeat(Trigger::FunctionFailed { .. })));
-        assert_eq!(next(&out("send_message", false, false, true), false, false), Next::Yield);
+        assert!(matches!(
+            next(&failed, false, true),
+            Next::Heartbeat(Trigger::FunctionFailed { .. })
+        ));
+        assert_eq!(
+            next(&out("send_message", false, false, true), false, false),
+            Next::Yield
+        );
         assert_eq!(next(&StepOutcome::default(), false, false), Next::Yield);
     }
 

@@ -19,7 +19,7 @@ use super::events::{Command, EditSource, Event, EventKind, Trigger};
 use super::exec::Embeds;
 use super::policy::{Next, plan_eviction};
 use super::step::{StepInput, embedding_inputs, parse_first};
-use crate::memory::{MessageKind, Role, StepTrace, Summary};
+use crate::memory::{MessageKind, RequestRecord, Role, StepTrace, Summary};
 use crate::model::{ChatReply, ModelClient, ModelError};
 use crate::store::StoreError;
 use crate::text;
@@ -49,7 +49,11 @@ pub fn spawn(agent: Agent, client: Option<ModelClient>) -> EngineHandle {
         commands_closed: false,
     };
     let task = tokio::spawn(engine.run());
-    EngineHandle { commands: cmd_tx, events: ev_rx, task }
+    EngineHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        task,
+    }
 }
 
 enum Gate {
@@ -76,11 +80,18 @@ struct Engine {
 
 impl Engine {
     fn emit(&self, kind: EventKind) {
-        let _ = self.events.send(Event { step: self.agent.state.step, time: Utc::now(), kind });
+        let _ = self.events.send(Event {
+            step: self.agent.state.step,
+            time: Utc::now(),
+            kind,
+        });
     }
 
     fn emit_error(&self, kind: &str, message: impl Into<String>) {
-        self.emit(EventKind::Error { kind: kind.to_string(), message: message.into() });
+        self.emit(EventKind::Error {
+            kind: kind.to_string(),
+            message: message.into(),
+        });
     }
 
     async fn next_command(&mut self) -> Option<Command> {
@@ -140,7 +151,13 @@ impl Engine {
     fn edit_core(&mut self, label: &str, value: &str) -> Result<(), StoreError> {
         match self.agent.state.core.set(label, value) {
             Ok(chars) => {
-                let limit = self.agent.state.core.get(label).map(|b| b.limit).unwrap_or_default();
+                let limit = self
+                    .agent
+                    .state
+                    .core
+                    .get(label)
+                    .map(|b| b.limit)
+                    .unwrap_or_default();
                 self.agent.state.core_updated_at = Utc::now();
                 self.agent.core_changed();
                 self.agent.commit(&[], &[], &[], None)?;
@@ -192,7 +209,10 @@ impl Engine {
                 }
             }
             if let Gate::Stop = self.gate(&trigger).await? {
-                self.emit_error("interrupted", "the chain was stopped before the next model call");
+                self.emit_error(
+                    "interrupted",
+                    "the chain was stopped before the next model call",
+                );
                 break;
             }
             steps += 1;
@@ -211,9 +231,16 @@ impl Engine {
         if !self.step_mode || self.run_to_end {
             return Ok(Gate::Go);
         }
-        self.emit(EventKind::Paused { trigger: trigger.clone(), budget: self.agent.budget() });
+        self.emit(EventKind::Paused {
+            trigger: trigger.clone(),
+            budget: self.agent.budget(),
+        });
         loop {
-            let cmd = if self.commands_closed { None } else { self.commands.recv().await };
+            let cmd = if self.commands_closed {
+                None
+            } else {
+                self.commands.recv().await
+            };
             match cmd {
                 None => {
                     self.commands_closed = true;
@@ -235,7 +262,10 @@ impl Engine {
                 }
                 Some(Command::EditCore { label, value }) => {
                     self.edit_core(&label, &value)?;
-                    self.emit(EventKind::Paused { trigger: trigger.clone(), budget: self.agent.budget() });
+                    self.emit(EventKind::Paused {
+                        trigger: trigger.clone(),
+                        budget: self.agent.budget(),
+                    });
                 }
                 Some(other) => {
                     self.handle_side_command(other)?;
@@ -245,8 +275,11 @@ impl Engine {
     }
 
     /// A model call that still hears commands. `Err(Interrupted)` when the user interrupts.
-    async fn call_model(&mut self, body: &Value) -> Result<ChatReply, ModelError> {
-        let client = self.client.clone().ok_or(ModelError::Connect("no model configured".into()))?;
+    async fn call_model(&mut self, body: &[u8]) -> Result<ChatReply, ModelError> {
+        let client = self
+            .client
+            .clone()
+            .ok_or(ModelError::Connect("no model configured".into()))?;
         let (retry_tx, mut retry_rx) = unbounded_channel::<EventKind>();
         let mut on_retry = move |e: &ModelError, attempt: u32, wait: std::time::Duration| {
             let _ = retry_tx.send(EventKind::Retry {
@@ -287,15 +320,21 @@ impl Engine {
         self.agent.state.step += 1;
         let mut overflowed = false;
         loop {
-            let body = self.agent.request_body();
-            self.emit(EventKind::ModelCall { trigger: trigger.clone() });
+            let record = self.agent.request_record();
+            let body = self.agent.encode_request(&record);
+            self.emit(EventKind::ModelCall {
+                trigger: trigger.clone(),
+            });
             let started_at = Utc::now();
             let t0 = Instant::now();
             let reply = match self.call_model(&body).await {
                 Ok(r) => r,
                 Err(ModelError::ContextOverflow(msg)) if !overflowed => {
                     overflowed = true;
-                    self.emit_error("context_overflow", format!("the server says the prompt is too long ({msg}); evicting"));
+                    self.emit_error(
+                        "context_overflow",
+                        format!("the server says the prompt is too long ({msg}); evicting"),
+                    );
                     if self.flush().await? {
                         continue;
                     }
@@ -305,7 +344,10 @@ impl Engine {
                 Err(e) => {
                     self.agent.state.step -= 1;
                     let message = match &e {
-                        ModelError::Interrupted => "the model call was interrupted; the unfinished step was dropped".to_string(),
+                        ModelError::Interrupted => {
+                            "the model call was interrupted; the unfinished step was dropped"
+                                .to_string()
+                        }
                         other => format!("{other}; the message was kept and the agent is waiting"),
                     };
                     self.emit_error(e.kind(), message);
@@ -317,7 +359,7 @@ impl Engine {
             let embeds = self.fetch_embeddings(&parsed).await;
             let report = self.agent.apply_step(StepInput {
                 trigger,
-                request: body,
+                request: record,
                 reply: &reply,
                 parsed,
                 embeds,
@@ -350,8 +392,15 @@ impl Engine {
         let window = a.settings.context_window;
         let summary_cap = (window / 10).clamp(64, 1024);
         let fixed = budget.total - budget.messages - budget.summary;
-        let target = a.settings.flush_target_tokens().saturating_sub(fixed + summary_cap);
-        let tokens: Vec<u32> = a.fifo.iter().map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD).collect();
+        let target = a
+            .settings
+            .flush_target_tokens()
+            .saturating_sub(fixed + summary_cap);
+        let tokens: Vec<u32> = a
+            .fifo
+            .iter()
+            .map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD)
+            .collect();
         let cut_ok: Vec<bool> = a.fifo.iter().map(|m| m.role != Role::Tool).collect();
         let k = plan_eviction(&tokens, &cut_ok, target, KEEP_LAST);
         if k == 0 {
@@ -384,14 +433,20 @@ impl Engine {
         });
         let started_at = Utc::now();
         let t0 = Instant::now();
-        let result = self.call_model(&body).await;
+        let result = self
+            .call_model(&serde_json::to_vec(&body).expect("json"))
+            .await;
         let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
         let (summary_text, raw) = match result {
-            Ok(r) if r.content.as_deref().is_some_and(|c| !c.trim().is_empty()) => {
-                (r.content.clone().unwrap_or_default().trim().to_string(), r.raw)
-            }
+            Ok(r) if r.content.as_deref().is_some_and(|c| !c.trim().is_empty()) => (
+                r.content.clone().unwrap_or_default().trim().to_string(),
+                r.raw,
+            ),
             Err(ModelError::Interrupted) => {
-                self.emit_error("interrupted", "the summary call was interrupted; nothing was evicted");
+                self.emit_error(
+                    "interrupted",
+                    "the summary call was interrupted; nothing was evicted",
+                );
                 return Ok(false);
             }
             other => {
@@ -399,8 +454,14 @@ impl Engine {
                     Ok(_) => "the model returned an empty summary".to_string(),
                     Err(e) => e.to_string(),
                 };
-                self.emit_error("summary_failed", format!("{why}; kept a plain extract of the evicted messages instead"));
-                (fallback_summary(previous.as_deref(), &self.agent.fifo[..k]), Value::Null)
+                self.emit_error(
+                    "summary_failed",
+                    format!("{why}; kept a plain extract of the evicted messages instead"),
+                );
+                (
+                    fallback_summary(previous.as_deref(), &self.agent.fifo[..k]),
+                    Value::Null,
+                )
             }
         };
         self.apply_flush(k, summary_text, body, raw, started_at, model_ms)?;
@@ -424,12 +485,27 @@ impl Engine {
             let keep = summary_text.chars().count() * 3 / 4;
             summary_text = summary_text.chars().take(keep).collect::<String>() + "…";
         }
-        let evicted_total = a.state.summary.as_ref().map(|s| s.evicted_total).unwrap_or(0) + k as u64;
+        let evicted_total = a
+            .state
+            .summary
+            .as_ref()
+            .map(|s| s.evicted_total)
+            .unwrap_or(0)
+            + k as u64;
         a.fifo.drain(..k);
         a.state.fifo.drain(..k);
-        let rendered = super::agent::summary_event_text(&summary_text, evicted_total, a.state.recall_count + 1);
+        let rendered = super::agent::summary_event_text(
+            &summary_text,
+            evicted_total,
+            a.state.recall_count + 1,
+        );
         let tokens = a.counter.count(&rendered);
-        a.state.summary = Some(Summary { text: summary_text.clone(), created_at: Utc::now(), evicted_total, tokens });
+        a.state.summary = Some(Summary {
+            text: summary_text.clone(),
+            created_at: Utc::now(),
+            evicted_total,
+            tokens,
+        });
         a.state.warned = false;
         let summary_msg = a.make_message(
             Role::System,
@@ -441,7 +517,7 @@ impl Engine {
         let trace = StepTrace {
             step: a.state.step,
             trigger: format!("summary of {k} evicted messages"),
-            request,
+            request: RequestRecord::Raw { body: request },
             response,
             prompt_tokens: None,
             completion_tokens: None,
@@ -450,7 +526,10 @@ impl Engine {
             results: Vec::new(),
         };
         a.commit(&[], &[summary_msg], &[], Some(&trace))?;
-        self.emit(EventKind::Summary { evicted: k, summary: summary_text });
+        self.emit(EventKind::Summary {
+            evicted: k,
+            summary: summary_text,
+        });
         self.emit(EventKind::Budget(self.agent.budget()));
         Ok(())
     }

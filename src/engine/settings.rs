@@ -46,7 +46,8 @@ impl EngineSettings {
     }
 
     pub fn flush_at(&self) -> u32 {
-        ((self.context_window as f32 * self.flush_ratio) as u32).saturating_sub(self.reply_reserve())
+        ((self.context_window as f32 * self.flush_ratio) as u32)
+            .saturating_sub(self.reply_reserve())
     }
 
     pub fn flush_target_tokens(&self) -> u32 {

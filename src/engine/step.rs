@@ -14,15 +14,15 @@ use super::events::{EditSource, EventKind, Status, Trigger};
 use super::exec::{Effects, Embeds, FnResult};
 use super::policy::{self, Next, StepOutcome};
 use crate::functions::{Call, CallError, ParsedCall, parse_call};
-use crate::memory::{Message, MessageKind, Role, StepTrace, TraceResult};
+use crate::memory::{Message, MessageKind, RequestRecord, Role, StepTrace, TraceResult};
 use crate::model::ChatReply;
 use crate::store::StoreError;
 use crate::text;
 
 pub struct StepInput<'a> {
     pub trigger: &'a Trigger,
-    /// The request body as sent.
-    pub request: Value,
+    /// The request as sent.
+    pub request: RequestRecord,
     pub reply: &'a ChatReply,
     /// The first tool call, parsed (see [`parse_first`]).
     pub parsed: Option<Result<ParsedCall, CallError>>,
@@ -39,19 +39,27 @@ pub struct StepReport {
 
 /// Parses the first tool call of a reply, if there is one.
 pub fn parse_first(reply: &ChatReply) -> Option<Result<ParsedCall, CallError>> {
-    reply.tool_calls.first().map(|c| parse_call(&c.name, &c.arguments))
+    reply
+        .tool_calls
+        .first()
+        .map(|c| parse_call(&c.name, &c.arguments))
 }
 
 /// The text that needs embedding before the call runs, if any.
 pub fn embedding_inputs(parsed: &Option<Result<ParsedCall, CallError>>) -> Option<Vec<String>> {
     match parsed {
-        Some(Ok(ParsedCall { call: Call::ArchivalMemoryInsert { content, .. }, .. })) => Some(
-            crate::memory::chunk::chunk_text(content, crate::memory::chunk::DEFAULT_CHUNK_CHARS),
-        )
+        Some(Ok(ParsedCall {
+            call: Call::ArchivalMemoryInsert { content, .. },
+            ..
+        })) => Some(crate::memory::chunk::chunk_text(
+            content,
+            crate::memory::chunk::DEFAULT_CHUNK_CHARS,
+        ))
         .filter(|c| !c.is_empty()),
-        Some(Ok(ParsedCall { call: Call::ArchivalMemorySearch { query, .. }, .. })) => {
-            Some(vec![query.clone()]).filter(|q| !q[0].trim().is_empty())
-        }
+        Some(Ok(ParsedCall {
+            call: Call::ArchivalMemorySearch { query, .. },
+            ..
+        })) => Some(vec![query.clone()]).filter(|q| !q[0].trim().is_empty()),
         _ => None,
     }
 }
@@ -71,11 +79,15 @@ impl Agent {
         let mut events = Vec::new();
         let thought = reply.content.clone().unwrap_or_default();
         if !thought.trim().is_empty() {
-            events.push(EventKind::Thought { text: thought.trim().to_string() });
+            events.push(EventKind::Thought {
+                text: thought.trim().to_string(),
+            });
         } else if reply.tool_calls.is_empty() {
             events.push(EventKind::Error {
                 kind: "empty_reply".into(),
-                message: "the model replied with neither text nor a function call; waiting for the user".into(),
+                message:
+                    "the model replied with neither text nor a function call; waiting for the user"
+                        .into(),
             });
         }
 
@@ -133,12 +145,19 @@ impl Agent {
                     source: EditSource::Agent,
                 });
             }
-            let status = if result.ok { Status::Ok } else { Status::Failed };
+            let status = if result.ok {
+                Status::Ok
+            } else {
+                Status::Failed
+            };
             outcome = StepOutcome {
                 function: Some(shown_name.clone()),
                 failed: !result.ok,
                 request_heartbeat: call_kind.as_ref().is_some_and(Call::request_heartbeat),
-                ends_chain: matches!(call_kind, Some(Call::SendMessage { .. } | Call::PauseHeartbeats { .. })),
+                ends_chain: matches!(
+                    call_kind,
+                    Some(Call::SendMessage { .. } | Call::PauseHeartbeats { .. })
+                ),
             };
             results.push(self.tool_message(call, status, &result.message));
             return_index = Some(events.len());
@@ -149,7 +168,12 @@ impl Agent {
                 heartbeat: false,
                 duration_ms: ms,
             });
-            traces.push(TraceResult { name: shown_name, status: status.as_str().into(), message: result.message, duration_ms: ms });
+            traces.push(TraceResult {
+                name: shown_name,
+                status: status.as_str().into(),
+                message: result.message,
+                duration_ms: ms,
+            });
         }
         for extra in reply.tool_calls.iter().skip(1) {
             let name = text::visible(&text::one_line(&extra.name, 80));
@@ -170,7 +194,12 @@ impl Agent {
                 heartbeat: false,
                 duration_ms: 0.0,
             });
-            traces.push(TraceResult { name, status: "Failed".into(), message: msg, duration_ms: 0.0 });
+            traces.push(TraceResult {
+                name,
+                status: "Failed".into(),
+                message: msg,
+                duration_ms: 0.0,
+            });
         }
 
         let mut new = Vec::with_capacity(results.len() + 2);
@@ -178,9 +207,15 @@ impl Agent {
         new.extend(results);
 
         // What follows, decided on the queue as it will be after this step.
-        let paused = self.state.heartbeats_paused_until.is_some_and(|t| t > Utc::now());
+        let paused = self
+            .state
+            .heartbeats_paused_until
+            .is_some_and(|t| t > Utc::now());
         let warning_pending = !self.state.warned && {
-            let extra: u32 = new.iter().map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD).sum();
+            let extra: u32 = new
+                .iter()
+                .map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD)
+                .sum();
             self.budget().total + extra > self.settings.warn_at()
         };
         let next = policy::next(&outcome, warning_pending, paused);
@@ -197,7 +232,11 @@ impl Agent {
                 );
                 new.push(self.event_message(MessageKind::SystemAlert, &text));
                 self.state.warned = true;
-                events.push(EventKind::MemoryWarning { message: text, used: b.total, context_window: b.context_window });
+                events.push(EventKind::MemoryWarning {
+                    message: text,
+                    used: b.total,
+                    context_window: b.context_window,
+                });
             }
             Next::Heartbeat(trigger) => {
                 let reason = match trigger {
@@ -218,7 +257,11 @@ impl Agent {
             *heartbeat = !matches!(next, Next::Yield);
         }
 
-        self.server_prompt_tokens = input.reply.usage.prompt_tokens.or(self.server_prompt_tokens);
+        self.server_prompt_tokens = input
+            .reply
+            .usage
+            .prompt_tokens
+            .or(self.server_prompt_tokens);
         let trace = StepTrace {
             step: self.state.step,
             trigger: input.trigger.to_string(),
@@ -235,7 +278,12 @@ impl Agent {
         Ok(StepReport { events, next })
     }
 
-    fn tool_message(&mut self, call: &crate::memory::ToolCall, status: Status, message: &str) -> Message {
+    fn tool_message(
+        &mut self,
+        call: &crate::memory::ToolCall,
+        status: Status,
+        message: &str,
+    ) -> Message {
         let content = result_json(status, message);
         let mut m = self.make_message(
             Role::Tool,

@@ -9,26 +9,67 @@ use crate::text::visible;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
-    SendMessage { message: String },
-    PauseHeartbeats { minutes: i64 },
-    CoreMemoryAppend { name: String, content: String, request_heartbeat: bool },
-    CoreMemoryReplace { name: String, old_content: String, new_content: String, request_heartbeat: bool },
-    ConversationSearch { query: String, page: usize, request_heartbeat: bool },
-    ConversationSearchDate { start_date: String, end_date: String, page: usize, request_heartbeat: bool },
-    ArchivalMemoryInsert { content: String, request_heartbeat: bool },
-    ArchivalMemorySearch { query: String, page: usize, request_heartbeat: bool },
+    SendMessage {
+        message: String,
+    },
+    PauseHeartbeats {
+        minutes: i64,
+    },
+    CoreMemoryAppend {
+        name: String,
+        content: String,
+        request_heartbeat: bool,
+    },
+    CoreMemoryReplace {
+        name: String,
+        old_content: String,
+        new_content: String,
+        request_heartbeat: bool,
+    },
+    ConversationSearch {
+        query: String,
+        page: usize,
+        request_heartbeat: bool,
+    },
+    ConversationSearchDate {
+        start_date: String,
+        end_date: String,
+        page: usize,
+        request_heartbeat: bool,
+    },
+    ArchivalMemoryInsert {
+        content: String,
+        request_heartbeat: bool,
+    },
+    ArchivalMemorySearch {
+        query: String,
+        page: usize,
+        request_heartbeat: bool,
+    },
 }
 
 impl Call {
     pub fn request_heartbeat(&self) -> bool {
         match self {
             Call::SendMessage { .. } | Call::PauseHeartbeats { .. } => false,
-            Call::CoreMemoryAppend { request_heartbeat, .. }
-            | Call::CoreMemoryReplace { request_heartbeat, .. }
-            | Call::ConversationSearch { request_heartbeat, .. }
-            | Call::ConversationSearchDate { request_heartbeat, .. }
-            | Call::ArchivalMemoryInsert { request_heartbeat, .. }
-            | Call::ArchivalMemorySearch { request_heartbeat, .. } => *request_heartbeat,
+            Call::CoreMemoryAppend {
+                request_heartbeat, ..
+            }
+            | Call::CoreMemoryReplace {
+                request_heartbeat, ..
+            }
+            | Call::ConversationSearch {
+                request_heartbeat, ..
+            }
+            | Call::ConversationSearchDate {
+                request_heartbeat, ..
+            }
+            | Call::ArchivalMemoryInsert {
+                request_heartbeat, ..
+            }
+            | Call::ArchivalMemorySearch {
+                request_heartbeat, ..
+            } => *request_heartbeat,
         }
     }
 
@@ -36,7 +77,9 @@ impl Call {
     pub fn is_search(&self) -> bool {
         matches!(
             self,
-            Call::ConversationSearch { .. } | Call::ConversationSearchDate { .. } | Call::ArchivalMemorySearch { .. }
+            Call::ConversationSearch { .. }
+                | Call::ConversationSearchDate { .. }
+                | Call::ArchivalMemorySearch { .. }
         )
     }
 }
@@ -59,7 +102,11 @@ pub struct CallError {
 
 impl CallError {
     fn new(message: String, repairs: Vec<String>, arguments: Value) -> Self {
-        CallError { message, repairs, arguments }
+        CallError {
+            message,
+            repairs,
+            arguments,
+        }
     }
 }
 
@@ -70,7 +117,11 @@ struct Args {
 
 impl Args {
     fn str(&mut self, k: &str) -> String {
-        self.map.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+        self.map
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
     }
     fn int(&self, k: &str) -> Option<i64> {
         self.map.get(k).and_then(Value::as_i64)
@@ -79,7 +130,10 @@ impl Args {
         self.int("page").unwrap_or(0).max(0) as usize
     }
     fn heartbeat(&self) -> bool {
-        self.map.get("request_heartbeat").and_then(Value::as_bool).unwrap_or(false)
+        self.map
+            .get("request_heartbeat")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 }
 
@@ -137,8 +191,12 @@ pub fn parse_call(name: &str, raw_args: &str) -> Result<ParsedCall, CallError> {
         return Err(CallError::new(msg, args.repairs, Value::Object(args.map)));
     }
     let call = match spec.name {
-        "send_message" => Call::SendMessage { message: args.str("message") },
-        "pause_heartbeats" => Call::PauseHeartbeats { minutes: args.int("minutes").unwrap_or(0) },
+        "send_message" => Call::SendMessage {
+            message: args.str("message"),
+        },
+        "pause_heartbeats" => Call::PauseHeartbeats {
+            minutes: args.int("minutes").unwrap_or(0),
+        },
         "core_memory_append" => Call::CoreMemoryAppend {
             name: args.str("name"),
             content: args.str("content"),
@@ -172,14 +230,28 @@ pub fn parse_call(name: &str, raw_args: &str) -> Result<ParsedCall, CallError> {
         },
         other => unreachable!("function table and parser disagree on {other}"),
     };
-    Ok(ParsedCall { call, arguments: Value::Object(args.map), repairs: args.repairs })
+    Ok(ParsedCall {
+        call,
+        arguments: Value::Object(args.map),
+        repairs: args.repairs,
+    })
 }
 
 /// Checks names, presence and types; coerces the unambiguous cases and records them.
 fn check(spec: &spec::FunctionSpec, args: &mut Args) -> Result<(), String> {
-    let takes = || spec.params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
-    let unknown: Vec<String> =
-        args.map.keys().filter(|k| spec.param(k).is_none()).map(|k| visible(k)).collect();
+    let takes = || {
+        spec.params
+            .iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let unknown: Vec<String> = args
+        .map
+        .keys()
+        .filter(|k| spec.param(k).is_none())
+        .map(|k| visible(k))
+        .collect();
     if !unknown.is_empty() {
         return Err(format!(
             "{} does not take the parameter(s) {}; it takes: {}",
@@ -189,7 +261,8 @@ fn check(spec: &spec::FunctionSpec, args: &mut Args) -> Result<(), String> {
         ));
     }
     // An explicit null for an optional parameter means "not given".
-    args.map.retain(|k, v| !(v.is_null() && spec.param(k).is_some_and(|p| !p.required)));
+    args.map
+        .retain(|k, v| !(v.is_null() && spec.param(k).is_some_and(|p| !p.required)));
     let missing: Vec<&str> = spec
         .params
         .iter()
@@ -205,7 +278,9 @@ fn check(spec: &spec::FunctionSpec, args: &mut Args) -> Result<(), String> {
         ));
     }
     for p in spec.params {
-        let Some(v) = args.map.get(p.name).cloned() else { continue };
+        let Some(v) = args.map.get(p.name).cloned() else {
+            continue;
+        };
         let fixed = match (p.ty, &v) {
             (PType::Str, Value::String(_)) | (PType::Bool, Value::Bool(_)) => None,
             (PType::Int, Value::Number(n)) if n.is_i64() => None,
@@ -225,7 +300,8 @@ fn check(spec: &spec::FunctionSpec, args: &mut Args) -> Result<(), String> {
             _ => return Err(type_error(spec.name, p.name, p.ty, &v)),
         };
         if let Some(new) = fixed {
-            args.repairs.push(format!("{} given as {} read as {}", p.name, v, new));
+            args.repairs
+                .push(format!("{} given as {} read as {}", p.name, v, new));
             args.map.insert(p.name.to_string(), new);
         }
     }
@@ -241,7 +317,10 @@ fn type_error(func: &str, param: &str, want: PType, got: &Value) -> String {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     };
-    format!("{func}: parameter {param} must be {}, not {got_kind}", want.json_name())
+    format!(
+        "{func}: parameter {param} must be {}, not {got_kind}",
+        want.json_name()
+    )
 }
 
 #[cfg(test)]
@@ -250,17 +329,29 @@ mod tests {
 
     #[test]
     fn valid_call_parses() {
-        let p = parse_call("core_memory_append", r#"{"name":"human","content":"Likes tea","request_heartbeat":true}"#).unwrap();
+        let p = parse_call(
+            "core_memory_append",
+            r#"{"name":"human","content":"Likes tea","request_heartbeat":true}"#,
+        )
+        .unwrap();
         assert_eq!(
             p.call,
-            Call::CoreMemoryAppend { name: "human".into(), content: "Likes tea".into(), request_heartbeat: true }
+            Call::CoreMemoryAppend {
+                name: "human".into(),
+                content: "Likes tea".into(),
+                request_heartbeat: true
+            }
         );
         assert!(p.repairs.is_empty());
     }
 
     #[test]
     fn heartbeat_as_string_is_coerced_with_a_note() {
-        let p = parse_call("archival_memory_search", r#"{"query":"x","request_heartbeat":"true","page":"1"}"#).unwrap();
+        let p = parse_call(
+            "archival_memory_search",
+            r#"{"query":"x","request_heartbeat":"true","page":"1"}"#,
+        )
+        .unwrap();
         assert!(p.call.request_heartbeat());
         assert_eq!(p.repairs.len(), 2, "{:?}", p.repairs);
     }
@@ -268,7 +359,11 @@ mod tests {
     #[test]
     fn errors_say_what_to_fix() {
         let e = parse_call("core_memory_append", r#"{"name":"human"}"#).unwrap_err();
-        assert!(e.message.contains("content") && e.message.contains("request_heartbeat"), "{}", e.message);
+        assert!(
+            e.message.contains("content") && e.message.contains("request_heartbeat"),
+            "{}",
+            e.message
+        );
         let e = parse_call("send_message", r#"{"message":"hi","mood":"happy"}"#).unwrap_err();
         assert!(e.message.contains("mood"));
         let e = parse_call("send_message", r#"{"message":42}"#).unwrap_err();
@@ -278,6 +373,11 @@ mod tests {
         let e = parse_call("launch\x1b[2J", "{}").unwrap_err();
         assert!(!e.message.contains('\x1b') && e.message.contains("no function"));
         let big = format!(r#"{{"message":"{}"}}"#, "a".repeat(MAX_ARGUMENT_BYTES));
-        assert!(parse_call("send_message", &big).unwrap_err().message.contains("limit"));
+        assert!(
+            parse_call("send_message", &big)
+                .unwrap_err()
+                .message
+                .contains("limit")
+        );
     }
 }

@@ -23,7 +23,10 @@ pub fn parse_lenient(raw: &str) -> Result<Repaired, String> {
         });
     }
     if let Ok(value) = serde_json::from_str::<Value>(trimmed) {
-        return Ok(Repaired { value, repairs: Vec::new() });
+        return Ok(Repaired {
+            value,
+            repairs: Vec::new(),
+        });
     }
     let mut repairs = Vec::new();
     let mut text = trimmed;
@@ -104,12 +107,9 @@ fn rebalance(s: &str) -> (String, Vec<String>) {
             '"' => in_str = true,
             '{' => stack.push('}'),
             '[' => stack.push(']'),
-            '}' | ']' => {
-                if stack.last() == Some(&c) {
-                    stack.pop();
-                } else {
-                    // A stray closer: keep it and let the JSON parser report the error.
-                }
+            // A stray closer is kept for the JSON parser to report.
+            '}' | ']' if stack.last() == Some(&c) => {
+                stack.pop();
             }
             _ => {}
         }
@@ -166,7 +166,10 @@ mod tests {
     fn raw_newlines_in_strings_are_escaped() {
         let r = ok("{\"content\": \"line one\nline two\", \"request_heartbeat\": true}");
         assert_eq!(r.value["content"], "line one\nline two");
-        assert_eq!(r.repairs, vec!["raw control characters inside strings escaped"]);
+        assert_eq!(
+            r.repairs,
+            vec!["raw control characters inside strings escaped"]
+        );
     }
 
     #[test]

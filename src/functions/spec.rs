@@ -127,7 +127,12 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         description: "Search the whole conversation history (recall memory), including messages \
                       no longer in view, by words.",
         params: &[
-            Param { name: "query", ty: PType::Str, required: true, description: "Words to look for." },
+            Param {
+                name: "query",
+                ty: PType::Str,
+                required: true,
+                description: "Words to look for.",
+            },
             PAGE,
             HEARTBEAT,
         ],
@@ -157,7 +162,12 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         description: "Save text to archival memory, your long-term store. Write it so it can be \
                       found and understood later on its own.",
         params: &[
-            Param { name: "content", ty: PType::Str, required: true, description: "Text to save." },
+            Param {
+                name: "content",
+                ty: PType::Str,
+                required: true,
+                description: "Text to save.",
+            },
             HEARTBEAT,
         ],
     },
@@ -165,7 +175,12 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         name: "archival_memory_search",
         description: "Search archival memory by meaning; results are ranked best first.",
         params: &[
-            Param { name: "query", ty: PType::Str, required: true, description: "What to look for." },
+            Param {
+                name: "query",
+                ty: PType::Str,
+                required: true,
+                description: "What to look for.",
+            },
             PAGE,
             HEARTBEAT,
         ],
@@ -177,7 +192,11 @@ pub fn find(name: &str) -> Option<&'static FunctionSpec> {
 }
 
 pub fn names() -> String {
-    FUNCTIONS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+    FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The `tools` array of a chat-completions request.
@@ -193,8 +212,12 @@ pub fn tools_json() -> Value {
                         json!({"type": p.ty.json_name(), "description": p.description}),
                     );
                 }
-                let required: Vec<&str> =
-                    f.params.iter().filter(|p| p.required).map(|p| p.name).collect();
+                let required: Vec<&str> = f
+                    .params
+                    .iter()
+                    .filter(|p| p.required)
+                    .map(|p| p.name)
+                    .collect();
                 json!({
                     "type": "function",
                     "function": {

@@ -17,14 +17,26 @@ fn out_err(e: std::io::Error) -> Failure {
 }
 
 fn open_existing(cfg: &Resolved, store: Store) -> Result<Agent, Failure> {
-    if store.load_agent(&cfg.agent).map_err(Failure::runtime)?.is_none() {
-        let names: Vec<String> =
-            store.agents().map_err(Failure::runtime)?.into_iter().map(|a| a.name).collect();
+    if store
+        .load_agent(&cfg.agent)
+        .map_err(Failure::runtime)?
+        .is_none()
+    {
+        let names: Vec<String> = store
+            .agents()
+            .map_err(Failure::runtime)?
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
         return Err(Failure::runtime(format!(
             "the store {} has no agent named '{}' (agents: {})",
             cfg.store.display(),
             cfg.agent,
-            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
         )));
     }
     Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)
@@ -73,13 +85,44 @@ pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
         writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(out_err)?;
     } else {
         let b = agent.budget();
-        writeln!(out, "agent {} · {} steps · context {}/{} tokens ({:.0}%)", agent.name(), agent.state.step, b.total, b.context_window, b.percent()).map_err(out_err)?;
+        writeln!(
+            out,
+            "agent {} · {} steps · context {}/{} tokens ({:.0}%)",
+            agent.name(),
+            agent.state.step,
+            b.total,
+            b.context_window,
+            b.percent()
+        )
+        .map_err(out_err)?;
         for blk in &agent.state.core.blocks {
-            writeln!(out, "\n[{}] {}/{} chars\n{}", blk.label, blk.chars(), blk.limit, text::visible(&blk.value)).map_err(out_err)?;
+            writeln!(
+                out,
+                "\n[{}] {}/{} chars\n{}",
+                blk.label,
+                blk.chars(),
+                blk.limit,
+                text::visible(&blk.value)
+            )
+            .map_err(out_err)?;
         }
-        writeln!(out, "\nqueue: {} messages · recall: {} · archival: {}", agent.fifo.len(), agent.state.recall_count, agent.state.archival_count).map_err(out_err)?;
+        writeln!(
+            out,
+            "\nqueue: {} messages · recall: {} · archival: {}",
+            agent.fifo.len(),
+            agent.state.recall_count,
+            agent.state.archival_count
+        )
+        .map_err(out_err)?;
         for m in &agent.fifo {
-            writeln!(out, "  #{} {:?}: {}", m.id, m.kind, text::visible(&text::one_line(&m.text, 100))).map_err(out_err)?;
+            writeln!(
+                out,
+                "  #{} {:?}: {}",
+                m.id,
+                m.kind,
+                text::visible(&text::one_line(&m.text, 100))
+            )
+            .map_err(out_err)?;
         }
     }
     Ok(())
@@ -88,21 +131,35 @@ pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
 pub async fn archival_insert(cfg: &Resolved, content: &str, out: &mut dyn Write) -> Outcome {
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
     let mut agent = Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)?;
-    let embeds = embed_for(cfg, crate::memory::chunk::chunk_text(content, crate::memory::chunk::DEFAULT_CHUNK_CHARS)).await?;
+    let embeds = embed_for(
+        cfg,
+        crate::memory::chunk::chunk_text(content, crate::memory::chunk::DEFAULT_CHUNK_CHARS),
+    )
+    .await?;
     let mut fx = Effects::default();
     let r = agent.archival_insert(content, "user", embeds.as_ref(), &mut fx);
     if !r.ok {
         return Err(Failure::runtime(r.message));
     }
-    agent.commit(&[], &[], &fx.passages, None).map_err(Failure::runtime)?;
+    agent
+        .commit(&[], &[], &fx.passages, None)
+        .map_err(Failure::runtime)?;
     writeln!(out, "{}", r.message).map_err(out_err)
 }
 
-pub async fn archival_search(cfg: &Resolved, query: &str, page: usize, json_out: bool, out: &mut dyn Write) -> Outcome {
+pub async fn archival_search(
+    cfg: &Resolved,
+    query: &str,
+    page: usize,
+    json_out: bool,
+    out: &mut dyn Write,
+) -> Outcome {
     let store = Store::open_read_only(&cfg.store).map_err(Failure::start)?;
     let mut agent = open_existing(cfg, store)?;
     let embeds = embed_for(cfg, vec![query.to_string()]).await?;
-    let (ranked, note) = agent.archival_rank(query, embeds.as_ref()).map_err(Failure::runtime)?;
+    let (ranked, note) = agent
+        .archival_rank(query, embeds.as_ref())
+        .map_err(Failure::runtime)?;
     let page = crate::memory::search::paginate(ranked, page);
     if json_out {
         let v = json!({
@@ -113,14 +170,23 @@ pub async fn archival_search(cfg: &Resolved, query: &str, page: usize, json_out:
     } else {
         writeln!(out, "{}{note}", page.describe()).map_err(out_err)?;
         for p in &page.items {
-            writeln!(out, "#{} {}  {}", p.id, p.created_at.format("%Y-%m-%d %H:%M"), text::visible(&text::one_line(&p.text, 200))).map_err(out_err)?;
+            writeln!(
+                out,
+                "#{} {}  {}",
+                p.id,
+                p.created_at.format("%Y-%m-%d %H:%M"),
+                text::visible(&text::one_line(&p.text, 200))
+            )
+            .map_err(out_err)?;
         }
     }
     Ok(())
 }
 
 async fn embed_for(cfg: &Resolved, inputs: Vec<String>) -> Result<Option<Embeds>, Failure> {
-    let Some(c) = cfg.client.clone().filter(|c| c.embedding_model.is_some()) else { return Ok(None) };
+    let Some(c) = cfg.client.clone().filter(|c| c.embedding_model.is_some()) else {
+        return Ok(None);
+    };
     let model = c.embedding_model.clone().unwrap_or_default();
     let client = ModelClient::new(c).map_err(Failure::start)?;
     let result = client.embed(&inputs).await.map_err(|e| e.to_string());
@@ -134,7 +200,16 @@ pub fn agents_list(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
         Err(e) => return Err(Failure::start(e)),
     };
     for a in store.agents().map_err(Failure::runtime)? {
-        writeln!(out, "{}\t{} steps\t{} messages\t{} passages\tcreated {}", a.name, a.step, a.recall_count, a.archival_count, a.created_at.format("%Y-%m-%d %H:%M")).map_err(out_err)?;
+        writeln!(
+            out,
+            "{}\t{} steps\t{} messages\t{} passages\tcreated {}",
+            a.name,
+            a.step,
+            a.recall_count,
+            a.archival_count,
+            a.created_at.format("%Y-%m-%d %H:%M")
+        )
+        .map_err(out_err)?;
     }
     Ok(())
 }
@@ -142,7 +217,9 @@ pub fn agents_list(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
 pub fn agents_create(cfg: &Resolved, name: &str, out: &mut dyn Write) -> Outcome {
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
     if store.load_agent(name).map_err(Failure::runtime)?.is_some() {
-        return Err(Failure::runtime(format!("an agent named '{name}' already exists")));
+        return Err(Failure::runtime(format!(
+            "an agent named '{name}' already exists"
+        )));
     }
     Agent::open(store, name, cfg.engine.clone()).map_err(Failure::runtime)?;
     writeln!(out, "created agent '{name}'").map_err(out_err)
@@ -151,7 +228,9 @@ pub fn agents_create(cfg: &Resolved, name: &str, out: &mut dyn Write) -> Outcome
 pub fn agents_delete(cfg: &Resolved, name: &str, out: &mut dyn Write) -> Outcome {
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
     if !store.delete_agent(name).map_err(Failure::runtime)? {
-        return Err(Failure::runtime(format!("there is no agent named '{name}'")));
+        return Err(Failure::runtime(format!(
+            "there is no agent named '{name}'"
+        )));
     }
     writeln!(out, "deleted agent '{name}' and all its memory").map_err(out_err)
 }

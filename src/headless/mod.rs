@@ -8,7 +8,9 @@
 mod commands;
 mod run;
 
-pub use commands::{agents_create, agents_delete, agents_list, archival_insert, archival_search, dump};
+pub use commands::{
+    agents_create, agents_delete, agents_list, archival_insert, archival_search, dump,
+};
 pub use run::run;
 
 /// A failure that stops a command, with its exit status.
@@ -21,11 +23,17 @@ pub struct Failure {
 impl Failure {
     /// Could not start (bad settings, store locked, endpoint unreachable): exit 2.
     pub fn start(message: impl std::fmt::Display) -> Self {
-        Failure { code: 2, message: message.to_string() }
+        Failure {
+            code: 2,
+            message: message.to_string(),
+        }
     }
     /// Failed while running: exit 1.
     pub fn runtime(message: impl std::fmt::Display) -> Self {
-        Failure { code: 1, message: message.to_string() }
+        Failure {
+            code: 1,
+            message: message.to_string(),
+        }
     }
 }
 

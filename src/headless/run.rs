@@ -59,7 +59,10 @@ pub async fn run(mut cfg: Resolved, out: &mut (dyn Write + Send)) -> Outcome {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    if commands.send(Command::UserMessage(line.to_string())).is_err() {
+                    if commands
+                        .send(Command::UserMessage(line.to_string()))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -72,13 +75,18 @@ pub async fn run(mut cfg: Resolved, out: &mut (dyn Write + Send)) -> Outcome {
     });
     drop(handle.commands);
     while let Some(event) = handle.events.recv().await {
-        if writeln!(out, "{}", event.to_json_line()).and_then(|_| out.flush()).is_err() {
+        if writeln!(out, "{}", event.to_json_line())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
             break; // stdout closed: nobody is listening
         }
     }
     match handle.task.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(Failure::runtime(e)),
-        Err(e) => Err(Failure::runtime(format!("the engine stopped unexpectedly: {e}"))),
+        Err(e) => Err(Failure::runtime(format!(
+            "the engine stopped unexpectedly: {e}"
+        ))),
     }
 }

@@ -15,13 +15,20 @@ pub fn chunk_text(text: &str, max_chars: usize) -> Vec<String> {
             break;
         }
         // Byte offset of the max_chars-th character.
-        let hard = rest.char_indices().nth(max_chars).map(|(i, _)| i).unwrap_or(rest.len());
+        let hard = rest
+            .char_indices()
+            .nth(max_chars)
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len());
         let window = &rest[..hard];
         let min_cut = window.len() / 2;
         let cut = ["\n\n", ". ", "! ", "? ", "\n", " "]
             .iter()
             .find_map(|sep| {
-                window.rfind(sep).filter(|&i| i >= min_cut).map(|i| i + sep.len())
+                window
+                    .rfind(sep)
+                    .filter(|&i| i >= min_cut)
+                    .map(|i| i + sep.len())
             })
             .unwrap_or(hard);
         let piece = rest[..cut].trim();
@@ -52,7 +59,10 @@ mod tests {
             assert!(c.ends_with('.'), "{c:?}");
         }
         let joined: String = chunks.join(" ");
-        assert_eq!(joined.split_whitespace().count(), text.split_whitespace().count());
+        assert_eq!(
+            joined.split_whitespace().count(),
+            text.split_whitespace().count()
+        );
     }
 
     #[test]

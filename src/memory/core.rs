@@ -44,7 +44,11 @@ pub enum EditError {
         "the edit would make block '{label}' {new_len} characters long, over its limit of {limit}; \
          nothing was changed. Shorten the text, or move details to archival memory"
     )]
-    OverLimit { label: String, new_len: usize, limit: usize },
+    OverLimit {
+        label: String,
+        new_len: usize,
+        limit: usize,
+    },
     #[error("old_content must not be empty")]
     EmptyOld,
     #[error("old_content was not found in block '{0}'; nothing was changed")]
@@ -82,7 +86,10 @@ impl CoreMemory {
             .blocks
             .iter_mut()
             .find(|b| b.label == label)
-            .ok_or_else(|| EditError::UnknownBlock { name: label.to_string(), valid })?;
+            .ok_or_else(|| EditError::UnknownBlock {
+                name: label.to_string(),
+                valid,
+            })?;
         if block.read_only {
             return Err(EditError::ReadOnly(label.to_string()));
         }
@@ -90,7 +97,11 @@ impl CoreMemory {
     }
 
     pub fn labels(&self) -> String {
-        self.blocks.iter().map(|b| b.label.as_str()).collect::<Vec<_>>().join(", ")
+        self.blocks
+            .iter()
+            .map(|b| b.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Appends `content` on a new line. Returns the new length.
@@ -127,7 +138,11 @@ impl CoreMemory {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for b in &self.blocks {
-            let ro = if b.read_only { " read_only=\"true\"" } else { "" };
+            let ro = if b.read_only {
+                " read_only=\"true\""
+            } else {
+                ""
+            };
             out.push_str(&format!(
                 "<{label} characters=\"{used}/{limit}\"{ro}>\n{value}\n</{label}>\n",
                 label = b.label,
@@ -143,7 +158,11 @@ impl CoreMemory {
 fn set_checked(block: &mut Block, new_value: String) -> Result<usize, EditError> {
     let new_len = new_value.chars().count();
     if new_len > block.limit {
-        return Err(EditError::OverLimit { label: block.label.clone(), new_len, limit: block.limit });
+        return Err(EditError::OverLimit {
+            label: block.label.clone(),
+            new_len,
+            limit: block.limit,
+        });
     }
     block.value = new_value;
     Ok(new_len)
@@ -170,9 +189,15 @@ mod tests {
     #[test]
     fn replace_needs_present_nonempty_old() {
         let mut m = mem();
-        assert_eq!(m.replace("human", "", "x").unwrap_err(), EditError::EmptyOld);
-        assert!(matches!(m.replace("human", "Unknown", "x"), Ok(_)));
-        assert!(matches!(m.replace("human", "zzz", "x"), Err(EditError::NotFound(_))));
+        assert_eq!(
+            m.replace("human", "", "x").unwrap_err(),
+            EditError::EmptyOld
+        );
+        assert!(m.replace("human", "Unknown", "x").is_ok());
+        assert!(matches!(
+            m.replace("human", "zzz", "x"),
+            Err(EditError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -186,7 +211,10 @@ mod tests {
     fn read_only_refuses() {
         let mut m = mem();
         m.blocks[0].read_only = true;
-        assert_eq!(m.set("persona", "x").unwrap_err(), EditError::ReadOnly("persona".into()));
+        assert_eq!(
+            m.set("persona", "x").unwrap_err(),
+            EditError::ReadOnly("persona".into())
+        );
     }
 
     #[test]

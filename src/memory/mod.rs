@@ -15,4 +15,4 @@ pub mod state;
 pub use archival::Passage;
 pub use core::{Block, CoreMemory, EditError};
 pub use message::{Message, MessageKind, Role, ToolCall};
-pub use state::{AgentState, StepTrace, Summary, TraceResult};
+pub use state::{AgentState, RequestRecord, StepTrace, Summary, TraceResult};

@@ -54,7 +54,9 @@ impl Bm25Index {
     }
 
     pub fn remove(&mut self, id: u64) {
-        let Some(len) = self.doc_len.remove(&id) else { return };
+        let Some(len) = self.doc_len.remove(&id) else {
+            return;
+        };
         self.total_len -= len as u64;
         self.postings.retain(|_, docs| {
             docs.remove(&id);
@@ -74,7 +76,9 @@ impl Bm25Index {
         q.dedup();
         let mut scores: HashMap<u64, f32> = HashMap::new();
         for t in &q {
-            let Some(docs) = self.postings.get(t) else { continue };
+            let Some(docs) = self.postings.get(t) else {
+                continue;
+            };
             let df = docs.len() as f32;
             let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
             for (&id, &tf) in docs {
@@ -100,7 +104,11 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         na += x * x;
         nb += y * y;
     }
-    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
 }
 
 /// One page of a ranked list.
@@ -145,8 +153,17 @@ impl<T> Page<T> {
 pub fn paginate<T>(ranked: Vec<T>, page: usize) -> Page<T> {
     let total = ranked.len();
     let pages = total.div_ceil(PAGE_SIZE);
-    let items = ranked.into_iter().skip(page.saturating_mul(PAGE_SIZE)).take(PAGE_SIZE).collect();
-    Page { items, total, page, pages }
+    let items = ranked
+        .into_iter()
+        .skip(page.saturating_mul(PAGE_SIZE))
+        .take(PAGE_SIZE)
+        .collect();
+    Page {
+        items,
+        total,
+        page,
+        pages,
+    }
 }
 
 #[cfg(test)]

@@ -74,14 +74,31 @@ pub struct TraceResult {
     pub duration_ms: f64,
 }
 
+/// The request of one model call, stored compactly but exactly: a step's request is rebuilt
+/// byte for byte from these fields and the queued messages it names (which recall keeps), so
+/// traces grow with each step's own size, not with the whole context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestRecord {
+    Step {
+        model: String,
+        max_tokens: u32,
+        system: String,
+        summary: Option<String>,
+        message_ids: Vec<u64>,
+    },
+    /// Any other request (summary calls), stored whole.
+    Raw { body: serde_json::Value },
+}
+
 /// One model call, exactly as it happened.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepTrace {
     pub step: u64,
     /// What triggered the call (user message, heartbeat, warning...).
     pub trigger: String,
-    /// The request body as sent (messages, tools...). Never holds the API key.
-    pub request: serde_json::Value,
+    /// The request as sent (see [`RequestRecord`]). Never holds the API key.
+    pub request: RequestRecord,
     /// The response body as received, or null when the call failed.
     pub response: serde_json::Value,
     pub prompt_tokens: Option<u32>,

@@ -30,7 +30,11 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// How long to wait before retry number `attempt` (0-based) after `err`.
     pub fn delay(&self, attempt: u32, err: &ModelError) -> Duration {
-        if let ModelError::RateLimited { retry_after: Some(d), .. } = err {
+        if let ModelError::RateLimited {
+            retry_after: Some(d),
+            ..
+        } = err
+        {
             return (*d).min(Duration::from_secs(60));
         }
         let factor = 2u32.saturating_pow(attempt.min(16));
@@ -90,7 +94,11 @@ impl std::fmt::Debug for ModelClient {
 }
 
 fn join(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 impl ModelClient {
@@ -123,8 +131,12 @@ impl ModelClient {
         self.cfg.embedding_model.as_deref()
     }
 
-    fn post(&self, url: String, body: &Value) -> reqwest::RequestBuilder {
-        let mut req = self.http.post(url).json(body);
+    fn post(&self, url: String, body: &[u8]) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec());
         if let Some(key) = self.cfg.api_key.as_deref().filter(|k| !k.is_empty()) {
             req = req.bearer_auth(key);
         }
@@ -133,7 +145,10 @@ impl ModelClient {
 
     /// Lists the server's models (`GET /models`); used to check the endpoint at start.
     pub async fn list_models(&self) -> Result<Vec<String>, ModelError> {
-        let mut req = self.http.get(join(&self.cfg.base_url, "models")).timeout(Duration::from_secs(5));
+        let mut req = self
+            .http
+            .get(join(&self.cfg.base_url, "models"))
+            .timeout(Duration::from_secs(5));
         if let Some(key) = self.cfg.api_key.as_deref().filter(|k| !k.is_empty()) {
             req = req.bearer_auth(key);
         }
@@ -145,7 +160,11 @@ impl ModelClient {
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         Ok(body["data"]
             .as_array()
-            .map(|a| a.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["id"].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -159,11 +178,18 @@ impl ModelClient {
         }
     }
 
-    async fn post_once(&self, url: &str, body: &Value) -> Result<Value, ModelError> {
-        let resp = self.post(url.to_string(), body).send().await.map_err(|e| self.transport_error(e))?;
+    async fn post_once(&self, url: &str, body: &[u8]) -> Result<Value, ModelError> {
+        let resp = self
+            .post(url.to_string(), body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
         let status = resp.status();
-        let retry_after =
-            parse_retry_after(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()));
+        let retry_after = parse_retry_after(
+            resp.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+        );
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         let text = String::from_utf8_lossy(&bytes);
         if !status.is_success() {
@@ -181,7 +207,7 @@ impl ModelClient {
     async fn post_retrying<T>(
         &self,
         url: &str,
-        body: &Value,
+        body: &[u8],
         parse: impl Fn(Value) -> Result<T, ModelError>,
         on_retry: &mut (dyn FnMut(&ModelError, u32, Duration) + Send),
     ) -> Result<T, ModelError> {
@@ -202,11 +228,10 @@ impl ModelClient {
         }
     }
 
-    /// One chat completion. `body` must hold `messages` (and `tools` when wanted); the model and
-    /// `max_tokens` are filled in when absent.
+    /// One chat completion; `body` is the JSON request body.
     pub async fn chat(
         &self,
-        body: &Value,
+        body: &[u8],
         on_retry: &mut (dyn FnMut(&ModelError, u32, Duration) + Send),
     ) -> Result<ChatReply, ModelError> {
         let url = join(&self.cfg.base_url, "chat/completions");
@@ -219,12 +244,25 @@ impl ModelClient {
             .cfg
             .embedding_model
             .clone()
-            .ok_or_else(|| ModelError::BadRequest { status: 0, body: "no embedding model configured".into() })?;
-        let base = self.cfg.embedding_base_url.as_deref().unwrap_or(&self.cfg.base_url);
+            .ok_or_else(|| ModelError::BadRequest {
+                status: 0,
+                body: "no embedding model configured".into(),
+            })?;
+        let base = self
+            .cfg
+            .embedding_base_url
+            .as_deref()
+            .unwrap_or(&self.cfg.base_url);
         let url = join(base, "embeddings");
-        let body = json!({ "model": model, "input": inputs });
+        let body = serde_json::to_vec(&json!({ "model": model, "input": inputs })).expect("json");
         let n = inputs.len();
-        self.post_retrying(&url, &body, move |v| parse_embeddings(v, n), &mut |_, _, _| {}).await
+        self.post_retrying(
+            &url,
+            &body,
+            move |v| parse_embeddings(v, n),
+            &mut |_, _, _| {},
+        )
+        .await
     }
 }
 
@@ -246,21 +284,36 @@ fn classify(status: StatusCode, retry_after: Option<Duration>, body: String) -> 
         return ModelError::ContextOverflow(short);
     }
     match code {
-        429 => ModelError::RateLimited { retry_after, body: short },
-        401 | 403 => ModelError::Auth { status: code, body: short },
-        500..=599 => ModelError::Server { status: code, body: short },
-        _ => ModelError::BadRequest { status: code, body: short },
+        429 => ModelError::RateLimited {
+            retry_after,
+            body: short,
+        },
+        401 | 403 => ModelError::Auth {
+            status: code,
+            body: short,
+        },
+        500..=599 => ModelError::Server {
+            status: code,
+            body: short,
+        },
+        _ => ModelError::BadRequest {
+            status: code,
+            body: short,
+        },
     }
 }
 
-fn parse_chat(raw: Value) -> Result<ChatReply, ModelError> {
+/// Reads a chat-completions response body.
+pub fn parse_chat(raw: Value) -> Result<ChatReply, ModelError> {
     let choice = raw["choices"]
         .as_array()
         .and_then(|c| c.first())
         .ok_or_else(|| ModelError::InvalidResponse("the reply has no choices".into()))?;
     let msg = &choice["message"];
     if !msg.is_object() {
-        return Err(ModelError::InvalidResponse("the first choice has no message".into()));
+        return Err(ModelError::InvalidResponse(
+            "the first choice has no message".into(),
+        ));
     }
     let content = msg["content"].as_str().map(String::from);
     let mut tool_calls = Vec::new();
@@ -290,7 +343,13 @@ fn parse_chat(raw: Value) -> Result<ChatReply, ModelError> {
         completion_tokens: raw["usage"]["completion_tokens"].as_u64().map(|v| v as u32),
     };
     let finish_reason = choice["finish_reason"].as_str().map(String::from);
-    Ok(ChatReply { content, tool_calls, usage, finish_reason, raw })
+    Ok(ChatReply {
+        content,
+        tool_calls,
+        usage,
+        finish_reason,
+        raw,
+    })
 }
 
 /// Arguments are a JSON string in the spec; some servers send an object instead.
@@ -319,7 +378,10 @@ fn parse_embeddings(raw: Value, n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
         out.push((idx, emb));
     }
     if out.len() != n {
-        return Err(ModelError::InvalidResponse(format!("asked for {n} embeddings, got {}", out.len())));
+        return Err(ModelError::InvalidResponse(format!(
+            "asked for {n} embeddings, got {}",
+            out.len()
+        )));
     }
     out.sort_by_key(|(i, _)| *i);
     Ok(out.into_iter().map(|(_, e)| e).collect())
@@ -331,19 +393,33 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_honours_retry_after() {
-        let p = RetryPolicy { max_retries: 5, base: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
-        let e = ModelError::Server { status: 500, body: String::new() };
+        let p = RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
+        let e = ModelError::Server {
+            status: 500,
+            body: String::new(),
+        };
         assert_eq!(p.delay(0, &e), Duration::from_millis(100));
         assert_eq!(p.delay(2, &e), Duration::from_millis(400));
         assert_eq!(p.delay(9, &e), Duration::from_secs(1));
-        let rl = ModelError::RateLimited { retry_after: parse_retry_after(Some("7")), body: String::new() };
+        let rl = ModelError::RateLimited {
+            retry_after: parse_retry_after(Some("7")),
+            body: String::new(),
+        };
         assert_eq!(p.delay(0, &rl), Duration::from_secs(7));
         assert_eq!(parse_retry_after(Some("soon")), None);
     }
 
     #[test]
     fn overflow_bodies_are_recognised() {
-        let e = classify(StatusCode::BAD_REQUEST, None, r#"{"error":{"code":"context_length_exceeded"}}"#.into());
+        let e = classify(
+            StatusCode::BAD_REQUEST,
+            None,
+            r#"{"error":{"code":"context_length_exceeded"}}"#.into(),
+        );
         assert_eq!(e.kind(), "context_overflow");
         let e = classify(StatusCode::BAD_REQUEST, None, "bad field".into());
         assert_eq!(e.kind(), "bad_request");

@@ -9,7 +9,10 @@ pub enum ModelError {
     #[error("the model server did not answer within {0:?}")]
     Timeout(Duration),
     #[error("rate limited by the model server (HTTP 429){}", retry_after.map(|d| format!(", asked to wait {}s", d.as_secs())).unwrap_or_default())]
-    RateLimited { retry_after: Option<Duration>, body: String },
+    RateLimited {
+        retry_after: Option<Duration>,
+        body: String,
+    },
     #[error("the model server failed (HTTP {status}): {body}")]
     Server { status: u16, body: String },
     #[error("the model server refused the credentials (HTTP {status}): check the API key")]

@@ -9,5 +9,7 @@
 mod client;
 mod error;
 
-pub use client::{ChatReply, ClientConfig, ModelClient, RetryPolicy, Usage, parse_retry_after};
+pub use client::{
+    ChatReply, ClientConfig, ModelClient, RetryPolicy, Usage, parse_chat, parse_retry_after,
+};
 pub use error::ModelError;

@@ -87,10 +87,16 @@ fn map_open_error(path: &Path, e: DatabaseError) -> StoreError {
             if io.kind() == std::io::ErrorKind::NotFound {
                 StoreError::Missing(path.to_path_buf())
             } else {
-                StoreError::NotAStore { path: path.to_path_buf(), detail: io.to_string() }
+                StoreError::NotAStore {
+                    path: path.to_path_buf(),
+                    detail: io.to_string(),
+                }
             }
         }
-        other => StoreError::NotAStore { path: path.to_path_buf(), detail: other.to_string() },
+        other => StoreError::NotAStore {
+            path: path.to_path_buf(),
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -105,12 +111,19 @@ impl Store {
     /// owner only.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Io { path: path.to_path_buf(), detail: e.to_string() })?;
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Io {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
         }
         create_private(path)?;
-        let db = builder().create(path).map_err(|e| map_open_error(path, e))?;
-        let store = Store { db: Db::Write(db), path: path.to_path_buf() };
+        let db = builder()
+            .create(path)
+            .map_err(|e| map_open_error(path, e))?;
+        let store = Store {
+            db: Db::Write(db),
+            path: path.to_path_buf(),
+        };
         store.ensure_tables()?;
         Ok(store)
     }
@@ -120,8 +133,13 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        let db = builder().open_read_only(path).map_err(|e| map_open_error(path, e))?;
-        Ok(Store { db: Db::Read(db), path: path.to_path_buf() })
+        let db = builder()
+            .open_read_only(path)
+            .map_err(|e| map_open_error(path, e))?;
+        Ok(Store {
+            db: Db::Read(db),
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -195,13 +213,15 @@ impl Store {
             if !c.messages.is_empty() {
                 let mut t = tx.open_table(RECALL).map_err(db_err)?;
                 for m in c.messages {
-                    t.insert((agent, m.id), encode(m).as_slice()).map_err(db_err)?;
+                    t.insert((agent, m.id), encode(m).as_slice())
+                        .map_err(db_err)?;
                 }
             }
             if !c.passages.is_empty() || !c.delete_passages.is_empty() {
                 let mut t = tx.open_table(ARCHIVAL).map_err(db_err)?;
                 for p in c.passages {
-                    t.insert((agent, p.id), encode(p).as_slice()).map_err(db_err)?;
+                    t.insert((agent, p.id), encode(p).as_slice())
+                        .map_err(db_err)?;
                 }
                 for id in c.delete_passages {
                     t.remove((agent, *id)).map_err(db_err)?;
@@ -209,7 +229,8 @@ impl Store {
             }
             if let Some((key, trace)) = c.trace {
                 let mut t = tx.open_table(TRACES).map_err(db_err)?;
-                t.insert((agent, key), encode(trace).as_slice()).map_err(db_err)?;
+                t.insert((agent, key), encode(trace).as_slice())
+                    .map_err(db_err)?;
             }
         }
         tx.commit().map_err(db_err)
@@ -224,7 +245,8 @@ impl Store {
             existed = t.remove(agent).map_err(db_err)?.is_some();
             for def in [RECALL, ARCHIVAL, TRACES] {
                 let mut t = tx.open_table(def).map_err(db_err)?;
-                t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false).map_err(db_err)?;
+                t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
+                    .map_err(db_err)?;
             }
         }
         tx.commit().map_err(db_err)?;
@@ -243,7 +265,10 @@ impl Store {
             Err(e) => return Err(db_err(e)),
         };
         let mut out = Vec::new();
-        for row in table.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err)? {
+        for row in table
+            .range((agent, 0)..=(agent, u64::MAX))
+            .map_err(db_err)?
+        {
             let (_, v) = row.map_err(db_err)?;
             out.push(decode(v.value())?);
         }
@@ -290,10 +315,18 @@ impl Store {
 #[cfg(unix)]
 fn create_private(path: &Path) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Io { path: path.to_path_buf(), detail: e.to_string() }),
+        Err(e) => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
     }
 }
 

@@ -15,7 +15,8 @@ pub const REPLY_PRIMING: u32 = 3;
 
 #[derive(Clone)]
 pub struct TokenCounter {
-    bpe: &'static CoreBPE,
+    /// Loads (once, process-wide) and returns the encoding; blocks while another thread loads it.
+    bpe: fn() -> &'static CoreBPE,
     pub encoding: &'static str,
     /// True when the model's own tokenizer is unknown and cl100k stands in for it.
     pub approximate: bool,
@@ -23,11 +24,17 @@ pub struct TokenCounter {
 
 impl std::fmt::Debug for TokenCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenCounter({}, approximate={})", self.encoding, self.approximate)
+        write!(
+            f,
+            "TokenCounter({}, approximate={})",
+            self.encoding, self.approximate
+        )
     }
 }
 
 impl TokenCounter {
+    /// Picks the encoding and starts loading it on a background thread, so that start-up does
+    /// not wait for it (loading o200k takes about 0.1 s); the first count waits if needed.
     pub fn for_model(model: &str) -> Self {
         use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
         let found = get_tokenizer(model);
@@ -35,19 +42,26 @@ impl TokenCounter {
             Some(Tokenizer::O200kBase) | Some(Tokenizer::O200kHarmony) => Tokenizer::O200kBase,
             _ => Tokenizer::Cl100kBase,
         };
-        let (bpe, encoding) = match tokenizer {
-            Tokenizer::O200kBase => (tiktoken_rs::o200k_base_singleton(), "o200k_base"),
-            _ => (tiktoken_rs::cl100k_base_singleton(), "cl100k_base"),
+        let (bpe, encoding): (fn() -> &'static CoreBPE, _) = match tokenizer {
+            Tokenizer::O200kBase => (tiktoken_rs::o200k_base_singleton, "o200k_base"),
+            _ => (tiktoken_rs::cl100k_base_singleton, "cl100k_base"),
         };
+        std::thread::spawn(move || {
+            bpe();
+        });
         let approximate = !matches!(
             found,
             Some(Tokenizer::O200kBase | Tokenizer::O200kHarmony | Tokenizer::Cl100kBase)
         );
-        TokenCounter { bpe, encoding, approximate }
+        TokenCounter {
+            bpe,
+            encoding,
+            approximate,
+        }
     }
 
     pub fn count(&self, text: &str) -> u32 {
-        self.bpe.count_ordinary(text) as u32
+        (self.bpe)().count_ordinary(text) as u32
     }
 }
 

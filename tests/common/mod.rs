@@ -56,7 +56,10 @@ impl Server {
     pub async fn start(chat: Vec<Reply>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let inner = Arc::new(Mutex::new(Inner { chat: chat.into(), ..Default::default() }));
+        let inner = Arc::new(Mutex::new(Inner {
+            chat: chat.into(),
+            ..Default::default()
+        }));
         let server = Server {
             base_url: format!("http://{addr}/v1"),
             inner,
@@ -140,9 +143,15 @@ impl Server {
                     Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 }
             }
-            let body: Value = serde_json::from_slice(&buf[header_end..header_end + len]).unwrap_or(Value::Null);
+            let body: Value =
+                serde_json::from_slice(&buf[header_end..header_end + len]).unwrap_or(Value::Null);
             buf.drain(..header_end + len);
-            let rec = Recorded { method: method.clone(), path: path.clone(), headers, body: body.clone() };
+            let rec = Recorded {
+                method: method.clone(),
+                path: path.clone(),
+                headers,
+                body: body.clone(),
+            };
             let reply = self.answer(rec);
             match reply {
                 Reply::Hang => {
@@ -160,12 +169,17 @@ impl Server {
         let body = rec.body.clone();
         inner.requests.push(rec);
         if path.ends_with("/models") {
-            return Reply::Ok(json!({"object": "list", "data": [{"id": "scripted-model", "object": "model"}]}));
+            return Reply::Ok(
+                json!({"object": "list", "data": [{"id": "scripted-model", "object": "model"}]}),
+            );
         }
         if path.ends_with("/embeddings") {
             let inputs: Vec<String> = match &body["input"] {
                 Value::String(s) => vec![s.clone()],
-                Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_string())
+                    .collect(),
                 _ => vec![],
             };
             let data: Vec<Value> = inputs
@@ -180,13 +194,19 @@ impl Server {
             self.chat_seen.notify_one();
             if is_summary {
                 return inner.summaries.pop_front().unwrap_or_else(|| {
-                    let n = body["messages"][1]["content"].as_str().map(|s| s.lines().count()).unwrap_or(0);
-                    Reply::Ok(text_reply(&format!("Summary of {n} lines: the user and the agent talked.")))
+                    let n = body["messages"][1]["content"]
+                        .as_str()
+                        .map(|s| s.lines().count())
+                        .unwrap_or(0);
+                    Reply::Ok(text_reply(&format!(
+                        "Summary of {n} lines: the user and the agent talked."
+                    )))
                 });
             }
-            return inner.chat.pop_front().unwrap_or_else(|| {
-                Reply::Ok(text_reply("(the script ran out of replies)"))
-            });
+            return inner
+                .chat
+                .pop_front()
+                .unwrap_or_else(|| Reply::Ok(text_reply("(the script ran out of replies)")));
         }
         Reply::Http(404, "{\"error\":\"not found\"}".into(), vec![])
     }
@@ -213,7 +233,11 @@ async fn write(sock: &mut TcpStream, status: u16, body: &str, extra: &[(String, 
 /// A 64-d hashed bag of words: texts sharing words have high cosine similarity.
 pub fn bag_of_words(text: &str) -> Vec<f32> {
     let mut v = vec![0.0f32; 64];
-    for w in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for w in text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         let mut h: u64 = 1469598103934665603;
         for b in w.bytes() {
             h = (h ^ b as u64).wrapping_mul(1099511628211);
@@ -258,7 +282,9 @@ pub fn calls_raw(thought: Option<&str>, calls: &[(&str, &str)]) -> Reply {
         .enumerate()
         .map(|(i, (n, a))| json!({"id": format!("call_{i}_{n}"), "type": "function", "function": {"name": n, "arguments": a}}))
         .collect();
-    Reply::Ok(completion(json!({"role": "assistant", "content": thought, "tool_calls": tool_calls})))
+    Reply::Ok(completion(
+        json!({"role": "assistant", "content": thought, "tool_calls": tool_calls}),
+    ))
 }
 
 pub fn say(message: &str) -> Reply {
@@ -266,14 +292,31 @@ pub fn say(message: &str) -> Reply {
 }
 
 pub fn settings(window: u32) -> EngineSettings {
-    EngineSettings { model: "scripted-model".into(), context_window: window, max_tokens: 256, ..Default::default() }
+    EngineSettings {
+        model: "scripted-model".into(),
+        context_window: window,
+        max_tokens: 256,
+        ..Default::default()
+    }
 }
 
 pub fn client(server: &Server) -> ModelClient {
-    client_with(server, RetryPolicy { max_retries: 3, base: std::time::Duration::from_millis(1), max_delay: std::time::Duration::from_millis(20) }, None)
+    client_with(
+        server,
+        RetryPolicy {
+            max_retries: 3,
+            base: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(20),
+        },
+        None,
+    )
 }
 
-pub fn client_with(server: &Server, retry: RetryPolicy, embedding_model: Option<&str>) -> ModelClient {
+pub fn client_with(
+    server: &Server,
+    retry: RetryPolicy,
+    embedding_model: Option<&str>,
+) -> ModelClient {
     ModelClient::new(ClientConfig {
         base_url: server.base_url.clone(),
         api_key: None,
@@ -298,7 +341,10 @@ pub fn open_agent(path: &std::path::Path, window: u32) -> Agent {
 }
 
 /// Receives events until (and including) the next one `stop` accepts.
-pub async fn until(events: &mut UnboundedReceiver<Event>, stop: impl Fn(&EventKind) -> bool) -> Vec<EventKind> {
+pub async fn until(
+    events: &mut UnboundedReceiver<Event>,
+    stop: impl Fn(&EventKind) -> bool,
+) -> Vec<EventKind> {
     let mut out = Vec::new();
     while let Some(ev) = events.recv().await {
         let done = stop(&ev.kind);
@@ -338,7 +384,12 @@ pub fn returns(events: &[EventKind]) -> Vec<(String, memscope::engine::Status, S
     events
         .iter()
         .filter_map(|e| match e {
-            EventKind::FunctionReturn { name, status, message, .. } => Some((name.clone(), *status, message.clone())),
+            EventKind::FunctionReturn {
+                name,
+                status,
+                message,
+                ..
+            } => Some((name.clone(), *status, message.clone())),
             _ => None,
         })
         .collect()
