@@ -6,7 +6,7 @@
 //! transaction. Nothing here talks to the network or the terminal.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::Utc;
 use serde::Serialize;
@@ -33,7 +33,8 @@ pub struct ArchivalCache {
 }
 
 pub struct Agent {
-    pub store: Store,
+    /// Shared so that faces can read (never write) alongside the engine.
+    pub store: Arc<Store>,
     pub state: AgentState,
     /// The FIFO queue, oldest first (mirrors `state.fifo`).
     pub fifo: Vec<Message>,
@@ -52,7 +53,12 @@ pub struct Agent {
 
 impl Agent {
     /// Loads `name` from the store, creating it with the default core memory if it is new.
-    pub fn open(store: Store, name: &str, settings: EngineSettings) -> Result<Agent, StoreError> {
+    pub fn open(
+        store: impl Into<Arc<Store>>,
+        name: &str,
+        settings: EngineSettings,
+    ) -> Result<Agent, StoreError> {
+        let store = store.into();
         let counter = TokenCounter::for_model(&settings.model);
         let (state, fifo, created) = match store.load_agent(name)? {
             Some(state) => {
@@ -89,6 +95,15 @@ impl Agent {
 
     pub fn name(&self) -> &str {
         &self.state.name
+    }
+
+    /// Switches the model (after asking the server which one it serves).
+    pub fn set_model(&mut self, model: &str) {
+        self.settings.model = model.to_string();
+        self.counter = TokenCounter::for_model(model);
+        self.tools_tokens = OnceLock::new();
+        self.base_tokens = OnceLock::new();
+        self.core_tokens = OnceLock::new();
     }
 
     /// Drops the cached count of core memory after an edit.

@@ -25,6 +25,10 @@ pub enum Command {
     Interrupt,
     /// Replace a core memory block's whole value (a manual edit).
     EditCore { label: String, value: String },
+    /// Save text to archival memory by hand.
+    InsertPassage(String),
+    /// Delete an archival passage by hand.
+    DeletePassage(u64),
     /// Finish what is queued, then stop.
     Shutdown,
 }
@@ -150,9 +154,16 @@ pub enum EventKind {
     },
     CoreMemoryUpdated {
         label: String,
+        value: String,
         chars: usize,
         limit: usize,
         source: EditSource,
+    },
+    /// Archival memory was changed by hand.
+    ArchivalEdited {
+        added: Vec<u64>,
+        deleted: Vec<u64>,
+        message: String,
     },
     Budget(Budget),
     Error {

@@ -50,8 +50,8 @@ impl FnResult {
 #[derive(Debug, Default)]
 pub struct Effects {
     pub passages: Vec<Passage>,
-    /// (label, chars, limit) of an edited core block.
-    pub core_edit: Option<(String, usize, usize)>,
+    /// (label, new value, chars, limit) of an edited core block.
+    pub core_edit: Option<(String, String, usize, usize)>,
     /// Text delivered to the user.
     pub sent: Option<String>,
 }
@@ -128,15 +128,15 @@ impl Agent {
     ) -> FnResult {
         match r {
             Ok(len) => {
-                let limit = self
+                let (value, limit) = self
                     .state
                     .core
                     .get(label)
-                    .map(|b| b.limit)
+                    .map(|b| (b.value.clone(), b.limit))
                     .unwrap_or_default();
                 self.state.core_updated_at = Utc::now();
                 self.core_changed();
-                fx.core_edit = Some((label.to_string(), len, limit));
+                fx.core_edit = Some((label.to_string(), value, len, limit));
                 FnResult::ok(format!(
                     "block '{label}' now holds {len}/{limit} characters"
                 ))

@@ -15,5 +15,5 @@ pub mod step;
 
 pub use agent::Agent;
 pub use events::{Command, EditSource, Event, EventKind, Status, Trigger};
-pub use run::{EngineHandle, spawn};
+pub use run::{EngineHandle, spawn, spawn_with};
 pub use settings::EngineSettings;

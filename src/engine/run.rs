@@ -36,6 +36,12 @@ pub struct EngineHandle {
 
 /// Starts the engine task. The first event is `ready`.
 pub fn spawn(agent: Agent, client: Option<ModelClient>) -> EngineHandle {
+    spawn_with(agent, client, false)
+}
+
+/// Like [`spawn`]; with `discover_model`, the engine first asks the server's `/models` which
+/// model it serves and uses that (the UI is not kept waiting for the answer).
+pub fn spawn_with(agent: Agent, client: Option<ModelClient>, discover_model: bool) -> EngineHandle {
     let (cmd_tx, cmd_rx) = unbounded_channel();
     let (ev_tx, ev_rx) = unbounded_channel();
     let engine = Engine {
@@ -47,6 +53,7 @@ pub fn spawn(agent: Agent, client: Option<ModelClient>) -> EngineHandle {
         step_mode: false,
         run_to_end: false,
         commands_closed: false,
+        discover_model,
     };
     let task = tokio::spawn(engine.run());
     EngineHandle {
@@ -76,6 +83,7 @@ struct Engine {
     /// `Continue` was given: no more pauses until the chain ends.
     run_to_end: bool,
     commands_closed: bool,
+    discover_model: bool,
 }
 
 impl Engine {
@@ -109,6 +117,23 @@ impl Engine {
     }
 
     async fn run(mut self) -> Result<(), StoreError> {
+        if self.discover_model
+            && let Some(client) = self.client.clone()
+        {
+            match client.list_models().await {
+                Ok(models) if !models.is_empty() => {
+                    let mut cfg = client.config().clone();
+                    cfg.model = models[0].clone();
+                    self.agent.set_model(&cfg.model);
+                    self.client = ModelClient::new(cfg).ok().or(self.client);
+                }
+                Ok(_) => {}
+                Err(e) => self.emit_error(
+                    e.kind(),
+                    format!("cannot ask the endpoint for its models: {e}"),
+                ),
+            }
+        }
         let a = &self.agent;
         self.emit(EventKind::Ready {
             agent: a.name().to_string(),
@@ -142,10 +167,36 @@ impl Engine {
             }
             Command::EditCore { label, value } => self.edit_core(&label, &value)?,
             Command::Interrupt => return Ok(true),
+            Command::InsertPassage(text) => self.insert_passage(&text)?,
+            Command::DeletePassage(id) => match self.agent.delete_passage(id)? {
+                true => self.emit(EventKind::ArchivalEdited {
+                    added: vec![],
+                    deleted: vec![id],
+                    message: format!("deleted passage {id}"),
+                }),
+                false => self.emit_error("edit_refused", format!("there is no passage {id}")),
+            },
             Command::Step | Command::Continue => {}
             Command::UserMessage(_) | Command::Shutdown => self.pending.push_back(cmd),
         }
         Ok(false)
+    }
+
+    fn insert_passage(&mut self, text: &str) -> Result<(), StoreError> {
+        let mut fx = super::exec::Effects::default();
+        let r = self.agent.archival_insert(text, "user", None, &mut fx);
+        if !r.ok {
+            self.emit_error("edit_refused", r.message);
+            return Ok(());
+        }
+        self.agent.commit(&[], &[], &fx.passages, None)?;
+        self.emit(EventKind::ArchivalEdited {
+            added: fx.passages.iter().map(|p| p.id).collect(),
+            deleted: vec![],
+            message: r.message,
+        });
+        self.emit(EventKind::Budget(self.agent.budget()));
+        Ok(())
     }
 
     fn edit_core(&mut self, label: &str, value: &str) -> Result<(), StoreError> {
@@ -163,6 +214,7 @@ impl Engine {
                 self.agent.commit(&[], &[], &[], None)?;
                 self.emit(EventKind::CoreMemoryUpdated {
                     label: label.to_string(),
+                    value: value.to_string(),
                     chars,
                     limit,
                     source: EditSource::User,

@@ -137,9 +137,10 @@ impl Agent {
                     format!("{}\n{}", assistant.text, sent)
                 };
             }
-            if let Some((label, chars, limit)) = &fx.core_edit {
+            if let Some((label, value, chars, limit)) = &fx.core_edit {
                 events.push(EventKind::CoreMemoryUpdated {
                     label: label.clone(),
+                    value: value.clone(),
                     chars: *chars,
                     limit: *limit,
                     source: EditSource::Agent,

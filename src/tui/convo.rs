@@ -1,0 +1,333 @@
+//! The conversation as the UI shows it: entries built from engine events or from recall, word
+//! wrapped, with wrapped heights cached per width so a frame only builds the visible lines.
+//!
+//! Contract: every text that enters an [`Entry`] is made printable with `text::visible` first,
+//! so model output never reaches the terminal as control sequences. [`Conversation::visible`]
+//! costs O(visible lines) plus, after a resize, one height computation per entry.
+
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthChar;
+
+use super::theme::Theme;
+use crate::engine::Status;
+use crate::memory::{Message, MessageKind, Role};
+use crate::text;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryKind {
+    User,
+    /// What the agent said with send_message.
+    Agent,
+    Thought,
+    Call {
+        name: String,
+        args: String,
+        call_id: String,
+        result: Option<(Status, String)>,
+    },
+    /// Heartbeats, warnings, summaries, evictions.
+    System(&'static str),
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub kind: EntryKind,
+    pub text: String,
+    pub expanded: bool,
+}
+
+impl Entry {
+    pub fn new(kind: EntryKind, text: &str) -> Entry {
+        Entry { kind, text: text::visible(text), expanded: false }
+    }
+
+    fn prefix(&self) -> &'static str {
+        match &self.kind {
+            EntryKind::User => "you › ",
+            EntryKind::Agent => "agent › ",
+            EntryKind::Thought => "thinks · ",
+            EntryKind::Call { .. } => "ƒ ",
+            EntryKind::System(_) => "◆ ",
+            EntryKind::Error => "✖ ",
+        }
+    }
+
+    /// The entry's full text, as it wraps.
+    fn body(&self) -> String {
+        match &self.kind {
+            EntryKind::Call { name, args, result, .. } => {
+                let res = match result {
+                    Some((s, m)) => format!(" → {} {}", s.as_str(), m),
+                    None => " …".to_string(),
+                };
+                if self.expanded {
+                    format!("{name}({args}){res}")
+                } else {
+                    let one = format!("{name}({}){res}", text::one_line(args, 60));
+                    text::one_line(&one, 400)
+                }
+            }
+            EntryKind::System(label) => format!("[{label}] {}", self.text),
+            _ => self.text.clone(),
+        }
+    }
+
+    fn lines_at(&self, width: u16) -> Vec<String> {
+        let body = self.body();
+        let prefix = self.prefix();
+        let collapsed_call = matches!(self.kind, EntryKind::Call { .. }) && !self.expanded;
+        let mut lines = wrap(&format!("{prefix}{body}"), width.max(8) as usize);
+        if collapsed_call {
+            lines.truncate(1);
+            if let Some(first) = lines.first_mut()
+                && body.chars().count() + prefix.chars().count() > width as usize
+            {
+                let cut: String = first.chars().take((width as usize).saturating_sub(1)).collect();
+                *first = format!("{cut}…");
+            }
+        }
+        lines
+    }
+
+    fn style(&self, theme: &Theme) -> Style {
+        match &self.kind {
+            EntryKind::User => Style::default().fg(theme.user),
+            EntryKind::Agent => Style::default().fg(theme.agent),
+            EntryKind::Thought => Style::default().fg(theme.thought).add_modifier(Modifier::ITALIC),
+            EntryKind::Call { result: Some((Status::Failed, _)), .. } => Style::default().fg(theme.failed),
+            EntryKind::Call { .. } => Style::default().fg(theme.function),
+            EntryKind::System(_) => Style::default().fg(theme.system),
+            EntryKind::Error => Style::default().fg(theme.error),
+        }
+    }
+}
+
+/// Greedy word wrap by display width; long words are split; newlines are kept.
+pub fn wrap(s: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for para in s.split('\n') {
+        let mut line = String::new();
+        let mut line_w = 0usize;
+        for word in para.split_inclusive(' ') {
+            let w: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+            if line_w + w.saturating_sub(word.ends_with(' ') as usize) > width && !line.is_empty() {
+                out.push(line.trim_end().to_string());
+                line = String::new();
+                line_w = 0;
+            }
+            if w > width {
+                for c in word.chars() {
+                    let cw = c.width().unwrap_or(0);
+                    if line_w + cw > width {
+                        out.push(std::mem::take(&mut line));
+                        line_w = 0;
+                    }
+                    line.push(c);
+                    line_w += cw;
+                }
+            } else {
+                line.push_str(word);
+                line_w += w;
+            }
+        }
+        out.push(line.trim_end().to_string());
+    }
+    out
+}
+
+#[derive(Debug, Default)]
+pub struct Conversation {
+    pub entries: Vec<Entry>,
+    heights: Vec<u16>,
+    heights_width: u16,
+    /// Lines scrolled up from the bottom.
+    pub scroll: usize,
+    /// Index of the selected entry (when the pane has focus).
+    pub selected: Option<usize>,
+}
+
+impl Conversation {
+    pub fn push(&mut self, e: Entry) {
+        self.entries.push(e);
+        if self.heights_width > 0 {
+            let h = self.entries.last().map(|e| e.lines_at(self.heights_width).len() as u16).unwrap_or(1);
+            self.heights.push(h);
+        }
+    }
+
+    /// Attaches a function result to its call entry.
+    pub fn complete_call(&mut self, call_id: &str, status: Status, message: &str) {
+        let visible_id = text::visible(call_id);
+        let idx = self.entries.iter().rposition(|e| matches!(&e.kind, EntryKind::Call { call_id: c, result: None, .. } if *c == visible_id));
+        if let Some(i) = idx {
+            if let EntryKind::Call { result, .. } = &mut self.entries[i].kind {
+                *result = Some((status, text::visible(message)));
+            }
+            self.invalidate(i);
+        }
+    }
+
+    pub fn invalidate(&mut self, i: usize) {
+        if i < self.heights.len() {
+            self.heights[i] = self.entries[i].lines_at(self.heights_width).len() as u16;
+        }
+    }
+
+    pub fn toggle(&mut self, i: usize) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.expanded = !e.expanded;
+            self.invalidate(i);
+        }
+    }
+
+    fn ensure_heights(&mut self, width: u16) {
+        if self.heights_width != width || self.heights.len() != self.entries.len() {
+            self.heights_width = width;
+            self.heights = self.entries.iter().map(|e| e.lines_at(width).len() as u16).collect();
+        }
+    }
+
+    pub fn total_lines(&mut self, width: u16) -> usize {
+        self.ensure_heights(width);
+        self.heights.iter().map(|h| *h as usize).sum()
+    }
+
+    /// The lines to draw in a `width` × `height` area, bottom-anchored and scrolled.
+    pub fn visible(&mut self, width: u16, height: u16, theme: &Theme) -> Vec<Line<'static>> {
+        self.ensure_heights(width);
+        let height = height as usize;
+        let total: usize = self.heights.iter().map(|h| *h as usize).sum();
+        self.scroll = self.scroll.min(total.saturating_sub(height));
+        // Lines from the bottom to skip, then lines to take.
+        let mut skip = self.scroll;
+        let mut want = height;
+        let mut chunks: Vec<Vec<Line<'static>>> = Vec::new();
+        for i in (0..self.entries.len()).rev() {
+            if want == 0 {
+                break;
+            }
+            let h = self.heights[i] as usize;
+            if skip >= h {
+                skip -= h;
+                continue;
+            }
+            let e = &self.entries[i];
+            let mut style = e.style(theme);
+            if self.selected == Some(i) {
+                style = style.patch(theme.selected());
+            }
+            let lines = e.lines_at(width);
+            let end = lines.len() - skip;
+            let start = end.saturating_sub(want);
+            want -= end - start;
+            skip = 0;
+            chunks.push(lines[start..end].iter().map(|l| Line::from(Span::styled(l.clone(), style))).collect());
+        }
+        chunks.into_iter().rev().flatten().collect()
+    }
+
+    /// Scrolls so that entry `i` is in view.
+    pub fn scroll_to(&mut self, i: usize, width: u16, height: u16) {
+        self.ensure_heights(width);
+        let below: usize = self.heights[i + 1..].iter().map(|h| *h as usize).sum();
+        let h = self.heights[i] as usize;
+        if below < self.scroll {
+            self.scroll = below;
+        } else if below + h > self.scroll + height as usize {
+            self.scroll = (below + h).saturating_sub(height as usize);
+        }
+    }
+}
+
+/// Entries for messages read back from recall (history at start, `watch` mode).
+pub fn entries_from_messages(messages: &[Message]) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    for m in messages {
+        match (m.role, m.kind) {
+            (Role::User, MessageKind::UserMessage) => out.push(Entry::new(EntryKind::User, &m.text)),
+            (Role::User, MessageKind::Heartbeat) => out.push(Entry::new(EntryKind::System("heartbeat"), &m.text)),
+            (Role::User, MessageKind::Login) => out.push(Entry::new(EntryKind::System("login"), "session started")),
+            (_, MessageKind::SystemAlert) => {
+                let label = if m.text.starts_with("Memory pressure") { "memory warning" } else { "system alert" };
+                out.push(Entry::new(EntryKind::System(label), &m.text))
+            }
+            (_, MessageKind::Summary) => out.push(Entry::new(EntryKind::System("summary"), &m.text)),
+            (Role::Assistant, _) => {
+                if !m.content.trim().is_empty() {
+                    out.push(Entry::new(EntryKind::Thought, m.content.trim()));
+                }
+                for c in &m.tool_calls {
+                    out.push(Entry::new(
+                        EntryKind::Call {
+                            name: text::visible(&c.name),
+                            args: text::visible(&c.arguments),
+                            call_id: text::visible(&c.id),
+                            result: None,
+                        },
+                        "",
+                    ));
+                    if c.name == "send_message"
+                        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&c.arguments)
+                        && let Some(said) = v["message"].as_str()
+                        && c == &m.tool_calls[0]
+                    {
+                        out.push(Entry::new(EntryKind::Agent, said));
+                    }
+                }
+            }
+            (Role::Tool, _) => {
+                let id = text::visible(m.tool_call_id.as_deref().unwrap_or_default());
+                let v: serde_json::Value = serde_json::from_str(&m.content).unwrap_or_default();
+                let status = if v["status"] == "OK" { Status::Ok } else { Status::Failed };
+                let msg = text::visible(v["message"].as_str().unwrap_or_default());
+                if let Some(e) = out.iter_mut().rev().find(|e| matches!(&e.kind, EntryKind::Call { call_id, .. } if *call_id == id)) {
+                    if let EntryKind::Call { result, .. } = &mut e.kind {
+                        *result = Some((status, msg));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_respects_width_and_newlines() {
+        assert_eq!(wrap("hello world foo", 11), vec!["hello world", "foo"]);
+        assert_eq!(wrap("a\nb", 10), vec!["a", "b"]);
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert!(wrap("日本語のテキスト", 6).iter().all(|l| l.chars().map(|c| c.width().unwrap()).sum::<usize>() <= 6));
+    }
+
+    #[test]
+    fn visible_is_bottom_anchored_and_scrolls() {
+        let theme = Theme::default_theme();
+        let mut c = Conversation::default();
+        for i in 0..100 {
+            c.push(Entry::new(EntryKind::User, &format!("message {i}")));
+        }
+        let lines = c.visible(40, 5, &theme);
+        assert_eq!(lines.len(), 5);
+        assert!(lines[4].to_string().contains("message 99"));
+        c.scroll = 10;
+        let lines = c.visible(40, 5, &theme);
+        assert!(lines[4].to_string().contains("message 89"));
+        c.scroll = 10_000;
+        let lines = c.visible(40, 5, &theme);
+        assert!(lines[0].to_string().contains("message 0"));
+    }
+
+    #[test]
+    fn control_sequences_never_survive() {
+        let e = Entry::new(EntryKind::Agent, "hi \x1b]52;c;ZXZpbA==\x07 \x1b[2J");
+        assert!(!e.text.contains('\x1b') && !e.text.contains('\x07'));
+    }
+}

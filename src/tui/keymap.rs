@@ -1,0 +1,254 @@
+//! Keys as data: every action the panes understand, its default keys, and rebinding from the
+//! config file's `[keys]` table (`action = "key"` or `action = ["key", "key"]`).
+//!
+//! Contract: [`Keymap::action`] maps a key press outside the input box to an [`Action`]; the
+//! help screen is generated from [`Keymap::help`], so it always shows the keys in force. Typing
+//! in the input box and the editors is not rebindable, except the keys named there.
+
+use std::collections::HashMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Help,
+    FocusInput,
+    FocusConversation,
+    FocusBudget,
+    FocusCore,
+    FocusStores,
+    FocusLog,
+    FocusNext,
+    FocusPrev,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    ToggleStepMode,
+    Step,
+    Continue,
+    Escape,
+    Edit,
+    Search,
+    Insert,
+    Delete,
+    SwitchTab,
+}
+
+/// (action, config name, description, default keys)
+const TABLE: &[(Action, &str, &str, &[&str])] = &[
+    (Action::FocusInput, "focus_input", "type a message (input box)", &["i"]),
+    (Action::FocusConversation, "focus_conversation", "conversation pane", &["1"]),
+    (Action::FocusBudget, "focus_budget", "context budget pane", &["2"]),
+    (Action::FocusCore, "focus_core", "core memory pane", &["3"]),
+    (Action::FocusStores, "focus_stores", "archival / recall stores", &["4"]),
+    (Action::FocusLog, "focus_log", "function log pane", &["5"]),
+    (Action::FocusNext, "focus_next", "next pane", &["tab"]),
+    (Action::FocusPrev, "focus_prev", "previous pane", &["backtab"]),
+    (Action::Up, "up", "move up / scroll up", &["up", "k"]),
+    (Action::Down, "down", "move down / scroll down", &["down", "j"]),
+    (Action::PageUp, "page_up", "page up", &["pageup"]),
+    (Action::PageDown, "page_down", "page down", &["pagedown"]),
+    (Action::Top, "top", "first item / oldest", &["home", "g"]),
+    (Action::Bottom, "bottom", "last item / newest", &["end", "G"]),
+    (Action::Open, "open", "expand / read the selected item whole", &["enter"]),
+    (Action::ToggleStepMode, "step_mode", "toggle step mode (pause before each model call)", &["s"]),
+    (Action::Step, "step", "step mode: run exactly one model call", &["n", "space"]),
+    (Action::Continue, "continue", "step mode: run to the end of the chain", &["c"]),
+    (Action::Escape, "escape", "close / interrupt the model call", &["esc"]),
+    (Action::Edit, "edit", "edit the selected core memory block", &["e"]),
+    (Action::Search, "search", "search the store shown", &["/"]),
+    (Action::Insert, "insert", "insert an archival passage", &["a"]),
+    (Action::Delete, "delete", "delete the selected archival passage", &["d"]),
+    (Action::SwitchTab, "switch_tab", "switch archival / recall", &["left", "right", "h", "l"]),
+    (Action::Help, "help", "this help", &["?"]),
+    (Action::Quit, "quit", "quit", &["q"]),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeySpec {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl KeySpec {
+    pub fn parse(s: &str) -> Result<KeySpec, String> {
+        let mut mods = KeyModifiers::NONE;
+        let mut rest = s;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if let Some(r) = lower.strip_prefix("ctrl-") {
+                mods |= KeyModifiers::CONTROL;
+                rest = &rest[rest.len() - r.len()..];
+            } else if let Some(r) = lower.strip_prefix("alt-") {
+                mods |= KeyModifiers::ALT;
+                rest = &rest[rest.len() - r.len()..];
+            } else if let Some(r) = lower.strip_prefix("shift-").filter(|r| r.len() > 1) {
+                mods |= KeyModifiers::SHIFT;
+                rest = &rest[rest.len() - r.len()..];
+            } else {
+                break;
+            }
+        }
+        let code = match rest.to_ascii_lowercase().as_str() {
+            "enter" | "return" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backtab" => KeyCode::BackTab,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pageup" => KeyCode::PageUp,
+            "pagedown" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "backspace" => KeyCode::Backspace,
+            "delete" | "del" => KeyCode::Delete,
+            f if f.starts_with('f') && f.len() > 1 && f[1..].parse::<u8>().is_ok() => {
+                KeyCode::F(f[1..].parse().unwrap())
+            }
+            _ => {
+                let mut chars = rest.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => KeyCode::Char(c),
+                    _ => return Err(format!("'{s}' is not a key (try \"q\", \"ctrl-x\", \"f2\", \"enter\")")),
+                }
+            }
+        };
+        Ok(KeySpec { code, mods })
+    }
+
+    pub fn matches(&self, key: &KeyEvent) -> bool {
+        // Terminals report shifted characters with or without SHIFT; compare the character only.
+        let mods = key.modifiers - KeyModifiers::SHIFT;
+        match (self.code, key.code) {
+            (KeyCode::Char(a), KeyCode::Char(b)) => a == b && mods == self.mods - KeyModifiers::SHIFT,
+            (KeyCode::BackTab, KeyCode::BackTab) => true,
+            (a, b) => a == b && key.modifiers == self.mods,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        let mut s = String::new();
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            s.push_str("Ctrl-");
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            s.push_str("Alt-");
+        }
+        s.push_str(&match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "Shift-Tab".into(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            KeyCode::F(n) => format!("F{n}"),
+            other => format!("{other:?}"),
+        });
+        s
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: Vec<(Action, Vec<KeySpec>)>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap {
+            bindings: TABLE
+                .iter()
+                .map(|(a, _, _, keys)| (*a, keys.iter().map(|k| KeySpec::parse(k).expect("default keys parse")).collect()))
+                .collect(),
+        }
+    }
+}
+
+impl Keymap {
+    /// The defaults with the config file's overrides applied.
+    pub fn with_overrides(overrides: &HashMap<String, Vec<String>>) -> Result<Keymap, String> {
+        let mut map = Keymap::default();
+        for (name, keys) in overrides {
+            let Some((action, ..)) = TABLE.iter().find(|(_, n, _, _)| n == name) else {
+                let names: Vec<&str> = TABLE.iter().map(|t| t.1).collect();
+                return Err(format!("[keys] {name}: no such action (actions: {})", names.join(", ")));
+            };
+            let specs = keys.iter().map(|k| KeySpec::parse(k)).collect::<Result<Vec<_>, _>>().map_err(|e| format!("[keys] {name}: {e}"))?;
+            if let Some(b) = map.bindings.iter_mut().find(|(a, _)| a == action) {
+                b.1 = specs;
+            }
+        }
+        Ok(map)
+    }
+
+    pub fn action(&self, key: &KeyEvent) -> Option<Action> {
+        self.bindings.iter().find(|(_, keys)| keys.iter().any(|k| k.matches(key))).map(|(a, _)| *a)
+    }
+
+    /// The first key bound to `action`, for hints.
+    pub fn key_for(&self, action: Action) -> String {
+        self.bindings
+            .iter()
+            .find(|(a, _)| *a == action)
+            .and_then(|(_, k)| k.first())
+            .map(KeySpec::label)
+            .unwrap_or_else(|| "(unbound)".into())
+    }
+
+    /// (keys, description) for every action, in a stable order.
+    pub fn help(&self) -> Vec<(String, &'static str)> {
+        TABLE
+            .iter()
+            .map(|(a, _, desc, _)| {
+                let keys = self
+                    .bindings
+                    .iter()
+                    .find(|(b, _)| b == a)
+                    .map(|(_, k)| k.iter().map(KeySpec::label).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default();
+                (keys, *desc)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(c, m)
+    }
+
+    #[test]
+    fn defaults_and_rebinding() {
+        let k = Keymap::default();
+        assert_eq!(k.action(&key(KeyCode::Char('q'), KeyModifiers::NONE)), Some(Action::Quit));
+        assert_eq!(k.action(&key(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
+        assert_eq!(k.action(&key(KeyCode::Char(' '), KeyModifiers::NONE)), Some(Action::Step));
+        let mut o = HashMap::new();
+        o.insert("quit".to_string(), vec!["ctrl-q".to_string()]);
+        let k = Keymap::with_overrides(&o).unwrap();
+        assert_eq!(k.action(&key(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+        assert_eq!(k.action(&key(KeyCode::Char('q'), KeyModifiers::CONTROL)), Some(Action::Quit));
+        assert!(k.help().iter().any(|(keys, d)| keys == "Ctrl-q" && *d == "quit"));
+        o.insert("fly".to_string(), vec!["x".to_string()]);
+        assert!(Keymap::with_overrides(&o).unwrap_err().contains("no such action"));
+    }
+}
