@@ -2,7 +2,7 @@
 //!
 //! The crate is one engine and two faces. [`engine`] (with [`memory`], [`store`], [`model`],
 //! [`functions`] and [`tokens`]) is the agent and knows nothing of terminals; [`headless`] is
-//! the JSON-lines face for scripts and tests; [`config`] resolves flags, environment and the
+//! the JSON-lines face for scripts and tests; [`tui`] the terminal face; [`config`] resolves flags, environment and the
 //! config file for both. See docs/ARCHITECTURE.md for the map.
 
 pub mod config;
@@ -14,3 +14,4 @@ pub mod model;
 pub mod store;
 pub mod text;
 pub mod tokens;
+pub mod tui;

@@ -1,12 +1,12 @@
 //! The memscope command line: parses flags, sets up logging to a file, and hands over to a face.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use memscope::config::{self, CommonArgs, ModelArgs, Resolved};
 use memscope::headless::{self, Failure};
+use memscope::tui;
 
 #[derive(Parser)]
 #[command(
@@ -17,12 +17,22 @@ use memscope::headless::{self, Failure};
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Colour theme: dark, light, high-contrast, or your own in the config dir's themes/.
+    #[arg(long)]
+    theme: Option<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Open the TUI read-only on a store another memscope process is writing, and follow it.
+    Watch {
+        #[arg(long)]
+        theme: Option<String>,
+    },
     /// Read one user message per line on stdin; print every event as a JSON line on stdout.
     Run {
         #[command(flatten)]
@@ -97,6 +107,14 @@ fn init_logging() {
         .try_init();
 }
 
+fn tui_options(cfg: &Resolved, theme: Option<String>, watch: bool) -> tui::TuiOptions {
+    tui::TuiOptions {
+        theme: theme.or_else(|| cfg.theme.clone()).unwrap_or_else(|| "dark".into()),
+        keys: cfg.keys.clone(),
+        watch,
+    }
+}
+
 fn resolve(common: &CommonArgs, model: &ModelArgs) -> Result<Resolved, Failure> {
     config::resolve(common, model, &|k| std::env::var(k).ok()).map_err(Failure::start)
 }
@@ -144,23 +162,15 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        Some(Cmd::Watch { theme }) => {
+            let cfg = resolve(&cli.common, &cli.model)?;
+            let opts = tui_options(&cfg, theme.or(cli.theme), true);
+            tui::run(cfg, opts).await
+        }
         None => {
-            let cfg = resolve(&cli.common, &ModelArgs::default())?;
-            headless::dump(&cfg, false, &mut stdout).or_else(|_| {
-                writeln!(
-                    stdout,
-                    "memscope: store {} · agent {}",
-                    cfg.store.display(),
-                    cfg.agent
-                )
-                .ok();
-                writeln!(
-                    stdout,
-                    "The agent has no memory yet: start it with `memscope run` (see --help)."
-                )
-                .ok();
-                Ok(())
-            })
+            let cfg = resolve(&cli.common, &cli.model)?;
+            let opts = tui_options(&cfg, cli.theme, false);
+            tui::run(cfg, opts).await
         }
     }
 }

@@ -79,6 +79,27 @@ pub struct FileConfig {
     pub retry_base_ms: Option<u64>,
     pub embedding_model: Option<String>,
     pub embedding_base_url: Option<String>,
+    /// TUI theme name (built in: dark, light, high-contrast; or `themes/NAME.toml` here).
+    pub theme: Option<String>,
+    /// TUI key bindings: `action = "key"` or `action = ["key", ...]`.
+    #[serde(default)]
+    pub keys: std::collections::HashMap<String, KeyList>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            KeyList::One(k) => vec![k.clone()],
+            KeyList::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +111,9 @@ pub struct Resolved {
     /// Whether the model name was given (else it is asked of the server).
     pub model_given: bool,
     pub engine: EngineSettings,
+    /// TUI theme name from the config file (a flag overrides it).
+    pub theme: Option<String>,
+    pub keys: std::collections::HashMap<String, Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -270,12 +294,15 @@ pub fn resolve(
             .clone()
             .or(file.embedding_base_url.clone()),
     });
+    let keys = file.keys.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
     Ok(Resolved {
         store,
         agent,
         client,
         model_given,
         engine,
+        theme: file.theme.clone(),
+        keys,
     })
 }
 

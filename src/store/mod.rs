@@ -299,6 +299,22 @@ impl Store {
         self.rows(RECALL, agent)
     }
 
+    /// Messages with an id above `after`, oldest first.
+    pub fn recall_since(&self, agent: &str, after: u64) -> Result<Vec<Message>> {
+        let tx = self.begin_read()?;
+        let table = match tx.open_table(RECALL) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        for row in table.range((agent, after.saturating_add(1))..=(agent, u64::MAX)).map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
     pub fn recall_get(&self, agent: &str, ids: &[u64]) -> Result<Vec<Message>> {
         self.get_rows(RECALL, agent, ids)
     }

@@ -1,0 +1,305 @@
+//! The terminal UI: one face over the engine, talking to it only through its channels.
+//!
+//! Contract: [`run`] owns the terminal: it restores it on every exit path, a panic included
+//! (the report goes to a file, never the screen). [`Runtime`] is the event loop, independent of
+//! the backend, so tests drive it with a `TestBackend` and synthetic events: it applies an event
+//! to the [`App`], carries out the effects (engine commands, background reads on blocking
+//! threads) and redraws. The draw path never waits on the network or the disk.
+
+pub mod app;
+pub mod convo;
+pub mod data;
+pub mod keymap;
+pub mod theme;
+pub mod view;
+pub mod watch;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::config::Resolved;
+use crate::engine::{self, Agent, Command, EngineHandle};
+use crate::headless::Failure;
+use crate::model::ModelClient;
+use crate::store::Store;
+use app::{App, AppEvent, AppInit, Effect};
+use keymap::Keymap;
+use theme::Theme;
+
+/// What `memscope` (and `memscope watch`) need beyond the common settings.
+#[derive(Debug, Clone, Default)]
+pub struct TuiOptions {
+    pub theme: String,
+    pub keys: std::collections::HashMap<String, Vec<String>>,
+    pub watch: bool,
+}
+
+/// The event loop over any backend.
+pub struct Runtime<B: Backend> {
+    pub terminal: Terminal<B>,
+    pub app: App,
+    pub store: Arc<Store>,
+    pub agent: String,
+    engine: Option<EngineHandle>,
+    loads_tx: UnboundedSender<AppEvent>,
+    loads_rx: UnboundedReceiver<AppEvent>,
+    inputs: Option<UnboundedReceiver<AppEvent>>,
+    engine_task: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>,
+}
+
+impl<B: Backend> Runtime<B> {
+    /// Sets up the loop. `inputs` is the key/mouse stream (the terminal's, or a test's).
+    pub fn new(
+        terminal: Terminal<B>,
+        app: App,
+        store: Arc<Store>,
+        agent: String,
+        engine: Option<EngineHandle>,
+        inputs: Option<UnboundedReceiver<AppEvent>>,
+    ) -> Self {
+        let (loads_tx, loads_rx) = unbounded_channel();
+        Runtime { terminal, app, store, agent, engine, loads_tx, loads_rx, inputs, engine_task: None }
+    }
+
+    /// A sender for background sources (watch mode) that feed the loop.
+    pub fn feed(&self) -> UnboundedSender<AppEvent> {
+        self.loads_tx.clone()
+    }
+
+    pub fn draw(&mut self) -> Result<(), String> {
+        self.terminal.draw(|f| view::draw(f, &mut self.app)).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Loads history and the stores in the background.
+    pub fn start(&mut self) {
+        let (store, agent, tx) = (self.store.clone(), self.agent.clone(), self.loads_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(AppEvent::Loaded(data::history(&store, &agent)));
+        });
+        let fx = self.app.start_effects();
+        self.run_effects(fx);
+    }
+
+    /// Applies one event and carries out its effects; false once the app quits.
+    pub fn apply(&mut self, ev: AppEvent) -> bool {
+        let fx = self.app.update(ev, Instant::now());
+        self.run_effects(fx);
+        !self.app.quit
+    }
+
+    fn run_effects(&mut self, fx: Vec<Effect>) {
+        for e in fx {
+            match e {
+                Effect::Engine(cmd) => {
+                    if let Some(h) = &self.engine {
+                        let _ = h.commands.send(cmd);
+                    } else {
+                        self.app.notice = Some("read-only: nothing can be changed here".into());
+                    }
+                }
+                Effect::Load(l) => {
+                    let (store, agent, tx) = (self.store.clone(), self.agent.clone(), self.loads_tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.send(AppEvent::Loaded(data::load(&store, &agent, &l)));
+                    });
+                }
+                Effect::Quit => self.app.quit = true,
+            }
+        }
+    }
+
+    /// Waits for the next event from any source (input, engine, background reads, the clock
+    /// while a model call runs), applies it and redraws. False once the app quits.
+    pub async fn step(&mut self) -> Result<bool, String> {
+        let waiting = self.app.elapsed().is_some();
+        let ev = {
+            let engine = self.engine.as_mut().map(|h| &mut h.events);
+            let inputs = self.inputs.as_mut();
+            tokio::select! {
+                Some(e) = async { match engine { Some(rx) => rx.recv().await, None => std::future::pending().await } } => AppEvent::Engine(e),
+                Some(e) = async { match inputs { Some(rx) => rx.recv().await, None => std::future::pending().await } } => e,
+                Some(e) = self.loads_rx.recv() => e,
+                _ = tokio::time::sleep(Duration::from_millis(250)), if waiting => AppEvent::Tick,
+            }
+        };
+        let go_on = self.apply(ev);
+        self.draw()?;
+        Ok(go_on)
+    }
+
+    /// Processes events until `done` holds for the app (tests use this to wait on state).
+    pub async fn until(&mut self, done: impl Fn(&App) -> bool) -> Result<(), String> {
+        while !done(&self.app) {
+            if !self.step().await? {
+                return Err("the app quit".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the engine, letting it finish its current commit.
+    pub async fn shutdown(mut self) -> Result<(), String> {
+        if let Some(h) = self.engine.take() {
+            let _ = h.commands.send(Command::Shutdown);
+            drop(h.commands);
+            self.engine_task = Some(h.task);
+            let mut events = h.events;
+            // Drain so the engine never blocks on a full channel while stopping.
+            while events.recv().await.is_some() {}
+        }
+        if let Some(t) = self.engine_task.take() {
+            match t.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the app's starting state from an opened agent (no token counting: the engine's
+/// first `budget` event fills the budget in).
+pub fn initial_app(agent: &Agent, cfg: &Resolved, theme: Theme, keymap: Keymap, read_only: bool) -> App {
+    App::new(AppInit {
+        agent: agent.name().to_string(),
+        model: cfg.client.as_ref().map(|c| c.model.clone()),
+        endpoint: cfg.client.as_ref().map(|c| c.base_url.clone()),
+        read_only,
+        theme,
+        keymap,
+        core: agent.state.core.blocks.clone(),
+        budget: crate::tokens::Budget {
+            context_window: agent.settings.context_window,
+            warn_at: agent.settings.warn_at(),
+            flush_at: agent.settings.flush_at(),
+            encoding: agent.counter.encoding.to_string(),
+            approximate: agent.counter.approximate,
+            ..Default::default()
+        },
+        step: agent.state.step,
+        now: Instant::now(),
+    })
+}
+
+fn restore_terminal() {
+    use crossterm::{cursor, event, execute, terminal};
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        event::DisableMouseCapture,
+        event::DisableBracketedPaste,
+        terminal::LeaveAlternateScreen,
+        cursor::Show
+    );
+}
+
+/// Restores the terminal on a panic and writes the report to a file, never the screen.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        let dir = crate::config::state_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("panic-{}.log", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
+        let report = format!(
+            "memscope panicked: {info}\n\nbacktrace:\n{}\n",
+            std::backtrace::Backtrace::force_capture()
+        );
+        tracing::error!("{report}");
+        let written = std::fs::File::create(&path).and_then(|mut f| f.write_all(report.as_bytes()));
+        match written {
+            Ok(()) => eprintln!("memscope crashed; the report is in {}", path.display()),
+            Err(_) => previous(info),
+        }
+    }));
+}
+
+/// Opens the TUI on the configured store and agent.
+pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
+    let theme = Theme::load(&opts.theme, crate::config::default_config_path().as_deref().and_then(|p| p.parent()).map(|d| d.join("themes")).as_deref())
+        .map_err(Failure::start)?;
+    let keymap = Keymap::with_overrides(&opts.keys).map_err(Failure::start)?;
+    let store = Arc::new(if opts.watch {
+        Store::open_read_only(&cfg.store).map_err(Failure::start)?
+    } else {
+        Store::open(&cfg.store).map_err(Failure::start)?
+    });
+    if opts.watch && store.load_agent(&cfg.agent).map_err(Failure::start)?.is_none() {
+        return Err(Failure::start(format!("the store {} has no agent named '{}' to watch", cfg.store.display(), cfg.agent)));
+    }
+    let agent = Agent::open(store.clone(), &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
+    let app = initial_app(&agent, &cfg, theme, keymap, opts.watch);
+    let last_id = agent.state.next_message_id.saturating_sub(1);
+
+    let engine = if opts.watch {
+        None
+    } else {
+        let client = match &cfg.client {
+            Some(c) => Some(ModelClient::new(c.clone()).map_err(Failure::start)?),
+            None => None,
+        };
+        let discover = client.is_some() && !cfg.model_given;
+        Some(engine::spawn_with(agent, client, discover))
+    };
+
+    // The terminal: raw mode, alternate screen, mouse, bracketed paste; restored on every exit.
+    install_panic_hook();
+    crossterm::terminal::enable_raw_mode().map_err(|e| Failure::start(format!("cannot set up the terminal: {e}")))?;
+    let setup = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::event::EnableMouseCapture,
+        crossterm::event::EnableBracketedPaste
+    );
+    if let Err(e) = setup {
+        restore_terminal();
+        return Err(Failure::start(format!("cannot set up the terminal: {e}")));
+    }
+    let terminal = match Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout())) {
+        Ok(t) => t,
+        Err(e) => {
+            restore_terminal();
+            return Err(Failure::start(format!("cannot set up the terminal: {e}")));
+        }
+    };
+
+    let (in_tx, in_rx) = unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = EventStream::new();
+        while let Some(Ok(ev)) = stream.next().await {
+            let ev = match ev {
+                TermEvent::Key(k) => AppEvent::Key(k),
+                TermEvent::Mouse(m) => AppEvent::Mouse(m),
+                TermEvent::Paste(s) => AppEvent::Paste(s),
+                TermEvent::Resize(..) => AppEvent::Tick,
+                _ => continue,
+            };
+            if in_tx.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut rt = Runtime::new(terminal, app, store.clone(), cfg.agent.clone(), engine, Some(in_rx));
+    if opts.watch {
+        tokio::spawn(watch::follow(store, cfg.agent.clone(), cfg.engine.clone(), last_id, rt.feed()));
+    }
+    let result = async {
+        rt.draw()?;
+        rt.start();
+        while rt.step().await? {}
+        Ok::<(), String>(())
+    }
+    .await;
+    let stopped = rt.shutdown().await;
+    restore_terminal();
+    result.and(stopped).map_err(Failure::runtime)
+}

@@ -1,0 +1,86 @@
+//! Drawing: pure functions from an [`App`] to a frame.
+//!
+//! Contract: nothing here waits on anything; each pane builds only what is visible. At 120×35 or
+//! larger all panes show at once; smaller terminals get one pane at a time with a tab bar; below
+//! [`MIN_WIDTH`]×[`MIN_HEIGHT`] a message says so instead of drawing garbage.
+
+mod modal;
+mod panes;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::app::{App, Focus};
+
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+pub const FULL_WIDTH: u16 = 120;
+pub const FULL_HEIGHT: u16 = 35;
+
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let area = frame.area();
+    frame.render_widget(Block::default().style(app.theme.base()), area);
+    app.areas.clear();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "memscope needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press Ctrl-C to quit.",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(msg).style(app.theme.base()).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    if area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT {
+        draw_full(frame, app, main);
+    } else {
+        draw_tabs(frame, app, main);
+    }
+    panes::status(frame, app, status);
+    if app.modal.is_some() {
+        modal::draw(frame, app, area);
+    }
+}
+
+fn input_height(app: &App) -> u16 {
+    (app.input.lines().len() as u16).clamp(1, 4) + 2
+}
+
+fn draw_full(frame: &mut Frame, app: &mut App, area: Rect) {
+    let [top, log] = Layout::vertical([Constraint::Fill(1), Constraint::Length(8)]).areas(area);
+    let [left, right] = Layout::horizontal([Constraint::Percentage(56), Constraint::Percentage(44)]).areas(top);
+    let [convo, input] = Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))]).areas(left);
+    let [budget, core, stores] =
+        Layout::vertical([Constraint::Length(12), Constraint::Length(7), Constraint::Fill(1)]).areas(right);
+    panes::conversation(frame, app, convo);
+    panes::input(frame, app, input);
+    panes::budget(frame, app, budget);
+    panes::core(frame, app, core);
+    panes::stores(frame, app, stores);
+    panes::log(frame, app, log);
+}
+
+fn draw_tabs(frame: &mut Frame, app: &mut App, area: Rect) {
+    let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    let shown = if app.focus == Focus::Input { Focus::Conversation } else { app.focus };
+    let mut spans = Vec::new();
+    for f in &Focus::PANES[1..] {
+        let style = if *f == shown { app.theme.title(true).patch(app.theme.selected()) } else { app.theme.dimmed() };
+        spans.push(Span::styled(format!(" {} ", f.title()), style));
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(Style::default()), bar);
+    match shown {
+        Focus::Conversation | Focus::Input => {
+            let [convo, input] = Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))]).areas(body);
+            panes::conversation(frame, app, convo);
+            panes::input(frame, app, input);
+        }
+        Focus::Budget => panes::budget(frame, app, body),
+        Focus::Core => panes::core(frame, app, body),
+        Focus::Stores => panes::stores(frame, app, body),
+        Focus::Log => panes::log(frame, app, body),
+    }
+}

@@ -1,0 +1,143 @@
+//! Pop-ups: help, the core memory editor, details, search, insert and delete confirmation.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+
+use crate::text;
+use crate::tui::app::{App, Modal};
+use crate::tui::theme::Theme;
+
+fn centered(area: Rect, w_pct: u16, h_pct: u16) -> Rect {
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Percentage((100 - h_pct) / 2),
+        Constraint::Percentage(h_pct),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, c, _] = Layout::horizontal([
+        Constraint::Percentage((100 - w_pct) / 2),
+        Constraint::Percentage(w_pct),
+        Constraint::Fill(1),
+    ])
+    .areas(mid);
+    c
+}
+
+fn frame_block(title: String, theme: &Theme) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(theme.border(true))
+        .title(Span::styled(format!(" {title} "), theme.title(true)))
+        .style(theme.base())
+}
+
+pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+    let theme = app.theme.clone();
+    let help_lines: Vec<(String, &'static str)> = app.keymap.help();
+    let Some(modal) = app.modal.as_mut() else { return };
+    match modal {
+        Modal::Help { scroll } => {
+            let r = centered(area, 70, 80);
+            frame.render_widget(Clear, r);
+            let mut lines = vec![
+                Line::from(Span::styled("Outside the input box", theme.title(true))),
+            ];
+            for (keys, desc) in help_lines {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{keys:>22}  "), Style::default().fg(theme.accent)),
+                    Span::styled(desc, Style::default().fg(theme.fg)),
+                ]));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled("In the input box", theme.title(true))));
+            for (keys, desc) in [
+                ("Enter", "send the message"),
+                ("Alt-Enter", "new line"),
+                ("↑ ↓", "earlier inputs (when the box is empty)"),
+                ("Esc", "to the panes (interrupts a model call in flight)"),
+                ("Ctrl-C", "quit, from anywhere"),
+            ] {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{keys:>22}  "), Style::default().fg(theme.accent)),
+                    Span::styled(desc, Style::default().fg(theme.fg)),
+                ]));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled("In the core memory editor: Ctrl-S saves, Esc cancels.", theme.dimmed())));
+            lines.push(Line::from(Span::styled("Keys can be rebound in the config file's [keys] table.", theme.dimmed())));
+            frame.render_widget(
+                Paragraph::new(lines).block(frame_block("Help".into(), &theme)).scroll((*scroll, 0)),
+                r,
+            );
+        }
+        Modal::Detail { title, text: body, scroll } => {
+            let r = centered(area, 80, 80);
+            frame.render_widget(Clear, r);
+            frame.render_widget(
+                Paragraph::new(text::visible(body))
+                    .style(Style::default().fg(theme.fg))
+                    .wrap(Wrap { trim: false })
+                    .scroll((*scroll, 0))
+                    .block(frame_block(format!("{title} · Esc closes"), &theme)),
+                r,
+            );
+        }
+        Modal::EditCore { label, limit, read_only, area: ta, error } => {
+            let r = centered(area, 80, 70);
+            frame.render_widget(Clear, r);
+            let chars = ta.lines().iter().map(|l| l.chars().count()).sum::<usize>() + ta.lines().len().saturating_sub(1);
+            let over = chars > *limit;
+            let [edit, foot] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(r);
+            let title = format!(
+                "Edit {} · {chars}/{limit} characters{} · Ctrl-S saves · Esc cancels",
+                text::visible(label),
+                if *read_only { " · read-only" } else { "" }
+            );
+            let mut block = frame_block(title, &theme);
+            if over {
+                block = block.border_style(Style::default().fg(theme.error));
+            }
+            ta.set_block(block);
+            ta.set_style(Style::default().fg(theme.fg));
+            ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
+            frame.render_widget(&*ta, edit);
+            let msg = match (error, over) {
+                (Some(e), _) => Span::styled(format!(" {e}"), Style::default().fg(theme.error)),
+                (None, true) => Span::styled(format!(" over the limit by {} characters", chars - *limit), Style::default().fg(theme.warning)),
+                (None, false) => Span::styled(" the agent sees the change on its next step", theme.dimmed()),
+            };
+            frame.render_widget(Paragraph::new(Line::from(msg)).style(theme.base()), foot);
+        }
+        Modal::Search { area: ta } => {
+            let r = centered(area, 60, 20);
+            let r = Rect { height: r.height.clamp(3, 3), ..r };
+            frame.render_widget(Clear, r);
+            ta.set_block(frame_block("Search (same ranking as the agent) · Enter · Esc".into(), &theme));
+            ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
+            frame.render_widget(&*ta, r);
+        }
+        Modal::Insert { area: ta } => {
+            let r = centered(area, 70, 50);
+            frame.render_widget(Clear, r);
+            ta.set_block(frame_block("New archival passage · Ctrl-S saves · Esc cancels".into(), &theme));
+            ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
+            frame.render_widget(&*ta, r);
+        }
+        Modal::ConfirmDelete { id, preview } => {
+            let r = centered(area, 60, 20);
+            let r = Rect { height: r.height.max(5), ..r };
+            frame.render_widget(Clear, r);
+            let lines = vec![
+                Line::from(Span::styled(format!("Delete passage #{id}?"), theme.title(true))),
+                Line::from(Span::styled(text::visible(preview), Style::default().fg(theme.fg))),
+                Line::from(Span::styled("y / Enter deletes · any other key keeps it", theme.dimmed())),
+            ];
+            frame.render_widget(Paragraph::new(lines).block(frame_block("Confirm".into(), &theme)), r);
+        }
+    }
+}
+

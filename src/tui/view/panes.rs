@@ -1,0 +1,335 @@
+//! The panes and the status bar.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Cell, Paragraph, Row, Table};
+
+use crate::engine::Status;
+use crate::text;
+use crate::tui::app::{App, Focus, RunState, StoreTab};
+use crate::tui::keymap::Action;
+
+fn pane_block<'a>(app: &App, focus: Focus, title: String) -> Block<'a> {
+    let focused = app.focus == focus;
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_style(app.theme.border(focused))
+        .title(Span::styled(title, app.theme.title(focused)))
+}
+
+/// Visible window of a list of `len` rows with `selected` in view.
+fn window(len: usize, selected: usize, height: usize) -> std::ops::Range<usize> {
+    if height == 0 || len == 0 {
+        return 0..0;
+    }
+    let start = if selected < height { 0 } else { selected + 1 - height };
+    start..(start + height).min(len)
+}
+
+pub fn conversation(frame: &mut Frame, app: &mut App, area: Rect) {
+    app.areas.push((Focus::Conversation, area));
+    let mut title = format!(" {} ({}) ", Focus::Conversation.title(), app.convo.entries.len());
+    if app.convo.scroll > 0 {
+        title.push_str(&format!("↑ {} lines ", app.convo.scroll));
+    }
+    let block = pane_block(app, Focus::Conversation, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    app.convo_width = inner.width;
+    app.convo_height = inner.height;
+    if app.convo.entries.is_empty() {
+        let hint = if app.read_only { "Nothing yet: waiting for the other process." } else { "No messages yet. Type below and press Enter." };
+        frame.render_widget(Paragraph::new(hint).style(app.theme.dimmed()), inner);
+        return;
+    }
+    let lines = app.convo.visible(inner.width, inner.height, &app.theme);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+pub fn input(frame: &mut Frame, app: &mut App, area: Rect) {
+    app.areas.push((Focus::Input, area));
+    let focused = app.focus == Focus::Input && app.modal.is_none();
+    let title = if app.read_only { " Input (read-only) ".to_string() } else { " Input ".to_string() };
+    let block = pane_block(app, Focus::Input, title);
+    app.input.set_block(block);
+    app.input.set_style(Style::default().fg(app.theme.fg));
+    app.input.set_placeholder_style(app.theme.dimmed());
+    app.input.set_cursor_style(if focused {
+        Style::default().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::default()
+    });
+    frame.render_widget(&app.input, area);
+}
+
+fn pct(n: u32, of: u32) -> f64 {
+    if of == 0 { 0.0 } else { 100.0 * n as f64 / of as f64 }
+}
+
+pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
+    app.areas.push((Focus::Budget, area));
+    let b = &app.budget;
+    let th = &app.theme;
+    let title = format!(" {} · {}/{} tokens ({:.0}%) ", Focus::Budget.title(), b.total, b.context_window, b.percent());
+    let block = pane_block(app, Focus::Budget, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 {
+        return;
+    }
+    let w = inner.width as usize;
+    let sections = [
+        ("system", b.system),
+        ("functions", b.functions),
+        ("core memory", b.core_memory),
+        ("summary", b.summary),
+        ("FIFO queue", b.messages),
+        ("free", b.free()),
+    ];
+    // Stacked bar: each section gets its share of the width (at least one cell when non-zero).
+    let window = b.context_window.max(b.total).max(1) as f64;
+    let mut bar: Vec<Span> = Vec::new();
+    let mut used = 0usize;
+    for (i, (_, n)) in sections.iter().enumerate() {
+        let mut cells = ((*n as f64 / window) * w as f64).round() as usize;
+        if *n > 0 && cells == 0 {
+            cells = 1;
+        }
+        if i == sections.len() - 1 {
+            cells = w.saturating_sub(used);
+        }
+        cells = cells.min(w.saturating_sub(used));
+        used += cells;
+        let glyph = if i == sections.len() - 1 { "·" } else { "█" };
+        bar.push(Span::styled(glyph.repeat(cells), Style::default().fg(th.sections[i])));
+    }
+    let mut marks = vec![' '; w];
+    let warn = ((b.warn_at as f64 / window) * w as f64) as usize;
+    let flush = ((b.flush_at as f64 / window) * w as f64) as usize;
+    if warn < w {
+        marks[warn] = '▲';
+    }
+    if flush < w {
+        marks[flush] = '▲';
+    }
+    let marks: String = marks.into_iter().collect();
+    let mut lines = vec![
+        Line::from(bar),
+        Line::from(vec![Span::styled(marks, Style::default().fg(th.warning))]),
+    ];
+    for (i, (name, n)) in sections.iter().enumerate() {
+        lines.push(Line::from(vec![
+            Span::styled("■ ", Style::default().fg(th.sections[i])),
+            Span::styled(format!("{name:<12}"), Style::default().fg(th.fg)),
+            Span::styled(format!("{n:>7}"), Style::default().fg(th.fg)),
+            Span::styled(format!(" {:>5.1}%", pct(*n, b.context_window)), th.dimmed()),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        format!(
+            "▲ warn at {} · flush at {} · counted with {}{}",
+            b.warn_at,
+            b.flush_at,
+            b.encoding,
+            if b.approximate { " (approx.)" } else { "" },
+        ),
+        th.dimmed(),
+    )));
+    lines.push(Line::from(Span::styled(
+        match b.server_prompt_tokens {
+            Some(s) => format!("last call: server {s} prompt tokens · local {} ({:+})", b.total, b.total as i64 - s as i64),
+            None => "last call: no server token count yet".to_string(),
+        },
+        th.dimmed(),
+    )));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+pub fn core(frame: &mut Frame, app: &mut App, area: Rect) {
+    app.areas.push((Focus::Core, area));
+    let block = pane_block(app, Focus::Core, format!(" {} ({} blocks) ", Focus::Core.title(), app.core.len()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let th = &app.theme;
+    let mut lines = Vec::new();
+    let per = if app.core.is_empty() { 1 } else { (inner.height as usize / app.core.len()).max(1) };
+    for (i, b) in app.core.iter().enumerate() {
+        let sel = i == app.core_selected && app.focus == Focus::Core;
+        let used = b.chars();
+        let over = used as f64 / b.limit.max(1) as f64;
+        let count_style = Style::default().fg(if over > 0.9 { th.warning } else { th.dim });
+        let mut head = vec![
+            Span::styled(format!("{} ", text::visible(&b.label)), th.title(sel)),
+            Span::styled(format!("{used}/{}", b.limit), count_style),
+        ];
+        if b.read_only {
+            head.push(Span::styled(" read-only", th.dimmed()));
+        }
+        let mut line = Line::from(head);
+        if sel {
+            line = line.style(th.selected());
+        }
+        lines.push(line);
+        let body_w = inner.width.saturating_sub(2) as usize;
+        for l in crate::tui::convo::wrap(&text::visible(&b.value), body_w).into_iter().take(per.saturating_sub(1)) {
+            lines.push(Line::from(Span::styled(format!("  {l}"), Style::default().fg(th.fg))));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+pub fn stores(frame: &mut Frame, app: &mut App, area: Rect) {
+    app.areas.push((Focus::Stores, area));
+    let s = &app.stores;
+    let th = &app.theme;
+    let (a, r) = (s.archival.rows.len(), s.recall.rows.len());
+    let title = format!(" {} ", Focus::Stores.title());
+    let block = pane_block(app, Focus::Stores, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 2 {
+        return;
+    }
+    let tab = |name: &str, n: usize, on: bool| {
+        let style = if on { th.title(true).add_modifier(Modifier::UNDERLINED) } else { th.dimmed() };
+        Span::styled(format!(" {name} ({n}) "), style)
+    };
+    let mut header = vec![
+        tab("Archival", a, s.tab == StoreTab::Archival),
+        Span::raw(" "),
+        tab("Recall", r, s.tab == StoreTab::Recall),
+    ];
+    if let Some((q, l)) = &s.search {
+        header.push(Span::styled(format!("  /{} · {} found (Esc clears)", text::visible(q), l.rows.len()), Style::default().fg(th.accent)));
+    }
+    let list = s.shown();
+    let height = inner.height as usize - 1;
+    let mut lines = vec![Line::from(header)];
+    if !list.loaded && s.search.is_none() {
+        lines.push(Line::from(Span::styled("loading…", th.dimmed())));
+    } else if list.rows.is_empty() {
+        lines.push(Line::from(Span::styled(
+            if s.search.is_some() { "no results" } else { "empty" },
+            th.dimmed(),
+        )));
+    }
+    let w = inner.width as usize;
+    for i in window(list.rows.len(), list.selected, height) {
+        let row = &list.rows[i];
+        let head = format!("#{:<5} {} {:<9} ", row.id, row.time, row.tag);
+        let room = w.saturating_sub(head.chars().count());
+        let mut line = Line::from(vec![
+            Span::styled(head, th.dimmed()),
+            Span::styled(text::one_line(&row.text, room), Style::default().fg(th.fg)),
+        ]);
+        if i == list.selected && app.focus == Focus::Stores {
+            line = line.style(th.selected());
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+pub fn log(frame: &mut Frame, app: &mut App, area: Rect) {
+    app.areas.push((Focus::Log, area));
+    let th = &app.theme;
+    let block = pane_block(app, Focus::Log, format!(" {} ({}) ", Focus::Log.title(), app.log.len()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let height = inner.height.saturating_sub(1) as usize;
+    let range = window(app.log.len(), app.log_selected, height);
+    let rows: Vec<Row> = range
+        .map(|i| {
+            let l = &app.log[i];
+            let (status, style) = match l.status {
+                Some(Status::Ok) => ("OK", Style::default().fg(th.ok)),
+                Some(Status::Failed) => ("Failed", Style::default().fg(th.failed)),
+                None => ("…", th.dimmed()),
+            };
+            let name_style = if l.manual { Style::default().fg(th.accent) } else { Style::default().fg(th.function) };
+            let mut row = Row::new(vec![
+                Cell::from(Span::styled(l.step.to_string(), th.dimmed())),
+                Cell::from(Span::styled(l.name.clone(), name_style)),
+                Cell::from(Span::styled(text::one_line(&l.args, 40), Style::default().fg(th.fg))),
+                Cell::from(Span::styled(status, style)),
+                Cell::from(Span::styled(text::one_line(&l.message, 60), th.dimmed())),
+                Cell::from(match l.heartbeat {
+                    Some(true) => "♥",
+                    _ => "",
+                }),
+                Cell::from(Span::styled(l.duration_ms.map(|d| format!("{d:.1}ms")).unwrap_or_default(), th.dimmed())),
+            ]);
+            if i == app.log_selected && app.focus == Focus::Log {
+                row = row.style(th.selected());
+            }
+            row
+        })
+        .collect();
+    let header = Row::new(["step", "function", "arguments", "result", "message", "hb", "time"]).style(th.dimmed().add_modifier(Modifier::BOLD));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(4),
+            Constraint::Length(24),
+            Constraint::Fill(2),
+            Constraint::Length(6),
+            Constraint::Fill(3),
+            Constraint::Length(2),
+            Constraint::Length(8),
+        ],
+    )
+    .header(header);
+    frame.render_widget(table, inner);
+}
+
+pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
+    let th = &app.theme;
+    let k = &app.keymap;
+    let mut spans = vec![Span::styled(format!(" {} ", text::visible(&app.agent)), th.title(true).patch(th.selected()))];
+    match (&app.model, &app.endpoint) {
+        (Some(m), Some(e)) => spans.push(Span::styled(format!(" {} @ {} ", text::visible(m), text::visible(e)), th.dimmed())),
+        _ if app.read_only => spans.push(Span::styled(" watching (read-only) ", th.dimmed())),
+        _ => spans.push(Span::styled(
+            " no model configured: pass --base-url or set OPENAI_BASE_URL (memory browsing and editing work) ",
+            Style::default().fg(th.warning),
+        )),
+    }
+    let state = match &app.run {
+        RunState::Idle => match &app.error {
+            Some(e) => Span::styled(format!(" ✖ error: {e} "), Style::default().fg(th.error)),
+            None => Span::styled(" ● idle ", Style::default().fg(th.ok)),
+        },
+        RunState::Waiting { trigger, .. } => Span::styled(
+            format!(" ⏳ waiting for the model {:.0}s ({trigger}) · Esc interrupts ", app.elapsed().unwrap_or_default().as_secs_f64().floor()),
+            Style::default().fg(th.warning),
+        ),
+        RunState::Paused { trigger } => Span::styled(
+            format!(" ⏸ paused · next call: {trigger} · {} step · {} continue ", k.key_for(Action::Step), k.key_for(Action::Continue)),
+            Style::default().fg(th.accent).add_modifier(Modifier::BOLD),
+        ),
+    };
+    spans.push(state);
+    if app.step_mode {
+        spans.push(Span::styled(" STEP ", Style::default().fg(th.bg).bg(th.accent)));
+    }
+    if let Some(n) = &app.notice {
+        spans.push(Span::styled(format!(" {n} "), Style::default().fg(th.fg)));
+    } else {
+        let hints = if app.focus == Focus::Input {
+            "Enter send · Esc panes · Ctrl-C quit".to_string()
+        } else {
+            format!(
+                "{} input · {} help · {} step mode · {} quit",
+                k.key_for(Action::FocusInput),
+                k.key_for(Action::Help),
+                k.key_for(Action::ToggleStepMode),
+                k.key_for(Action::Quit)
+            )
+        };
+        spans.push(Span::styled(format!(" {hints}"), th.dimmed()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
