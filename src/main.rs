@@ -109,7 +109,9 @@ fn init_logging() {
 
 fn tui_options(cfg: &Resolved, theme: Option<String>, watch: bool) -> tui::TuiOptions {
     tui::TuiOptions {
-        theme: theme.or_else(|| cfg.theme.clone()).unwrap_or_else(|| "dark".into()),
+        theme: theme
+            .or_else(|| cfg.theme.clone())
+            .unwrap_or_else(|| "dark".into()),
         keys: cfg.keys.clone(),
         watch,
     }

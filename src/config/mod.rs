@@ -294,7 +294,11 @@ pub fn resolve(
             .clone()
             .or(file.embedding_base_url.clone()),
     });
-    let keys = file.keys.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
+    let keys = file
+        .keys
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_vec()))
+        .collect();
     Ok(Resolved {
         store,
         agent,

@@ -66,11 +66,11 @@ impl CoreMemory {
             blocks: vec![
                 Block {
                     description: Some("Who the agent is and how it speaks.".into()),
-                    ..Block::new("persona", persona.trim())
+                    ..Block::new("persona", &unwrap_lines(persona))
                 },
                 Block {
                     description: Some("What the agent knows about the user.".into()),
-                    ..Block::new("human", human.trim())
+                    ..Block::new("human", &unwrap_lines(human))
                 },
             ],
         }
@@ -153,6 +153,11 @@ impl CoreMemory {
         }
         out
     }
+}
+
+/// Joins a text file's wrapped lines into one paragraph.
+fn unwrap_lines(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn set_checked(block: &mut Block, new_value: String) -> Result<usize, EditError> {

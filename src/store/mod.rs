@@ -308,7 +308,10 @@ impl Store {
             Err(e) => return Err(db_err(e)),
         };
         let mut out = Vec::new();
-        for row in table.range((agent, after.saturating_add(1))..=(agent, u64::MAX)).map_err(db_err)? {
+        for row in table
+            .range((agent, after.saturating_add(1))..=(agent, u64::MAX))
+            .map_err(db_err)?
+        {
             let (_, v) = row.map_err(db_err)?;
             out.push(decode(v.value())?);
         }

@@ -30,7 +30,14 @@ pub enum Focus {
 }
 
 impl Focus {
-    pub const PANES: [Focus; 6] = [Focus::Input, Focus::Conversation, Focus::Budget, Focus::Core, Focus::Stores, Focus::Log];
+    pub const PANES: [Focus; 6] = [
+        Focus::Input,
+        Focus::Conversation,
+        Focus::Budget,
+        Focus::Core,
+        Focus::Stores,
+        Focus::Log,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -116,12 +123,31 @@ pub enum RunState {
 }
 
 pub enum Modal {
-    Help { scroll: u16 },
-    EditCore { label: String, limit: usize, read_only: bool, area: TextArea<'static>, error: Option<String> },
-    Detail { title: String, text: String, scroll: u16 },
-    Search { area: TextArea<'static> },
-    Insert { area: TextArea<'static> },
-    ConfirmDelete { id: u64, preview: String },
+    Help {
+        scroll: u16,
+    },
+    EditCore {
+        label: String,
+        limit: usize,
+        read_only: bool,
+        area: TextArea<'static>,
+        error: Option<String>,
+    },
+    Detail {
+        title: String,
+        text: String,
+        scroll: u16,
+    },
+    Search {
+        area: TextArea<'static>,
+    },
+    Insert {
+        area: TextArea<'static>,
+    },
+    ConfirmDelete {
+        id: u64,
+        preview: String,
+    },
 }
 
 /// Background reads the runtime performs for the app.
@@ -142,12 +168,25 @@ pub enum Effect {
 /// Results of background reads.
 #[derive(Debug, Clone)]
 pub enum Loaded {
-    History { entries: Vec<Entry>, log: Vec<LogEntry> },
+    History {
+        entries: Vec<Entry>,
+        log: Vec<LogEntry>,
+    },
     Archival(Vec<Row>),
     Recall(Vec<Row>),
-    Search { tab: StoreTab, query: String, rows: Vec<Row> },
+    Search {
+        tab: StoreTab,
+        query: String,
+        rows: Vec<Row>,
+    },
     /// Watch mode: what the other process changed.
-    Watched { entries: Vec<Entry>, log: Vec<LogEntry>, core: Vec<Block>, budget: Budget, step: u64 },
+    Watched {
+        entries: Vec<Entry>,
+        log: Vec<LogEntry>,
+        core: Vec<Block>,
+        budget: Budget,
+        step: u64,
+    },
     Failed(String),
 }
 
@@ -233,7 +272,11 @@ impl App {
             read_only: init.read_only,
             theme: init.theme,
             keymap: init.keymap,
-            focus: if init.read_only { Focus::Conversation } else { Focus::Input },
+            focus: if init.read_only {
+                Focus::Conversation
+            } else {
+                Focus::Input
+            },
             modal: None,
             convo: Conversation::default(),
             input: new_area(placeholder),
@@ -242,7 +285,12 @@ impl App {
             budget: init.budget,
             core: init.core,
             core_selected: 0,
-            stores: Stores { tab: StoreTab::Archival, archival: StoreList::default(), recall: StoreList::default(), search: None },
+            stores: Stores {
+                tab: StoreTab::Archival,
+                archival: StoreList::default(),
+                recall: StoreList::default(),
+                search: None,
+            },
             log: Vec::new(),
             log_selected: 0,
             run: RunState::Idle,
@@ -271,7 +319,14 @@ impl App {
             AppEvent::Loaded(l) => self.on_loaded(l),
             AppEvent::Paste(s) => {
                 match (&mut self.modal, self.focus) {
-                    (Some(Modal::EditCore { area, .. } | Modal::Insert { area } | Modal::Search { area }), _) => {
+                    (
+                        Some(
+                            Modal::EditCore { area, .. }
+                            | Modal::Insert { area }
+                            | Modal::Search { area },
+                        ),
+                        _,
+                    ) => {
                         area.insert_str(&s);
                     }
                     (None, Focus::Input) if !self.read_only => {
@@ -292,7 +347,9 @@ impl App {
         self.step = e.step;
         let mut fx = Vec::new();
         match e.kind {
-            EventKind::Ready { model, base_url, .. } => {
+            EventKind::Ready {
+                model, base_url, ..
+            } => {
                 self.model = model;
                 self.endpoint = base_url;
             }
@@ -301,17 +358,36 @@ impl App {
                 self.convo.scroll = 0;
             }
             EventKind::ModelCall { trigger } => {
-                self.run = RunState::Waiting { since: self.now, trigger: trigger.to_string() };
+                self.run = RunState::Waiting {
+                    since: self.now,
+                    trigger: trigger.to_string(),
+                };
             }
-            EventKind::Retry { message, attempt, wait_ms, .. } => {
-                self.notice = Some(format!("retry {attempt} in {:.1}s: {}", wait_ms as f64 / 1000.0, text::visible(&message)));
+            EventKind::Retry {
+                message,
+                attempt,
+                wait_ms,
+                ..
+            } => {
+                self.notice = Some(format!(
+                    "retry {attempt} in {:.1}s: {}",
+                    wait_ms as f64 / 1000.0,
+                    text::visible(&message)
+                ));
             }
             EventKind::Paused { trigger, budget } => {
-                self.run = RunState::Paused { trigger: trigger.to_string() };
+                self.run = RunState::Paused {
+                    trigger: trigger.to_string(),
+                };
                 self.budget = budget;
             }
             EventKind::Thought { text } => self.convo.push(Entry::new(EntryKind::Thought, &text)),
-            EventKind::FunctionCall { name, arguments, call_id, repairs } => {
+            EventKind::FunctionCall {
+                name,
+                arguments,
+                call_id,
+                repairs,
+            } => {
                 let args = match &arguments {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
@@ -338,39 +414,76 @@ impl App {
                 });
                 self.log_selected = self.log.len() - 1;
             }
-            EventKind::FunctionReturn { name, status, message, heartbeat, duration_ms } => {
-                if let Some(id) = self.convo.entries.iter().rev().find_map(|en| match &en.kind {
-                    EntryKind::Call { name: n, call_id, result: None, .. } if *n == text::visible(&name) => Some(call_id.clone()),
-                    _ => None,
-                }) {
+            EventKind::FunctionReturn {
+                name,
+                status,
+                message,
+                heartbeat,
+                duration_ms,
+            } => {
+                if let Some(id) = self
+                    .convo
+                    .entries
+                    .iter()
+                    .rev()
+                    .find_map(|en| match &en.kind {
+                        EntryKind::Call {
+                            name: n,
+                            call_id,
+                            result: None,
+                            ..
+                        } if *n == text::visible(&name) => Some(call_id.clone()),
+                        _ => None,
+                    })
+                {
                     self.convo.complete_call(&id, status, &message);
                 }
-                if let Some(l) = self.log.iter_mut().rev().find(|l| l.status.is_none() && l.name == text::visible(&name)) {
+                if let Some(l) = self
+                    .log
+                    .iter_mut()
+                    .rev()
+                    .find(|l| l.status.is_none() && l.name == text::visible(&name))
+                {
                     l.status = Some(status);
                     l.message = text::visible(&message);
                     l.heartbeat = Some(heartbeat);
                     l.duration_ms = Some(duration_ms);
                 }
             }
-            EventKind::AssistantMessage { text } => self.convo.push(Entry::new(EntryKind::Agent, &text)),
-            EventKind::Heartbeat { reason } => self.convo.push(Entry::new(EntryKind::System("heartbeat"), &reason)),
-            EventKind::MemoryWarning { message, .. } => {
-                self.convo.push(Entry::new(EntryKind::System("memory warning"), &message))
+            EventKind::AssistantMessage { text } => {
+                self.convo.push(Entry::new(EntryKind::Agent, &text))
             }
+            EventKind::Heartbeat { reason } => self
+                .convo
+                .push(Entry::new(EntryKind::System("heartbeat"), &reason)),
+            EventKind::MemoryWarning { message, .. } => self
+                .convo
+                .push(Entry::new(EntryKind::System("memory warning"), &message)),
             EventKind::Summary { evicted, summary } => {
                 self.convo.push(Entry::new(
                     EntryKind::System("summary"),
-                    &format!("{evicted} messages evicted from the context into the summary: {summary}"),
+                    &format!(
+                        "{evicted} messages evicted from the context into the summary: {summary}"
+                    ),
                 ));
                 fx.push(Effect::Load(Load::Recall));
             }
-            EventKind::CoreMemoryUpdated { label, value, chars, limit, source } => {
+            EventKind::CoreMemoryUpdated {
+                label,
+                value,
+                chars,
+                limit,
+                source,
+            } => {
                 match self.core.iter_mut().find(|b| b.label == label) {
                     Some(b) => {
                         b.value = value;
                         b.limit = limit;
                     }
-                    None => self.core.push(Block { limit, ..Block::new(&label, &value) }),
+                    None => self.core.push(Block {
+                        limit,
+                        ..Block::new(&label, &value)
+                    }),
                 }
                 if source == EditSource::User {
                     self.log.push(LogEntry {
@@ -398,7 +511,8 @@ impl App {
                 if kind == "edit_refused" {
                     self.notice = Some(message.clone());
                 } else {
-                    self.convo.push(Entry::new(EntryKind::Error, &format!("{kind}: {message}")));
+                    self.convo
+                        .push(Entry::new(EntryKind::Error, &format!("{kind}: {message}")));
                     self.error = Some(message);
                 }
             }
@@ -430,7 +544,13 @@ impl App {
                 set_rows(&mut list, rows);
                 self.stores.search = Some((query, list));
             }
-            Loaded::Watched { entries, log, core, budget, step } => {
+            Loaded::Watched {
+                entries,
+                log,
+                core,
+                budget,
+                step,
+            } => {
                 let at_bottom = self.convo.scroll == 0;
                 for e in entries {
                     self.convo.push(e);
@@ -453,9 +573,15 @@ impl App {
 
     fn on_mouse(&mut self, m: MouseEvent) -> Vec<Effect> {
         let pos = Position::new(m.column, m.row);
-        let over = self.areas.iter().find(|(_, r)| r.contains(pos)).map(|(f, _)| *f);
+        let over = self
+            .areas
+            .iter()
+            .find(|(_, r)| r.contains(pos))
+            .map(|(f, _)| *f);
         match m.kind {
-            MouseEventKind::ScrollUp if over == Some(Focus::Conversation) || over.is_none() => self.convo.scroll += 3,
+            MouseEventKind::ScrollUp if over == Some(Focus::Conversation) || over.is_none() => {
+                self.convo.scroll += 3
+            }
             MouseEventKind::ScrollDown if over == Some(Focus::Conversation) || over.is_none() => {
                 self.convo.scroll = self.convo.scroll.saturating_sub(3)
             }
@@ -477,13 +603,20 @@ impl App {
             return;
         }
         self.focus = f;
-        if f == Focus::Conversation && self.convo.selected.is_none() && !self.convo.entries.is_empty() {
+        if f == Focus::Conversation
+            && self.convo.selected.is_none()
+            && !self.convo.entries.is_empty()
+        {
             self.convo.selected = Some(self.convo.entries.len() - 1);
         }
     }
 
     fn cycle_focus(&mut self, delta: isize) {
-        let panes: Vec<Focus> = Focus::PANES.iter().copied().filter(|f| !(self.read_only && *f == Focus::Input)).collect();
+        let panes: Vec<Focus> = Focus::PANES
+            .iter()
+            .copied()
+            .filter(|f| !(self.read_only && *f == Focus::Input))
+            .collect();
         let i = panes.iter().position(|f| *f == self.focus).unwrap_or(0) as isize;
         let n = panes.len() as isize;
         self.set_focus(panes[((i + delta) % n + n) as usize % n as usize]);
@@ -506,7 +639,9 @@ impl App {
         if self.focus == Focus::Input {
             return self.on_input_key(k);
         }
-        let Some(action) = self.keymap.action(&k) else { return Vec::new() };
+        let Some(action) = self.keymap.action(&k) else {
+            return Vec::new();
+        };
         self.on_action(action)
     }
 
@@ -529,13 +664,17 @@ impl App {
                     return vec![Effect::Engine(Command::Interrupt)];
                 }
             }
-            KeyCode::Enter if alt || k.modifiers.contains(KeyModifiers::SHIFT) => self.input.insert_newline(),
+            KeyCode::Enter if alt || k.modifiers.contains(KeyModifiers::SHIFT) => {
+                self.input.insert_newline()
+            }
             KeyCode::Enter => {
                 let text = self.input.lines().join("\n");
                 if text.trim().is_empty() {
                     return Vec::new();
                 }
-                self.input = new_area("Type a message · Enter sends · Alt-Enter new line · Esc to the panes");
+                self.input = new_area(
+                    "Type a message · Enter sends · Alt-Enter new line · Esc to the panes",
+                );
                 self.sent.push(text.clone());
                 self.sent_pos = None;
                 self.error = None;
@@ -554,7 +693,9 @@ impl App {
                     _ => None,
                 };
                 self.sent_pos = pos;
-                let mut area = new_area("Type a message · Enter sends · Alt-Enter new line · Esc to the panes");
+                let mut area = new_area(
+                    "Type a message · Enter sends · Alt-Enter new line · Esc to the panes",
+                );
                 if let Some(p) = pos {
                     area.insert_str(&self.sent[p]);
                 }
@@ -572,7 +713,11 @@ impl App {
 
     fn move_selection(&mut self, delta: isize) {
         let step = |i: usize, n: usize| -> usize {
-            if n == 0 { 0 } else { (i as isize + delta).clamp(0, n as isize - 1) as usize }
+            if n == 0 {
+                0
+            } else {
+                (i as isize + delta).clamp(0, n as isize - 1) as usize
+            }
         };
         match self.focus {
             Focus::Conversation => {
@@ -583,7 +728,8 @@ impl App {
                 let cur = self.convo.selected.unwrap_or(n - 1);
                 let next = step(cur, n);
                 self.convo.selected = Some(next);
-                self.convo.scroll_to(next, self.convo_width, self.convo_height);
+                self.convo
+                    .scroll_to(next, self.convo_width, self.convo_height);
             }
             Focus::Core => self.core_selected = step(self.core_selected, self.core.len()),
             Focus::Stores => {
@@ -614,7 +760,10 @@ impl App {
                 self.convo.selected = None;
             }
             Action::PageDown if self.focus == Focus::Conversation => {
-                self.convo.scroll = self.convo.scroll.saturating_sub(self.convo_height.max(2) as usize - 1);
+                self.convo.scroll = self
+                    .convo
+                    .scroll
+                    .saturating_sub(self.convo_height.max(2) as usize - 1);
                 self.convo.selected = None;
             }
             Action::PageUp => self.move_selection(-10),
@@ -648,7 +797,9 @@ impl App {
                 self.run = RunState::Idle;
                 return vec![Effect::Engine(Command::Continue)];
             }
-            Action::Step | Action::Continue => self.notice = Some("nothing is paused (press s for step mode)".into()),
+            Action::Step | Action::Continue => {
+                self.notice = Some("nothing is paused (press s for step mode)".into())
+            }
             Action::Escape => {
                 if self.stores.search.is_some() && self.focus == Focus::Stores {
                     self.stores.search = None;
@@ -660,16 +811,27 @@ impl App {
             }
             Action::Edit => self.open_editor(),
             Action::Search if self.focus == Focus::Stores => {
-                self.modal = Some(Modal::Search { area: new_area("search words, then Enter") });
+                self.modal = Some(Modal::Search {
+                    area: new_area("search words, then Enter"),
+                });
             }
             Action::Insert if self.focus == Focus::Stores && !self.read_only => {
                 self.stores.tab = StoreTab::Archival;
                 self.stores.search = None;
-                self.modal = Some(Modal::Insert { area: new_area("text of the new passage · Ctrl-S saves · Esc cancels") });
+                self.modal = Some(Modal::Insert {
+                    area: new_area("text of the new passage · Ctrl-S saves · Esc cancels"),
+                });
             }
-            Action::Delete if self.focus == Focus::Stores && !self.read_only && self.stores.tab == StoreTab::Archival => {
+            Action::Delete
+                if self.focus == Focus::Stores
+                    && !self.read_only
+                    && self.stores.tab == StoreTab::Archival =>
+            {
                 if let Some(r) = self.stores.shown().rows.get(self.stores.shown().selected) {
-                    self.modal = Some(Modal::ConfirmDelete { id: r.id, preview: text::one_line(&r.text, 60) });
+                    self.modal = Some(Modal::ConfirmDelete {
+                        id: r.id,
+                        preview: text::one_line(&r.text, 60),
+                    });
                 }
             }
             Action::SwitchTab if self.focus == Focus::Stores => {
@@ -692,7 +854,11 @@ impl App {
                         self.convo.toggle(i);
                     } else {
                         let e = &self.convo.entries[i];
-                        self.modal = Some(Modal::Detail { title: "Message".into(), text: e.text.clone(), scroll: 0 });
+                        self.modal = Some(Modal::Detail {
+                            title: "Message".into(),
+                            text: e.text.clone(),
+                            scroll: 0,
+                        });
                     }
                 }
             }
@@ -700,7 +866,11 @@ impl App {
             Focus::Stores => {
                 let l = self.stores.shown();
                 if let Some(r) = l.rows.get(l.selected) {
-                    let what = if self.stores.tab == StoreTab::Archival { "Passage" } else { "Message" };
+                    let what = if self.stores.tab == StoreTab::Archival {
+                        "Passage"
+                    } else {
+                        "Message"
+                    };
                     self.modal = Some(Modal::Detail {
                         title: format!("{what} #{} · {} · {}", r.id, r.tag, r.time),
                         text: r.text.clone(),
@@ -710,7 +880,12 @@ impl App {
             }
             Focus::Log => {
                 if let Some(l) = self.log.get(self.log_selected) {
-                    let mut text = format!("step {} · {}\n\narguments:\n{}\n", l.step, l.name, pretty(&l.args));
+                    let mut text = format!(
+                        "step {} · {}\n\narguments:\n{}\n",
+                        l.step,
+                        l.name,
+                        pretty(&l.args)
+                    );
                     if !l.repairs.is_empty() {
                         text.push_str(&format!("\nrepairs: {}\n", l.repairs.join("; ")));
                     }
@@ -723,9 +898,15 @@ impl App {
                             Some(false) => "no",
                             None => "-",
                         },
-                        l.duration_ms.map(|d| format!("\nduration: {d:.1} ms")).unwrap_or_default()
+                        l.duration_ms
+                            .map(|d| format!("\nduration: {d:.1} ms"))
+                            .unwrap_or_default()
                     ));
-                    self.modal = Some(Modal::Detail { title: format!("Function call: {}", l.name), text, scroll: 0 });
+                    self.modal = Some(Modal::Detail {
+                        title: format!("Function call: {}", l.name),
+                        text,
+                        scroll: 0,
+                    });
                 }
             }
             Focus::Budget | Focus::Input => {}
@@ -738,26 +919,46 @@ impl App {
             return;
         }
         self.focus = Focus::Core;
-        let Some(b) = self.core.get(self.core_selected) else { return };
+        let Some(b) = self.core.get(self.core_selected) else {
+            return;
+        };
         let mut area = TextArea::new(b.value.split('\n').map(String::from).collect());
         area.set_wrap_mode(WrapMode::WordOrGlyph);
         area.set_cursor_line_style(ratatui::style::Style::default());
-        self.modal = Some(Modal::EditCore { label: b.label.clone(), limit: b.limit, read_only: b.read_only, area, error: None });
+        area.move_cursor(tui_textarea::CursorMove::Bottom);
+        area.move_cursor(tui_textarea::CursorMove::End);
+        self.modal = Some(Modal::EditCore {
+            label: b.label.clone(),
+            limit: b.limit,
+            read_only: b.read_only,
+            area,
+            error: None,
+        });
     }
 
     fn on_modal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-        let Some(modal) = self.modal.as_mut() else { return Vec::new() };
+        let Some(modal) = self.modal.as_mut() else {
+            return Vec::new();
+        };
         match modal {
             Modal::Help { scroll } | Modal::Detail { scroll, .. } => match k.code {
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => self.modal = None,
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => {
+                    self.modal = None
+                }
                 KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
                 KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
                 KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
                 KeyCode::PageDown => *scroll += 10,
                 _ => {}
             },
-            Modal::EditCore { label, limit, read_only, area, error } => match k.code {
+            Modal::EditCore {
+                label,
+                limit,
+                read_only,
+                area,
+                error,
+            } => match k.code {
                 KeyCode::Esc => {
                     self.modal = None;
                     self.notice = Some("edit cancelled".into());
@@ -768,9 +969,14 @@ impl App {
                     if *read_only {
                         *error = Some(format!("'{label}' is read-only; nothing was saved"));
                     } else if chars > *limit {
-                        *error = Some(format!("{chars} characters is over the limit of {limit}; shorten the text to save"));
+                        *error = Some(format!(
+                            "{chars} characters is over the limit of {limit}; shorten the text to save"
+                        ));
                     } else {
-                        let cmd = Command::EditCore { label: label.clone(), value };
+                        let cmd = Command::EditCore {
+                            label: label.clone(),
+                            value,
+                        };
                         self.modal = None;
                         return vec![Effect::Engine(cmd)];
                     }
@@ -786,7 +992,10 @@ impl App {
                     let query = area.lines().join(" ");
                     self.modal = None;
                     if !query.trim().is_empty() {
-                        return vec![Effect::Load(Load::Search { tab: self.stores.tab, query })];
+                        return vec![Effect::Load(Load::Search {
+                            tab: self.stores.tab,
+                            query,
+                        })];
                     }
                 }
                 _ => {

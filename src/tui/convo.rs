@@ -40,7 +40,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(kind: EntryKind, text: &str) -> Entry {
-        Entry { kind, text: text::visible(text), expanded: false }
+        Entry {
+            kind,
+            text: text::visible(text),
+            expanded: false,
+        }
     }
 
     fn prefix(&self) -> &'static str {
@@ -57,7 +61,9 @@ impl Entry {
     /// The entry's full text, as it wraps.
     fn body(&self) -> String {
         match &self.kind {
-            EntryKind::Call { name, args, result, .. } => {
+            EntryKind::Call {
+                name, args, result, ..
+            } => {
                 let res = match result {
                     Some((s, m)) => format!(" → {} {}", s.as_str(), m),
                     None => " …".to_string(),
@@ -78,30 +84,48 @@ impl Entry {
         let body = self.body();
         let prefix = self.prefix();
         let collapsed_call = matches!(self.kind, EntryKind::Call { .. }) && !self.expanded;
-        let mut lines = wrap(&format!("{prefix}{body}"), width.max(8) as usize);
         if collapsed_call {
-            lines.truncate(1);
-            if let Some(first) = lines.first_mut()
-                && body.chars().count() + prefix.chars().count() > width as usize
-            {
-                let cut: String = first.chars().take((width as usize).saturating_sub(1)).collect();
-                *first = format!("{cut}…");
-            }
+            return vec![clip(&format!("{prefix}{body}"), width.max(8) as usize)];
         }
-        lines
+        wrap(&format!("{prefix}{body}"), width.max(8) as usize)
     }
 
     fn style(&self, theme: &Theme) -> Style {
         match &self.kind {
             EntryKind::User => Style::default().fg(theme.user),
             EntryKind::Agent => Style::default().fg(theme.agent),
-            EntryKind::Thought => Style::default().fg(theme.thought).add_modifier(Modifier::ITALIC),
-            EntryKind::Call { result: Some((Status::Failed, _)), .. } => Style::default().fg(theme.failed),
+            EntryKind::Thought => Style::default()
+                .fg(theme.thought)
+                .add_modifier(Modifier::ITALIC),
+            EntryKind::Call {
+                result: Some((Status::Failed, _)),
+                ..
+            } => Style::default().fg(theme.failed),
             EntryKind::Call { .. } => Style::default().fg(theme.function),
             EntryKind::System(_) => Style::default().fg(theme.system),
             EntryKind::Error => Style::default().fg(theme.error),
         }
     }
+}
+
+/// One line of at most `width` columns, ending in "…" when cut.
+pub fn clip(s: &str, width: usize) -> String {
+    let total: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
 }
 
 /// Greedy word wrap by display width; long words are split; newlines are kept.
@@ -153,7 +177,11 @@ impl Conversation {
     pub fn push(&mut self, e: Entry) {
         self.entries.push(e);
         if self.heights_width > 0 {
-            let h = self.entries.last().map(|e| e.lines_at(self.heights_width).len() as u16).unwrap_or(1);
+            let h = self
+                .entries
+                .last()
+                .map(|e| e.lines_at(self.heights_width).len() as u16)
+                .unwrap_or(1);
             self.heights.push(h);
         }
     }
@@ -186,7 +214,11 @@ impl Conversation {
     fn ensure_heights(&mut self, width: u16) {
         if self.heights_width != width || self.heights.len() != self.entries.len() {
             self.heights_width = width;
-            self.heights = self.entries.iter().map(|e| e.lines_at(width).len() as u16).collect();
+            self.heights = self
+                .entries
+                .iter()
+                .map(|e| e.lines_at(width).len() as u16)
+                .collect();
         }
     }
 
@@ -224,7 +256,12 @@ impl Conversation {
             let start = end.saturating_sub(want);
             want -= end - start;
             skip = 0;
-            chunks.push(lines[start..end].iter().map(|l| Line::from(Span::styled(l.clone(), style))).collect());
+            chunks.push(
+                lines[start..end]
+                    .iter()
+                    .map(|l| Line::from(Span::styled(l.clone(), style)))
+                    .collect(),
+            );
         }
         chunks.into_iter().rev().flatten().collect()
     }
@@ -247,14 +284,26 @@ pub fn entries_from_messages(messages: &[Message]) -> Vec<Entry> {
     let mut out: Vec<Entry> = Vec::new();
     for m in messages {
         match (m.role, m.kind) {
-            (Role::User, MessageKind::UserMessage) => out.push(Entry::new(EntryKind::User, &m.text)),
-            (Role::User, MessageKind::Heartbeat) => out.push(Entry::new(EntryKind::System("heartbeat"), &m.text)),
-            (Role::User, MessageKind::Login) => out.push(Entry::new(EntryKind::System("login"), "session started")),
+            (Role::User, MessageKind::UserMessage) => {
+                out.push(Entry::new(EntryKind::User, &m.text))
+            }
+            (Role::User, MessageKind::Heartbeat) => {
+                out.push(Entry::new(EntryKind::System("heartbeat"), &m.text))
+            }
+            (Role::User, MessageKind::Login) => {
+                out.push(Entry::new(EntryKind::System("login"), "session started"))
+            }
             (_, MessageKind::SystemAlert) => {
-                let label = if m.text.starts_with("Memory pressure") { "memory warning" } else { "system alert" };
+                let label = if m.text.starts_with("Memory pressure") {
+                    "memory warning"
+                } else {
+                    "system alert"
+                };
                 out.push(Entry::new(EntryKind::System(label), &m.text))
             }
-            (_, MessageKind::Summary) => out.push(Entry::new(EntryKind::System("summary"), &m.text)),
+            (_, MessageKind::Summary) => {
+                out.push(Entry::new(EntryKind::System("summary"), &m.text))
+            }
             (Role::Assistant, _) => {
                 if !m.content.trim().is_empty() {
                     out.push(Entry::new(EntryKind::Thought, m.content.trim()));
@@ -281,9 +330,17 @@ pub fn entries_from_messages(messages: &[Message]) -> Vec<Entry> {
             (Role::Tool, _) => {
                 let id = text::visible(m.tool_call_id.as_deref().unwrap_or_default());
                 let v: serde_json::Value = serde_json::from_str(&m.content).unwrap_or_default();
-                let status = if v["status"] == "OK" { Status::Ok } else { Status::Failed };
+                let status = if v["status"] == "OK" {
+                    Status::Ok
+                } else {
+                    Status::Failed
+                };
                 let msg = text::visible(v["message"].as_str().unwrap_or_default());
-                if let Some(e) = out.iter_mut().rev().find(|e| matches!(&e.kind, EntryKind::Call { call_id, .. } if *call_id == id)) {
+                if let Some(e) = out
+                    .iter_mut()
+                    .rev()
+                    .find(|e| matches!(&e.kind, EntryKind::Call { call_id, .. } if *call_id == id))
+                {
                     if let EntryKind::Call { result, .. } = &mut e.kind {
                         *result = Some((status, msg));
                     }
@@ -304,7 +361,13 @@ mod tests {
         assert_eq!(wrap("hello world foo", 11), vec!["hello world", "foo"]);
         assert_eq!(wrap("a\nb", 10), vec!["a", "b"]);
         assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
-        assert!(wrap("日本語のテキスト", 6).iter().all(|l| l.chars().map(|c| c.width().unwrap()).sum::<usize>() <= 6));
+        assert!(
+            wrap("日本語のテキスト", 6).iter().all(|l| l
+                .chars()
+                .map(|c| c.width().unwrap())
+                .sum::<usize>()
+                <= 6)
+        );
     }
 
     #[test]

@@ -32,7 +32,12 @@ fn recall_row(m: &Message) -> Row {
     for c in &m.tool_calls {
         body.push_str(&format!(" ƒ {}({})", c.name, c.arguments));
     }
-    Row { id: m.id, time: m.created_at.format(TIME).to_string(), tag: recall_tag(m), text: text::visible(body.trim()) }
+    Row {
+        id: m.id,
+        time: m.created_at.format(TIME).to_string(),
+        tag: recall_tag(m),
+        text: text::visible(body.trim()),
+    }
 }
 
 pub fn load(store: &Store, agent: &str, what: &Load) -> Loaded {
@@ -49,36 +54,70 @@ fn load_inner(store: &Store, agent: &str, what: &Load) -> Result<Loaded, crate::
                 .archival(agent)?
                 .iter()
                 .rev()
-                .map(|p| Row { id: p.id, time: p.created_at.format(TIME).to_string(), tag: p.source.clone(), text: text::visible(&p.text) })
+                .map(|p| Row {
+                    id: p.id,
+                    time: p.created_at.format(TIME).to_string(),
+                    tag: p.source.clone(),
+                    text: text::visible(&p.text),
+                })
                 .collect(),
         ),
         Load::Recall => Loaded::Recall(store.recall(agent)?.iter().rev().map(recall_row).collect()),
-        Load::Search { tab: StoreTab::Archival, query } => {
+        Load::Search {
+            tab: StoreTab::Archival,
+            query,
+        } => {
             let passages = store.archival(agent)?;
             let mut idx = Bm25Index::new();
             for p in &passages {
                 idx.insert(p.id, &p.text);
             }
-            let by_id: std::collections::HashMap<u64, &crate::memory::Passage> = passages.iter().map(|p| (p.id, p)).collect();
+            let by_id: std::collections::HashMap<u64, &crate::memory::Passage> =
+                passages.iter().map(|p| (p.id, p)).collect();
             let rows = idx
                 .search(query)
                 .into_iter()
                 .map(|(id, _)| {
                     let p = by_id[&id];
-                    Row { id, time: p.created_at.format(TIME).to_string(), tag: p.source.clone(), text: text::visible(&p.text) }
+                    Row {
+                        id,
+                        time: p.created_at.format(TIME).to_string(),
+                        tag: p.source.clone(),
+                        text: text::visible(&p.text),
+                    }
                 })
                 .collect();
-            Loaded::Search { tab: StoreTab::Archival, query: query.clone(), rows }
+            Loaded::Search {
+                tab: StoreTab::Archival,
+                query: query.clone(),
+                rows,
+            }
         }
-        Load::Search { tab: StoreTab::Recall, query } => {
-            let messages: Vec<Message> = store.recall(agent)?.into_iter().filter(|m| m.searchable).collect();
+        Load::Search {
+            tab: StoreTab::Recall,
+            query,
+        } => {
+            let messages: Vec<Message> = store
+                .recall(agent)?
+                .into_iter()
+                .filter(|m| m.searchable)
+                .collect();
             let mut idx = Bm25Index::new();
             for m in &messages {
                 idx.insert(m.id, &m.text);
             }
-            let by_id: std::collections::HashMap<u64, &Message> = messages.iter().map(|m| (m.id, m)).collect();
-            let rows = idx.search(query).into_iter().map(|(id, _)| recall_row(by_id[&id])).collect();
-            Loaded::Search { tab: StoreTab::Recall, query: query.clone(), rows }
+            let by_id: std::collections::HashMap<u64, &Message> =
+                messages.iter().map(|m| (m.id, m)).collect();
+            let rows = idx
+                .search(query)
+                .into_iter()
+                .map(|(id, _)| recall_row(by_id[&id]))
+                .collect();
+            Loaded::Search {
+                tab: StoreTab::Recall,
+                query: query.clone(),
+                rows,
+            }
         }
     })
 }
@@ -99,7 +138,11 @@ pub fn log_from_messages(messages: &[Message]) -> Vec<LogEntry> {
                 Some(r) => {
                     let v: serde_json::Value = serde_json::from_str(&r.content).unwrap_or_default();
                     (
-                        Some(if v["status"] == "OK" { Status::Ok } else { Status::Failed }),
+                        Some(if v["status"] == "OK" {
+                            Status::Ok
+                        } else {
+                            Status::Failed
+                        }),
                         text::visible(v["message"].as_str().unwrap_or_default()),
                     )
                 }
@@ -128,7 +171,10 @@ pub fn log_from_messages(messages: &[Message]) -> Vec<LogEntry> {
 /// The conversation and function log as recall holds them.
 pub fn history(store: &Store, agent: &str) -> Loaded {
     match store.recall(agent) {
-        Ok(messages) => Loaded::History { entries: entries_from_messages(&messages), log: log_from_messages(&messages) },
+        Ok(messages) => Loaded::History {
+            entries: entries_from_messages(&messages),
+            log: log_from_messages(&messages),
+        },
         Err(e) => Loaded::Failed(format!("cannot read the conversation: {e}")),
     }
 }

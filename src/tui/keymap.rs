@@ -41,30 +41,110 @@ pub enum Action {
 
 /// (action, config name, description, default keys)
 const TABLE: &[(Action, &str, &str, &[&str])] = &[
-    (Action::FocusInput, "focus_input", "type a message (input box)", &["i"]),
-    (Action::FocusConversation, "focus_conversation", "conversation pane", &["1"]),
-    (Action::FocusBudget, "focus_budget", "context budget pane", &["2"]),
+    (
+        Action::FocusInput,
+        "focus_input",
+        "type a message (input box)",
+        &["i"],
+    ),
+    (
+        Action::FocusConversation,
+        "focus_conversation",
+        "conversation pane",
+        &["1"],
+    ),
+    (
+        Action::FocusBudget,
+        "focus_budget",
+        "context budget pane",
+        &["2"],
+    ),
     (Action::FocusCore, "focus_core", "core memory pane", &["3"]),
-    (Action::FocusStores, "focus_stores", "archival / recall stores", &["4"]),
+    (
+        Action::FocusStores,
+        "focus_stores",
+        "archival / recall stores",
+        &["4"],
+    ),
     (Action::FocusLog, "focus_log", "function log pane", &["5"]),
     (Action::FocusNext, "focus_next", "next pane", &["tab"]),
-    (Action::FocusPrev, "focus_prev", "previous pane", &["backtab"]),
+    (
+        Action::FocusPrev,
+        "focus_prev",
+        "previous pane",
+        &["backtab"],
+    ),
     (Action::Up, "up", "move up / scroll up", &["up", "k"]),
-    (Action::Down, "down", "move down / scroll down", &["down", "j"]),
+    (
+        Action::Down,
+        "down",
+        "move down / scroll down",
+        &["down", "j"],
+    ),
     (Action::PageUp, "page_up", "page up", &["pageup"]),
     (Action::PageDown, "page_down", "page down", &["pagedown"]),
     (Action::Top, "top", "first item / oldest", &["home", "g"]),
-    (Action::Bottom, "bottom", "last item / newest", &["end", "G"]),
-    (Action::Open, "open", "expand / read the selected item whole", &["enter"]),
-    (Action::ToggleStepMode, "step_mode", "toggle step mode (pause before each model call)", &["s"]),
-    (Action::Step, "step", "step mode: run exactly one model call", &["n", "space"]),
-    (Action::Continue, "continue", "step mode: run to the end of the chain", &["c"]),
-    (Action::Escape, "escape", "close / interrupt the model call", &["esc"]),
-    (Action::Edit, "edit", "edit the selected core memory block", &["e"]),
+    (
+        Action::Bottom,
+        "bottom",
+        "last item / newest",
+        &["end", "G"],
+    ),
+    (
+        Action::Open,
+        "open",
+        "expand / read the selected item whole",
+        &["enter"],
+    ),
+    (
+        Action::ToggleStepMode,
+        "step_mode",
+        "toggle step mode (pause before each model call)",
+        &["s"],
+    ),
+    (
+        Action::Step,
+        "step",
+        "step mode: run exactly one model call",
+        &["n", "space"],
+    ),
+    (
+        Action::Continue,
+        "continue",
+        "step mode: run to the end of the chain",
+        &["c"],
+    ),
+    (
+        Action::Escape,
+        "escape",
+        "close / interrupt the model call",
+        &["esc"],
+    ),
+    (
+        Action::Edit,
+        "edit",
+        "edit the selected core memory block",
+        &["e"],
+    ),
     (Action::Search, "search", "search the store shown", &["/"]),
-    (Action::Insert, "insert", "insert an archival passage", &["a"]),
-    (Action::Delete, "delete", "delete the selected archival passage", &["d"]),
-    (Action::SwitchTab, "switch_tab", "switch archival / recall", &["left", "right", "h", "l"]),
+    (
+        Action::Insert,
+        "insert",
+        "insert an archival passage",
+        &["a"],
+    ),
+    (
+        Action::Delete,
+        "delete",
+        "delete the selected archival passage",
+        &["d"],
+    ),
+    (
+        Action::SwitchTab,
+        "switch_tab",
+        "switch archival / recall",
+        &["left", "right", "h", "l"],
+    ),
     (Action::Help, "help", "this help", &["?"]),
     (Action::Quit, "quit", "quit", &["q"]),
 ];
@@ -117,7 +197,11 @@ impl KeySpec {
                 let mut chars = rest.chars();
                 match (chars.next(), chars.next()) {
                     (Some(c), None) => KeyCode::Char(c),
-                    _ => return Err(format!("'{s}' is not a key (try \"q\", \"ctrl-x\", \"f2\", \"enter\")")),
+                    _ => {
+                        return Err(format!(
+                            "'{s}' is not a key (try \"q\", \"ctrl-x\", \"f2\", \"enter\")"
+                        ));
+                    }
                 }
             }
         };
@@ -128,7 +212,9 @@ impl KeySpec {
         // Terminals report shifted characters with or without SHIFT; compare the character only.
         let mods = key.modifiers - KeyModifiers::SHIFT;
         match (self.code, key.code) {
-            (KeyCode::Char(a), KeyCode::Char(b)) => a == b && mods == self.mods - KeyModifiers::SHIFT,
+            (KeyCode::Char(a), KeyCode::Char(b)) => {
+                a == b && mods == self.mods - KeyModifiers::SHIFT
+            }
             (KeyCode::BackTab, KeyCode::BackTab) => true,
             (a, b) => a == b && key.modifiers == self.mods,
         }
@@ -174,7 +260,14 @@ impl Default for Keymap {
         Keymap {
             bindings: TABLE
                 .iter()
-                .map(|(a, _, _, keys)| (*a, keys.iter().map(|k| KeySpec::parse(k).expect("default keys parse")).collect()))
+                .map(|(a, _, _, keys)| {
+                    (
+                        *a,
+                        keys.iter()
+                            .map(|k| KeySpec::parse(k).expect("default keys parse"))
+                            .collect(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -187,9 +280,16 @@ impl Keymap {
         for (name, keys) in overrides {
             let Some((action, ..)) = TABLE.iter().find(|(_, n, _, _)| n == name) else {
                 let names: Vec<&str> = TABLE.iter().map(|t| t.1).collect();
-                return Err(format!("[keys] {name}: no such action (actions: {})", names.join(", ")));
+                return Err(format!(
+                    "[keys] {name}: no such action (actions: {})",
+                    names.join(", ")
+                ));
             };
-            let specs = keys.iter().map(|k| KeySpec::parse(k)).collect::<Result<Vec<_>, _>>().map_err(|e| format!("[keys] {name}: {e}"))?;
+            let specs = keys
+                .iter()
+                .map(|k| KeySpec::parse(k))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("[keys] {name}: {e}"))?;
             if let Some(b) = map.bindings.iter_mut().find(|(a, _)| a == action) {
                 b.1 = specs;
             }
@@ -198,7 +298,10 @@ impl Keymap {
     }
 
     pub fn action(&self, key: &KeyEvent) -> Option<Action> {
-        self.bindings.iter().find(|(_, keys)| keys.iter().any(|k| k.matches(key))).map(|(a, _)| *a)
+        self.bindings
+            .iter()
+            .find(|(_, keys)| keys.iter().any(|k| k.matches(key)))
+            .map(|(a, _)| *a)
     }
 
     /// The first key bound to `action`, for hints.
@@ -239,16 +342,36 @@ mod tests {
     #[test]
     fn defaults_and_rebinding() {
         let k = Keymap::default();
-        assert_eq!(k.action(&key(KeyCode::Char('q'), KeyModifiers::NONE)), Some(Action::Quit));
-        assert_eq!(k.action(&key(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
-        assert_eq!(k.action(&key(KeyCode::Char(' '), KeyModifiers::NONE)), Some(Action::Step));
+        assert_eq!(
+            k.action(&key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            k.action(&key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            k.action(&key(KeyCode::Char(' '), KeyModifiers::NONE)),
+            Some(Action::Step)
+        );
         let mut o = HashMap::new();
         o.insert("quit".to_string(), vec!["ctrl-q".to_string()]);
         let k = Keymap::with_overrides(&o).unwrap();
         assert_eq!(k.action(&key(KeyCode::Char('q'), KeyModifiers::NONE)), None);
-        assert_eq!(k.action(&key(KeyCode::Char('q'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert!(k.help().iter().any(|(keys, d)| keys == "Ctrl-q" && *d == "quit"));
+        assert_eq!(
+            k.action(&key(KeyCode::Char('q'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert!(
+            k.help()
+                .iter()
+                .any(|(keys, d)| keys == "Ctrl-q" && *d == "quit")
+        );
         o.insert("fly".to_string(), vec!["x".to_string()]);
-        assert!(Keymap::with_overrides(&o).unwrap_err().contains("no such action"));
+        assert!(
+            Keymap::with_overrides(&o)
+                .unwrap_err()
+                .contains("no such action")
+        );
     }
 }

@@ -65,7 +65,17 @@ impl<B: Backend> Runtime<B> {
         inputs: Option<UnboundedReceiver<AppEvent>>,
     ) -> Self {
         let (loads_tx, loads_rx) = unbounded_channel();
-        Runtime { terminal, app, store, agent, engine, loads_tx, loads_rx, inputs, engine_task: None }
+        Runtime {
+            terminal,
+            app,
+            store,
+            agent,
+            engine,
+            loads_tx,
+            loads_rx,
+            inputs,
+            engine_task: None,
+        }
     }
 
     /// A sender for background sources (watch mode) that feed the loop.
@@ -74,12 +84,19 @@ impl<B: Backend> Runtime<B> {
     }
 
     pub fn draw(&mut self) -> Result<(), String> {
-        self.terminal.draw(|f| view::draw(f, &mut self.app)).map(|_| ()).map_err(|e| e.to_string())
+        self.terminal
+            .draw(|f| view::draw(f, &mut self.app))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Loads history and the stores in the background.
     pub fn start(&mut self) {
-        let (store, agent, tx) = (self.store.clone(), self.agent.clone(), self.loads_tx.clone());
+        let (store, agent, tx) = (
+            self.store.clone(),
+            self.agent.clone(),
+            self.loads_tx.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             let _ = tx.send(AppEvent::Loaded(data::history(&store, &agent)));
         });
@@ -105,7 +122,11 @@ impl<B: Backend> Runtime<B> {
                     }
                 }
                 Effect::Load(l) => {
-                    let (store, agent, tx) = (self.store.clone(), self.agent.clone(), self.loads_tx.clone());
+                    let (store, agent, tx) = (
+                        self.store.clone(),
+                        self.agent.clone(),
+                        self.loads_tx.clone(),
+                    );
                     tokio::task::spawn_blocking(move || {
                         let _ = tx.send(AppEvent::Loaded(data::load(&store, &agent, &l)));
                     });
@@ -167,7 +188,13 @@ impl<B: Backend> Runtime<B> {
 
 /// Builds the app's starting state from an opened agent (no token counting: the engine's
 /// first `budget` event fills the budget in).
-pub fn initial_app(agent: &Agent, cfg: &Resolved, theme: Theme, keymap: Keymap, read_only: bool) -> App {
+pub fn initial_app(
+    agent: &Agent,
+    cfg: &Resolved,
+    theme: Theme,
+    keymap: Keymap,
+    read_only: bool,
+) -> App {
     App::new(AppInit {
         agent: agent.name().to_string(),
         model: cfg.client.as_ref().map(|c| c.model.clone()),
@@ -208,7 +235,10 @@ fn install_panic_hook() {
         restore_terminal();
         let dir = crate::config::state_dir();
         let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join(format!("panic-{}.log", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
+        let path = dir.join(format!(
+            "panic-{}.log",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S")
+        ));
         let report = format!(
             "memscope panicked: {info}\n\nbacktrace:\n{}\n",
             std::backtrace::Backtrace::force_capture()
@@ -224,18 +254,35 @@ fn install_panic_hook() {
 
 /// Opens the TUI on the configured store and agent.
 pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
-    let theme = Theme::load(&opts.theme, crate::config::default_config_path().as_deref().and_then(|p| p.parent()).map(|d| d.join("themes")).as_deref())
-        .map_err(Failure::start)?;
+    let theme = Theme::load(
+        &opts.theme,
+        crate::config::default_config_path()
+            .as_deref()
+            .and_then(|p| p.parent())
+            .map(|d| d.join("themes"))
+            .as_deref(),
+    )
+    .map_err(Failure::start)?;
     let keymap = Keymap::with_overrides(&opts.keys).map_err(Failure::start)?;
     let store = Arc::new(if opts.watch {
         Store::open_read_only(&cfg.store).map_err(Failure::start)?
     } else {
         Store::open(&cfg.store).map_err(Failure::start)?
     });
-    if opts.watch && store.load_agent(&cfg.agent).map_err(Failure::start)?.is_none() {
-        return Err(Failure::start(format!("the store {} has no agent named '{}' to watch", cfg.store.display(), cfg.agent)));
+    if opts.watch
+        && store
+            .load_agent(&cfg.agent)
+            .map_err(Failure::start)?
+            .is_none()
+    {
+        return Err(Failure::start(format!(
+            "the store {} has no agent named '{}' to watch",
+            cfg.store.display(),
+            cfg.agent
+        )));
     }
-    let agent = Agent::open(store.clone(), &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
+    let agent =
+        Agent::open(store.clone(), &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
     let app = initial_app(&agent, &cfg, theme, keymap, opts.watch);
     let last_id = agent.state.next_message_id.saturating_sub(1);
 
@@ -252,7 +299,8 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
 
     // The terminal: raw mode, alternate screen, mouse, bracketed paste; restored on every exit.
     install_panic_hook();
-    crossterm::terminal::enable_raw_mode().map_err(|e| Failure::start(format!("cannot set up the terminal: {e}")))?;
+    crossterm::terminal::enable_raw_mode()
+        .map_err(|e| Failure::start(format!("cannot set up the terminal: {e}")))?;
     let setup = crossterm::execute!(
         std::io::stdout(),
         crossterm::terminal::EnterAlternateScreen,
@@ -288,9 +336,22 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
         }
     });
 
-    let mut rt = Runtime::new(terminal, app, store.clone(), cfg.agent.clone(), engine, Some(in_rx));
+    let mut rt = Runtime::new(
+        terminal,
+        app,
+        store.clone(),
+        cfg.agent.clone(),
+        engine,
+        Some(in_rx),
+    );
     if opts.watch {
-        tokio::spawn(watch::follow(store, cfg.agent.clone(), cfg.engine.clone(), last_id, rt.feed()));
+        tokio::spawn(watch::follow(
+            store,
+            cfg.agent.clone(),
+            cfg.engine.clone(),
+            last_id,
+            rt.feed(),
+        ));
     }
     let result = async {
         rt.draw()?;

@@ -12,7 +12,10 @@ use serde::Deserialize;
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,7 +70,8 @@ pub struct Theme {
 }
 
 fn color(field: &str, v: &str) -> Result<Color, String> {
-    v.parse::<Color>().map_err(|_| format!("{field} = \"{v}\" is not a colour (use a name or #rrggbb)"))
+    v.parse::<Color>()
+        .map_err(|_| format!("{field} = \"{v}\" is not a colour (use a name or #rrggbb)"))
 }
 
 impl Theme {
@@ -120,7 +124,10 @@ impl Theme {
             .map(|(_, t)| Theme::parse(t).expect("built-in themes parse"))
             .ok_or_else(|| {
                 let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
-                format!("there is no theme named '{name}' (built in: {})", names.join(", "))
+                format!(
+                    "there is no theme named '{name}' (built in: {})",
+                    names.join(", ")
+                )
             })
     }
 
@@ -133,16 +140,26 @@ impl Theme {
     }
 
     pub fn border(&self, focused: bool) -> Style {
-        Style::default().fg(if focused { self.border_focus } else { self.border })
+        Style::default().fg(if focused {
+            self.border_focus
+        } else {
+            self.border
+        })
     }
 
     pub fn title(&self, focused: bool) -> Style {
         let s = Style::default().fg(if focused { self.accent } else { self.fg });
-        if focused { s.add_modifier(Modifier::BOLD) } else { s }
+        if focused {
+            s.add_modifier(Modifier::BOLD)
+        } else {
+            s
+        }
     }
 
     pub fn selected(&self) -> Style {
-        Style::default().bg(self.selected_bg).add_modifier(Modifier::BOLD)
+        Style::default()
+            .bg(self.selected_bg)
+            .add_modifier(Modifier::BOLD)
     }
 }
 
@@ -155,7 +172,9 @@ mod tests {
         for (name, _) in BUILT_IN {
             assert_eq!(&Theme::load(name, None).unwrap().name, name);
         }
-        let bad = BUILT_IN[0].1.replace("fg = \"#d0d0d0\"", "fg = \"blurple\"");
+        let bad = BUILT_IN[0]
+            .1
+            .replace("fg = \"#d0d0d0\"", "fg = \"blurple\"");
         assert!(Theme::parse(&bad).unwrap_err().contains("fg = \"blurple\""));
         assert!(Theme::load("nope", None).is_err());
     }

@@ -18,28 +18,46 @@ use crate::store::Store;
 pub const POLL: Duration = Duration::from_millis(300);
 
 /// Runs until the receiver is gone. `last_id` is the newest message already shown.
-pub async fn follow(store: Arc<Store>, agent: String, settings: EngineSettings, mut last_id: u64, tx: UnboundedSender<AppEvent>) {
+pub async fn follow(
+    store: Arc<Store>,
+    agent: String,
+    settings: EngineSettings,
+    mut last_id: u64,
+    tx: UnboundedSender<AppEvent>,
+) {
     let mut seen: Option<(u64, u64, u64, String)> = None;
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
         let (store2, agent2, settings2) = (store.clone(), agent.clone(), settings.clone());
         let after = last_id;
-        let result = tokio::task::spawn_blocking(move || -> Result<Option<(Loaded, u64, (u64, u64, u64, String))>, String> {
-            let state = store2.load_agent(&agent2).map_err(|e| e.to_string())?.ok_or("the agent was deleted")?;
-            let mark = (state.step, state.recall_count, state.archival_count, state.core_updated_at.to_rfc3339());
-            let new = store2.recall_since(&agent2, after).map_err(|e| e.to_string())?;
-            let newest = new.last().map(|m| m.id).unwrap_or(after);
-            let a = Agent::open(store2, &agent2, settings2).map_err(|e| e.to_string())?;
-            let loaded = Loaded::Watched {
-                entries: entries_from_messages(&new),
-                log: log_from_messages(&new),
-                core: a.state.core.blocks.clone(),
-                budget: a.budget(),
-                step: a.state.step,
-            };
-            Ok(Some((loaded, newest, mark)))
-        })
+        let result = tokio::task::spawn_blocking(
+            move || -> Result<Option<(Loaded, u64, (u64, u64, u64, String))>, String> {
+                let state = store2
+                    .load_agent(&agent2)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the agent was deleted")?;
+                let mark = (
+                    state.step,
+                    state.recall_count,
+                    state.archival_count,
+                    state.core_updated_at.to_rfc3339(),
+                );
+                let new = store2
+                    .recall_since(&agent2, after)
+                    .map_err(|e| e.to_string())?;
+                let newest = new.last().map(|m| m.id).unwrap_or(after);
+                let a = Agent::open(store2, &agent2, settings2).map_err(|e| e.to_string())?;
+                let loaded = Loaded::Watched {
+                    entries: entries_from_messages(&new),
+                    log: log_from_messages(&new),
+                    core: a.state.core.blocks.clone(),
+                    budget: a.budget(),
+                    step: a.state.step,
+                };
+                Ok(Some((loaded, newest, mark)))
+            },
+        )
         .await;
         let event = match result {
             Ok(Ok(Some((loaded, newest, mark)))) => {

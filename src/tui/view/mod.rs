@@ -29,7 +29,12 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             "memscope needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press Ctrl-C to quit.",
             area.width, area.height
         );
-        frame.render_widget(Paragraph::new(msg).style(app.theme.base()).wrap(Wrap { trim: true }), area);
+        frame.render_widget(
+            Paragraph::new(msg)
+                .style(app.theme.base())
+                .wrap(Wrap { trim: true }),
+            area,
+        );
         return;
     }
     let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
@@ -50,10 +55,16 @@ fn input_height(app: &App) -> u16 {
 
 fn draw_full(frame: &mut Frame, app: &mut App, area: Rect) {
     let [top, log] = Layout::vertical([Constraint::Fill(1), Constraint::Length(8)]).areas(area);
-    let [left, right] = Layout::horizontal([Constraint::Percentage(56), Constraint::Percentage(44)]).areas(top);
-    let [convo, input] = Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))]).areas(left);
-    let [budget, core, stores] =
-        Layout::vertical([Constraint::Length(12), Constraint::Length(7), Constraint::Fill(1)]).areas(right);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(56), Constraint::Percentage(44)]).areas(top);
+    let [convo, input] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))]).areas(left);
+    let [budget, core, stores] = Layout::vertical([
+        Constraint::Length(12),
+        Constraint::Length(7),
+        Constraint::Fill(1),
+    ])
+    .areas(right);
     panes::conversation(frame, app, convo);
     panes::input(frame, app, input);
     panes::budget(frame, app, budget);
@@ -64,17 +75,30 @@ fn draw_full(frame: &mut Frame, app: &mut App, area: Rect) {
 
 fn draw_tabs(frame: &mut Frame, app: &mut App, area: Rect) {
     let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
-    let shown = if app.focus == Focus::Input { Focus::Conversation } else { app.focus };
+    let shown = if app.focus == Focus::Input {
+        Focus::Conversation
+    } else {
+        app.focus
+    };
     let mut spans = Vec::new();
     for f in &Focus::PANES[1..] {
-        let style = if *f == shown { app.theme.title(true).patch(app.theme.selected()) } else { app.theme.dimmed() };
+        let style = if *f == shown {
+            app.theme.title(true).patch(app.theme.selected())
+        } else {
+            app.theme.dimmed()
+        };
         spans.push(Span::styled(format!(" {} ", f.title()), style));
         spans.push(Span::raw(" "));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(Style::default()), bar);
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(Style::default()),
+        bar,
+    );
     match shown {
         Focus::Conversation | Focus::Input => {
-            let [convo, input] = Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))]).areas(body);
+            let [convo, input] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))])
+                    .areas(body);
             panes::conversation(frame, app, convo);
             panes::input(frame, app, input);
         }

@@ -38,14 +38,17 @@ fn frame_block(title: String, theme: &Theme) -> Block<'static> {
 pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
     let theme = app.theme.clone();
     let help_lines: Vec<(String, &'static str)> = app.keymap.help();
-    let Some(modal) = app.modal.as_mut() else { return };
+    let Some(modal) = app.modal.as_mut() else {
+        return;
+    };
     match modal {
         Modal::Help { scroll } => {
             let r = centered(area, 70, 80);
             frame.render_widget(Clear, r);
-            let mut lines = vec![
-                Line::from(Span::styled("Outside the input box", theme.title(true))),
-            ];
+            let mut lines = vec![Line::from(Span::styled(
+                "Outside the input box",
+                theme.title(true),
+            ))];
             for (keys, desc) in help_lines {
                 lines.push(Line::from(vec![
                     Span::styled(format!("{keys:>22}  "), Style::default().fg(theme.accent)),
@@ -53,7 +56,10 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
                 ]));
             }
             lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled("In the input box", theme.title(true))));
+            lines.push(Line::from(Span::styled(
+                "In the input box",
+                theme.title(true),
+            )));
             for (keys, desc) in [
                 ("Enter", "send the message"),
                 ("Alt-Enter", "new line"),
@@ -67,14 +73,26 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
                 ]));
             }
             lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled("In the core memory editor: Ctrl-S saves, Esc cancels.", theme.dimmed())));
-            lines.push(Line::from(Span::styled("Keys can be rebound in the config file's [keys] table.", theme.dimmed())));
+            lines.push(Line::from(Span::styled(
+                "In the core memory editor: Ctrl-S saves, Esc cancels.",
+                theme.dimmed(),
+            )));
+            lines.push(Line::from(Span::styled(
+                "Keys can be rebound in the config file's [keys] table.",
+                theme.dimmed(),
+            )));
             frame.render_widget(
-                Paragraph::new(lines).block(frame_block("Help".into(), &theme)).scroll((*scroll, 0)),
+                Paragraph::new(lines)
+                    .block(frame_block("Help".into(), &theme))
+                    .scroll((*scroll, 0)),
                 r,
             );
         }
-        Modal::Detail { title, text: body, scroll } => {
+        Modal::Detail {
+            title,
+            text: body,
+            scroll,
+        } => {
             let r = centered(area, 80, 80);
             frame.render_widget(Clear, r);
             frame.render_widget(
@@ -86,58 +104,92 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
                 r,
             );
         }
-        Modal::EditCore { label, limit, read_only, area: ta, error } => {
+        Modal::EditCore {
+            label,
+            limit,
+            read_only,
+            area: ta,
+            error,
+        } => {
             let r = centered(area, 80, 70);
             frame.render_widget(Clear, r);
-            let chars = ta.lines().iter().map(|l| l.chars().count()).sum::<usize>() + ta.lines().len().saturating_sub(1);
+            let chars = ta.lines().iter().map(|l| l.chars().count()).sum::<usize>()
+                + ta.lines().len().saturating_sub(1);
             let over = chars > *limit;
-            let [edit, foot] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(r);
             let title = format!(
                 "Edit {} · {chars}/{limit} characters{} · Ctrl-S saves · Esc cancels",
                 text::visible(label),
                 if *read_only { " · read-only" } else { "" }
             );
-            let mut block = frame_block(title, &theme);
+            let msg = match (error, over) {
+                (Some(e), _) => Span::styled(format!(" {e} "), Style::default().fg(theme.error)),
+                (None, true) => Span::styled(
+                    format!(" over the limit by {} characters ", chars - *limit),
+                    Style::default().fg(theme.warning),
+                ),
+                (None, false) => Span::styled(
+                    " the agent sees the change on its next step ",
+                    theme.dimmed(),
+                ),
+            };
+            let mut block = frame_block(title, &theme).title_bottom(Line::from(msg));
             if over {
                 block = block.border_style(Style::default().fg(theme.error));
             }
             ta.set_block(block);
             ta.set_style(Style::default().fg(theme.fg));
             ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
-            frame.render_widget(&*ta, edit);
-            let msg = match (error, over) {
-                (Some(e), _) => Span::styled(format!(" {e}"), Style::default().fg(theme.error)),
-                (None, true) => Span::styled(format!(" over the limit by {} characters", chars - *limit), Style::default().fg(theme.warning)),
-                (None, false) => Span::styled(" the agent sees the change on its next step", theme.dimmed()),
-            };
-            frame.render_widget(Paragraph::new(Line::from(msg)).style(theme.base()), foot);
+            frame.render_widget(&*ta, r);
         }
         Modal::Search { area: ta } => {
             let r = centered(area, 60, 20);
-            let r = Rect { height: r.height.clamp(3, 3), ..r };
+            let r = Rect {
+                height: r.height.clamp(3, 3),
+                ..r
+            };
             frame.render_widget(Clear, r);
-            ta.set_block(frame_block("Search (same ranking as the agent) · Enter · Esc".into(), &theme));
+            ta.set_block(frame_block(
+                "Search (same ranking as the agent) · Enter · Esc".into(),
+                &theme,
+            ));
             ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
             frame.render_widget(&*ta, r);
         }
         Modal::Insert { area: ta } => {
             let r = centered(area, 70, 50);
             frame.render_widget(Clear, r);
-            ta.set_block(frame_block("New archival passage · Ctrl-S saves · Esc cancels".into(), &theme));
+            ta.set_block(frame_block(
+                "New archival passage · Ctrl-S saves · Esc cancels".into(),
+                &theme,
+            ));
             ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
             frame.render_widget(&*ta, r);
         }
         Modal::ConfirmDelete { id, preview } => {
             let r = centered(area, 60, 20);
-            let r = Rect { height: r.height.max(5), ..r };
+            let r = Rect {
+                height: r.height.max(5),
+                ..r
+            };
             frame.render_widget(Clear, r);
             let lines = vec![
-                Line::from(Span::styled(format!("Delete passage #{id}?"), theme.title(true))),
-                Line::from(Span::styled(text::visible(preview), Style::default().fg(theme.fg))),
-                Line::from(Span::styled("y / Enter deletes · any other key keeps it", theme.dimmed())),
+                Line::from(Span::styled(
+                    format!("Delete passage #{id}?"),
+                    theme.title(true),
+                )),
+                Line::from(Span::styled(
+                    text::visible(preview),
+                    Style::default().fg(theme.fg),
+                )),
+                Line::from(Span::styled(
+                    "y / Enter deletes · any other key keeps it",
+                    theme.dimmed(),
+                )),
             ];
-            frame.render_widget(Paragraph::new(lines).block(frame_block("Confirm".into(), &theme)), r);
+            frame.render_widget(
+                Paragraph::new(lines).block(frame_block("Confirm".into(), &theme)),
+                r,
+            );
         }
     }
 }
-

@@ -15,7 +15,11 @@ fn pane_block<'a>(app: &App, focus: Focus, title: String) -> Block<'a> {
     let focused = app.focus == focus;
     Block::default()
         .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
         .border_style(app.theme.border(focused))
         .title(Span::styled(title, app.theme.title(focused)))
 }
@@ -25,13 +29,21 @@ fn window(len: usize, selected: usize, height: usize) -> std::ops::Range<usize> 
     if height == 0 || len == 0 {
         return 0..0;
     }
-    let start = if selected < height { 0 } else { selected + 1 - height };
+    let start = if selected < height {
+        0
+    } else {
+        selected + 1 - height
+    };
     start..(start + height).min(len)
 }
 
 pub fn conversation(frame: &mut Frame, app: &mut App, area: Rect) {
     app.areas.push((Focus::Conversation, area));
-    let mut title = format!(" {} ({}) ", Focus::Conversation.title(), app.convo.entries.len());
+    let mut title = format!(
+        " {} ({}) ",
+        Focus::Conversation.title(),
+        app.convo.entries.len()
+    );
     if app.convo.scroll > 0 {
         title.push_str(&format!("↑ {} lines ", app.convo.scroll));
     }
@@ -41,7 +53,11 @@ pub fn conversation(frame: &mut Frame, app: &mut App, area: Rect) {
     app.convo_width = inner.width;
     app.convo_height = inner.height;
     if app.convo.entries.is_empty() {
-        let hint = if app.read_only { "Nothing yet: waiting for the other process." } else { "No messages yet. Type below and press Enter." };
+        let hint = if app.read_only {
+            "Nothing yet: waiting for the other process."
+        } else {
+            "No messages yet. Type below and press Enter."
+        };
         frame.render_widget(Paragraph::new(hint).style(app.theme.dimmed()), inner);
         return;
     }
@@ -52,7 +68,11 @@ pub fn conversation(frame: &mut Frame, app: &mut App, area: Rect) {
 pub fn input(frame: &mut Frame, app: &mut App, area: Rect) {
     app.areas.push((Focus::Input, area));
     let focused = app.focus == Focus::Input && app.modal.is_none();
-    let title = if app.read_only { " Input (read-only) ".to_string() } else { " Input ".to_string() };
+    let title = if app.read_only {
+        " Input (read-only) ".to_string()
+    } else {
+        " Input ".to_string()
+    };
     let block = pane_block(app, Focus::Input, title);
     app.input.set_block(block);
     app.input.set_style(Style::default().fg(app.theme.fg));
@@ -66,14 +86,24 @@ pub fn input(frame: &mut Frame, app: &mut App, area: Rect) {
 }
 
 fn pct(n: u32, of: u32) -> f64 {
-    if of == 0 { 0.0 } else { 100.0 * n as f64 / of as f64 }
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / of as f64
+    }
 }
 
 pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
     app.areas.push((Focus::Budget, area));
     let b = &app.budget;
     let th = &app.theme;
-    let title = format!(" {} · {}/{} tokens ({:.0}%) ", Focus::Budget.title(), b.total, b.context_window, b.percent());
+    let title = format!(
+        " {} · {}/{} tokens ({:.0}%) ",
+        Focus::Budget.title(),
+        b.total,
+        b.context_window,
+        b.percent()
+    );
     let block = pane_block(app, Focus::Budget, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -104,7 +134,10 @@ pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
         cells = cells.min(w.saturating_sub(used));
         used += cells;
         let glyph = if i == sections.len() - 1 { "·" } else { "█" };
-        bar.push(Span::styled(glyph.repeat(cells), Style::default().fg(th.sections[i])));
+        bar.push(Span::styled(
+            glyph.repeat(cells),
+            Style::default().fg(th.sections[i]),
+        ));
     }
     let mut marks = vec![' '; w];
     let warn = ((b.warn_at as f64 / window) * w as f64) as usize;
@@ -140,7 +173,11 @@ pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
     )));
     lines.push(Line::from(Span::styled(
         match b.server_prompt_tokens {
-            Some(s) => format!("last call: server {s} prompt tokens · local {} ({:+})", b.total, b.total as i64 - s as i64),
+            Some(s) => format!(
+                "last call: server {s} prompt tokens · local {} ({:+})",
+                b.total,
+                b.total as i64 - s as i64
+            ),
             None => "last call: no server token count yet".to_string(),
         },
         th.dimmed(),
@@ -150,12 +187,20 @@ pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
 
 pub fn core(frame: &mut Frame, app: &mut App, area: Rect) {
     app.areas.push((Focus::Core, area));
-    let block = pane_block(app, Focus::Core, format!(" {} ({} blocks) ", Focus::Core.title(), app.core.len()));
+    let block = pane_block(
+        app,
+        Focus::Core,
+        format!(" {} ({} blocks) ", Focus::Core.title(), app.core.len()),
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let th = &app.theme;
     let mut lines = Vec::new();
-    let per = if app.core.is_empty() { 1 } else { (inner.height as usize / app.core.len()).max(1) };
+    let per = if app.core.is_empty() {
+        1
+    } else {
+        (inner.height as usize / app.core.len()).max(1)
+    };
     for (i, b) in app.core.iter().enumerate() {
         let sel = i == app.core_selected && app.focus == Focus::Core;
         let used = b.chars();
@@ -174,8 +219,14 @@ pub fn core(frame: &mut Frame, app: &mut App, area: Rect) {
         }
         lines.push(line);
         let body_w = inner.width.saturating_sub(2) as usize;
-        for l in crate::tui::convo::wrap(&text::visible(&b.value), body_w).into_iter().take(per.saturating_sub(1)) {
-            lines.push(Line::from(Span::styled(format!("  {l}"), Style::default().fg(th.fg))));
+        for l in crate::tui::convo::wrap(&text::visible(&b.value), body_w)
+            .into_iter()
+            .take(per.saturating_sub(1))
+        {
+            lines.push(Line::from(Span::styled(
+                format!("  {l}"),
+                Style::default().fg(th.fg),
+            )));
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
@@ -194,7 +245,11 @@ pub fn stores(frame: &mut Frame, app: &mut App, area: Rect) {
         return;
     }
     let tab = |name: &str, n: usize, on: bool| {
-        let style = if on { th.title(true).add_modifier(Modifier::UNDERLINED) } else { th.dimmed() };
+        let style = if on {
+            th.title(true).add_modifier(Modifier::UNDERLINED)
+        } else {
+            th.dimmed()
+        };
         Span::styled(format!(" {name} ({n}) "), style)
     };
     let mut header = vec![
@@ -203,7 +258,14 @@ pub fn stores(frame: &mut Frame, app: &mut App, area: Rect) {
         tab("Recall", r, s.tab == StoreTab::Recall),
     ];
     if let Some((q, l)) = &s.search {
-        header.push(Span::styled(format!("  /{} · {} found (Esc clears)", text::visible(q), l.rows.len()), Style::default().fg(th.accent)));
+        header.push(Span::styled(
+            format!(
+                "  /{} · {} found (Esc clears)",
+                text::visible(q),
+                l.rows.len()
+            ),
+            Style::default().fg(th.accent),
+        ));
     }
     let list = s.shown();
     let height = inner.height as usize - 1;
@@ -212,7 +274,11 @@ pub fn stores(frame: &mut Frame, app: &mut App, area: Rect) {
         lines.push(Line::from(Span::styled("loading…", th.dimmed())));
     } else if list.rows.is_empty() {
         lines.push(Line::from(Span::styled(
-            if s.search.is_some() { "no results" } else { "empty" },
+            if s.search.is_some() {
+                "no results"
+            } else {
+                "empty"
+            },
             th.dimmed(),
         )));
     }
@@ -236,7 +302,11 @@ pub fn stores(frame: &mut Frame, app: &mut App, area: Rect) {
 pub fn log(frame: &mut Frame, app: &mut App, area: Rect) {
     app.areas.push((Focus::Log, area));
     let th = &app.theme;
-    let block = pane_block(app, Focus::Log, format!(" {} ({}) ", Focus::Log.title(), app.log.len()));
+    let block = pane_block(
+        app,
+        Focus::Log,
+        format!(" {} ({}) ", Focus::Log.title(), app.log.len()),
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let height = inner.height.saturating_sub(1) as usize;
@@ -249,18 +319,30 @@ pub fn log(frame: &mut Frame, app: &mut App, area: Rect) {
                 Some(Status::Failed) => ("Failed", Style::default().fg(th.failed)),
                 None => ("…", th.dimmed()),
             };
-            let name_style = if l.manual { Style::default().fg(th.accent) } else { Style::default().fg(th.function) };
+            let name_style = if l.manual {
+                Style::default().fg(th.accent)
+            } else {
+                Style::default().fg(th.function)
+            };
             let mut row = Row::new(vec![
                 Cell::from(Span::styled(l.step.to_string(), th.dimmed())),
                 Cell::from(Span::styled(l.name.clone(), name_style)),
-                Cell::from(Span::styled(text::one_line(&l.args, 40), Style::default().fg(th.fg))),
+                Cell::from(Span::styled(
+                    text::one_line(&l.args, 40),
+                    Style::default().fg(th.fg),
+                )),
                 Cell::from(Span::styled(status, style)),
                 Cell::from(Span::styled(text::one_line(&l.message, 60), th.dimmed())),
                 Cell::from(match l.heartbeat {
                     Some(true) => "♥",
                     _ => "",
                 }),
-                Cell::from(Span::styled(l.duration_ms.map(|d| format!("{d:.1}ms")).unwrap_or_default(), th.dimmed())),
+                Cell::from(Span::styled(
+                    l.duration_ms
+                        .map(|d| format!("{d:.1}ms"))
+                        .unwrap_or_default(),
+                    th.dimmed(),
+                )),
             ]);
             if i == app.log_selected && app.focus == Focus::Log {
                 row = row.style(th.selected());
@@ -268,7 +350,16 @@ pub fn log(frame: &mut Frame, app: &mut App, area: Rect) {
             row
         })
         .collect();
-    let header = Row::new(["step", "function", "arguments", "result", "message", "hb", "time"]).style(th.dimmed().add_modifier(Modifier::BOLD));
+    let header = Row::new([
+        "step",
+        "function",
+        "arguments",
+        "result",
+        "message",
+        "hb",
+        "time",
+    ])
+    .style(th.dimmed().add_modifier(Modifier::BOLD));
     let table = Table::new(
         rows,
         [
@@ -288,7 +379,10 @@ pub fn log(frame: &mut Frame, app: &mut App, area: Rect) {
 pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
     let th = &app.theme;
     let k = &app.keymap;
-    let mut spans = vec![Span::styled(format!(" {} ", text::visible(&app.agent)), th.title(true).patch(th.selected()))];
+    let mut spans = vec![Span::styled(
+        format!(" {} ", text::visible(&app.agent)),
+        th.title(true).patch(th.selected()),
+    )];
     match (&app.model, &app.endpoint) {
         (Some(m), Some(e)) => spans.push(Span::styled(format!(" {} @ {} ", text::visible(m), text::visible(e)), th.dimmed())),
         _ if app.read_only => spans.push(Span::styled(" watching (read-only) ", th.dimmed())),
@@ -303,17 +397,27 @@ pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
             None => Span::styled(" ● idle ", Style::default().fg(th.ok)),
         },
         RunState::Waiting { trigger, .. } => Span::styled(
-            format!(" ⏳ waiting for the model {:.0}s ({trigger}) · Esc interrupts ", app.elapsed().unwrap_or_default().as_secs_f64().floor()),
+            format!(
+                " ⏳ waiting for the model {:.0}s ({trigger}) · Esc interrupts ",
+                app.elapsed().unwrap_or_default().as_secs_f64().floor()
+            ),
             Style::default().fg(th.warning),
         ),
         RunState::Paused { trigger } => Span::styled(
-            format!(" ⏸ paused · next call: {trigger} · {} step · {} continue ", k.key_for(Action::Step), k.key_for(Action::Continue)),
+            format!(
+                " ⏸ paused · next call: {trigger} · {} step · {} continue ",
+                k.key_for(Action::Step),
+                k.key_for(Action::Continue)
+            ),
             Style::default().fg(th.accent).add_modifier(Modifier::BOLD),
         ),
     };
     spans.push(state);
     if app.step_mode {
-        spans.push(Span::styled(" STEP ", Style::default().fg(th.bg).bg(th.accent)));
+        spans.push(Span::styled(
+            " STEP ",
+            Style::default().fg(th.bg).bg(th.accent),
+        ));
     }
     if let Some(n) = &app.notice {
         spans.push(Span::styled(format!(" {n} "), Style::default().fg(th.fg)));

@@ -1,0 +1,409 @@
+//! Snapshots (insta, TestBackend) of every pane and state of the TUI: idle, waiting for the
+//! model, paused in step mode, editing core memory, help, details, search, a small terminal,
+//! tabs, and each theme (with styles).
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+
+use memscope::engine::{EditSource, Event, EventKind, Status, Trigger};
+use memscope::memory::{Block, CoreMemory};
+use memscope::tokens::Budget;
+use memscope::tui::app::{App, AppEvent, AppInit, Loaded, Row};
+use memscope::tui::keymap::Keymap;
+use memscope::tui::theme::Theme;
+use memscope::tui::view;
+
+fn ev(step: u64, kind: EventKind) -> AppEvent {
+    AppEvent::Engine(Event {
+        step,
+        time: Utc.with_ymd_and_hms(2026, 11, 24, 9, 30, 0).unwrap(),
+        kind,
+    })
+}
+
+fn budget(total_msgs: u32) -> Budget {
+    let mut b = Budget {
+        context_window: 8192,
+        system: 600,
+        functions: 920,
+        core_memory: 110,
+        summary: 140,
+        messages: total_msgs,
+        server_prompt_tokens: Some(1700 + total_msgs),
+        warn_at: 6144,
+        flush_at: 7168,
+        encoding: "cl100k_base".into(),
+        approximate: true,
+        queue_len: 12,
+        ..Default::default()
+    };
+    b.total = b.system + b.functions + b.core_memory + b.summary + b.messages + 3;
+    b
+}
+
+fn key(c: KeyCode) -> AppEvent {
+    AppEvent::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> AppEvent {
+    AppEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+struct Fixture {
+    app: App,
+    t0: Instant,
+}
+
+impl Fixture {
+    fn new(theme: &str) -> Fixture {
+        let t0 = Instant::now();
+        let core = CoreMemory::with_defaults(
+            "I am Sam, a curious companion who keeps answers short.",
+            "Name: Priya. Likes green tea and chess.",
+        );
+        let mut blocks: Vec<Block> = core.blocks;
+        blocks[1].limit = 200;
+        let app = App::new(AppInit {
+            agent: "default".into(),
+            model: Some("qwen2.5-7b-instruct".into()),
+            endpoint: Some("http://127.0.0.1:8080/v1".into()),
+            read_only: false,
+            theme: Theme::load(theme, None).unwrap(),
+            keymap: Keymap::default(),
+            core: blocks,
+            budget: budget(300),
+            step: 0,
+            now: t0,
+        });
+        let mut f = Fixture { app, t0 };
+        f.conversation();
+        f
+    }
+
+    fn send(&mut self, e: AppEvent) {
+        self.app.update(e, self.t0);
+    }
+
+    fn conversation(&mut self) {
+        let rows = |n: u64, tag: &str, what: &str| -> Vec<Row> {
+            (1..=n)
+                .rev()
+                .map(|i| Row {
+                    id: i,
+                    time: format!("2026-11-2{} 09:{:02}", i % 4, i),
+                    tag: tag.into(),
+                    text: format!(
+                        "{what} {i}: Priya's sister Meera lives in Lisbon and visits in spring."
+                    ),
+                })
+                .collect()
+        };
+        self.send(AppEvent::Loaded(Loaded::Archival(rows(
+            7, "agent", "passage",
+        ))));
+        self.send(AppEvent::Loaded(Loaded::Recall(rows(
+            24, "user", "message",
+        ))));
+        self.send(ev(
+            1,
+            EventKind::UserMessage {
+                id: 1,
+                text: "Hi! I'm Priya. Remember that my sister Meera lives in Lisbon.".into(),
+            },
+        ));
+        self.send(ev(
+            1,
+            EventKind::ModelCall {
+                trigger: Trigger::UserMessage,
+            },
+        ));
+        self.send(ev(
+            1,
+            EventKind::Thought {
+                text: "A new fact about the user's family; save it to archival memory.".into(),
+            },
+        ));
+        self.send(ev(1, EventKind::FunctionCall { name: "archival_memory_insert".into(), arguments: json!({"content": "Priya's sister Meera lives in Lisbon.", "request_heartbeat": true}), call_id: "c1".into(), repairs: vec![] }));
+        self.send(ev(
+            1,
+            EventKind::FunctionReturn {
+                name: "archival_memory_insert".into(),
+                status: Status::Ok,
+                message: "saved to archival memory as passage 8".into(),
+                heartbeat: true,
+                duration_ms: 0.4,
+            },
+        ));
+        self.send(ev(
+            1,
+            EventKind::Heartbeat {
+                reason: "archival_memory_insert requested a heartbeat".into(),
+            },
+        ));
+        self.send(ev(
+            2,
+            EventKind::ModelCall {
+                trigger: Trigger::Heartbeat {
+                    function: "archival_memory_insert".into(),
+                },
+            },
+        ));
+        self.send(ev(
+            2,
+            EventKind::FunctionCall {
+                name: "core_memory_append".into(),
+                arguments: json!({"name": "Priya", "content": "x", "request_heartbeat": false}),
+                call_id: "c2".into(),
+                repairs: vec![],
+            },
+        ));
+        self.send(ev(
+            2,
+            EventKind::FunctionReturn {
+                name: "core_memory_append".into(),
+                status: Status::Failed,
+                message:
+                    "there is no core memory block named 'Priya'; the blocks are: persona, human"
+                        .into(),
+                heartbeat: true,
+                duration_ms: 0.1,
+            },
+        ));
+        self.send(ev(
+            2,
+            EventKind::Heartbeat {
+                reason: "function core_memory_append failed; fix the problem and try again".into(),
+            },
+        ));
+        self.send(ev(3, EventKind::FunctionCall { name: "send_message".into(), arguments: json!({"message": "Nice to meet you, Priya! I'll remember that Meera lives in Lisbon."}), call_id: "c3".into(), repairs: vec![] }));
+        self.send(ev(
+            3,
+            EventKind::AssistantMessage {
+                text: "Nice to meet you, Priya! I'll remember that Meera lives in Lisbon.".into(),
+            },
+        ));
+        self.send(ev(
+            3,
+            EventKind::FunctionReturn {
+                name: "send_message".into(),
+                status: Status::Ok,
+                message: "sent to the user".into(),
+                heartbeat: false,
+                duration_ms: 0.0,
+            },
+        ));
+        self.send(ev(
+            3,
+            EventKind::MemoryWarning {
+                message: "Memory pressure: your context is over 75% full.".into(),
+                used: 6200,
+                context_window: 8192,
+            },
+        ));
+        self.send(ev(
+            3,
+            EventKind::Summary {
+                evicted: 14,
+                summary: "The user, Priya, introduced herself.".into(),
+            },
+        ));
+        self.send(ev(3, EventKind::Budget(budget(1200))));
+        self.send(ev(3, EventKind::ChainEnded { steps: 3 }));
+    }
+
+    fn screen(&mut self, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::draw(f, &mut self.app)).unwrap();
+        let buf = t.backend().buffer();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn styled(&mut self, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::draw(f, &mut self.app)).unwrap();
+        format!("{:?}", t.backend().buffer())
+    }
+}
+
+#[test]
+fn idle_full_layout() {
+    let mut f = Fixture::new("dark");
+    insta::assert_snapshot!(f.screen(120, 35));
+}
+
+#[test]
+fn waiting_for_the_model() {
+    let mut f = Fixture::new("dark");
+    f.send(ev(
+        4,
+        EventKind::UserMessage {
+            id: 30,
+            text: "What's my sister's name?".into(),
+        },
+    ));
+    f.send(ev(
+        4,
+        EventKind::ModelCall {
+            trigger: Trigger::UserMessage,
+        },
+    ));
+    f.app.update(AppEvent::Tick, f.t0 + Duration::from_secs(3));
+    insta::assert_snapshot!(f.screen(120, 35));
+}
+
+#[test]
+fn paused_in_step_mode() {
+    let mut f = Fixture::new("dark");
+    f.send(key(KeyCode::Esc));
+    f.send(key(KeyCode::Char('s')));
+    f.send(ev(
+        4,
+        EventKind::Paused {
+            trigger: Trigger::Heartbeat {
+                function: "archival_memory_search".into(),
+            },
+            budget: budget(1300),
+        },
+    ));
+    insta::assert_snapshot!(f.screen(120, 35));
+}
+
+#[test]
+fn editing_core_memory() {
+    let mut f = Fixture::new("dark");
+    f.send(key(KeyCode::Esc));
+    f.send(key(KeyCode::Char('3')));
+    f.send(key(KeyCode::Down));
+    f.send(key(KeyCode::Char('e')));
+    for c in " Plays chess on Tuesdays.".chars() {
+        f.send(key(KeyCode::Char(c)));
+    }
+    insta::assert_snapshot!(f.screen(120, 35));
+    // Over the limit: the count turns into a warning and a save is refused with a message.
+    for _ in 0..150 {
+        f.send(key(KeyCode::Char('x')));
+    }
+    f.send(ctrl('s'));
+    insta::assert_snapshot!("editing_core_memory_over_limit", f.screen(120, 35));
+}
+
+#[test]
+fn help_open() {
+    let mut f = Fixture::new("dark");
+    f.send(key(KeyCode::Esc));
+    f.send(key(KeyCode::Char('?')));
+    insta::assert_snapshot!(f.screen(120, 35));
+}
+
+#[test]
+fn function_log_detail_and_expanded_call() {
+    let mut f = Fixture::new("dark");
+    f.send(key(KeyCode::Esc));
+    f.send(key(KeyCode::Char('5')));
+    f.send(key(KeyCode::Up));
+    f.send(key(KeyCode::Enter));
+    insta::assert_snapshot!(f.screen(120, 35));
+    f.send(key(KeyCode::Esc));
+    f.send(key(KeyCode::Char('1')));
+    for _ in 0..5 {
+        f.send(key(KeyCode::Up));
+    }
+    f.send(key(KeyCode::Enter));
+    insta::assert_snapshot!("conversation_call_expanded", f.screen(120, 35));
+}
+
+#[test]
+fn stores_search_results_and_delete_confirmation() {
+    let mut f = Fixture::new("dark");
+    f.send(key(KeyCode::Esc));
+    f.send(key(KeyCode::Char('4')));
+    f.send(AppEvent::Loaded(Loaded::Search {
+        tab: memscope::tui::app::StoreTab::Archival,
+        query: "Lisbon".into(),
+        rows: vec![Row {
+            id: 8,
+            time: "2026-11-24 09:30".into(),
+            tag: "agent".into(),
+            text: "Priya's sister Meera lives in Lisbon.".into(),
+        }],
+    }));
+    insta::assert_snapshot!(f.screen(120, 35));
+    f.send(key(KeyCode::Char('d')));
+    insta::assert_snapshot!("stores_delete_confirmation", f.screen(120, 35));
+}
+
+#[test]
+fn small_terminal_says_so() {
+    let mut f = Fixture::new("dark");
+    insta::assert_snapshot!(f.screen(50, 12));
+}
+
+#[test]
+fn tabs_on_a_medium_terminal_show_every_pane() {
+    let mut f = Fixture::new("dark");
+    insta::assert_snapshot!("tabs_conversation", f.screen(90, 24));
+    f.send(key(KeyCode::Esc));
+    for (k, name) in [
+        ('2', "tabs_budget"),
+        ('3', "tabs_core"),
+        ('4', "tabs_stores"),
+        ('5', "tabs_log"),
+    ] {
+        f.send(key(KeyCode::Char(k)));
+        insta::assert_snapshot!(name, f.screen(90, 24));
+    }
+}
+
+#[test]
+fn each_theme_with_styles() {
+    for theme in ["dark", "light", "high-contrast"] {
+        let mut f = Fixture::new(theme);
+        insta::assert_snapshot!(format!("theme_{theme}"), f.styled(120, 35));
+    }
+}
+
+#[test]
+fn hostile_text_is_shown_as_text() {
+    let mut f = Fixture::new("dark");
+    f.send(ev(5, EventKind::AssistantMessage { text: "clipboard \x1b]52;c;ZXZpbA==\x07 link \x1b]8;;http://x\x1b\\y\x1b]8;;\x1b\\ clear \x1b[2J bidi \u{202e}txt csi \u{9b}31m".into() }));
+    let screen = f.screen(120, 35);
+    assert!(
+        !screen.chars().any(|c| c.is_control() && c != '\n'),
+        "{screen}"
+    );
+    assert!(!screen.contains('\u{202e}'));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn manual_edits_appear_in_the_function_log() {
+    let mut f = Fixture::new("dark");
+    f.send(ev(
+        3,
+        EventKind::CoreMemoryUpdated {
+            label: "human".into(),
+            value: "Name: Priya.".into(),
+            chars: 12,
+            limit: 200,
+            source: EditSource::User,
+        },
+    ));
+    let s = f.screen(120, 35);
+    assert!(
+        s.contains("edit human") && s.contains("(manual edit in memscope)"),
+        "{s}"
+    );
+    assert!(s.contains("human 12/200"));
+}
