@@ -660,7 +660,7 @@ impl App {
         match k.code {
             KeyCode::Esc => {
                 self.set_focus(Focus::Conversation);
-                if self.waiting() {
+                if matches!(self.run, RunState::Waiting { .. }) {
                     return vec![Effect::Engine(Command::Interrupt)];
                 }
             }

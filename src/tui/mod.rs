@@ -27,7 +27,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::config::Resolved;
 use crate::engine::{self, Agent, Command, EngineHandle};
 use crate::headless::Failure;
-use crate::model::ModelClient;
+use crate::model::{ClientConfig, ModelClient};
 use crate::store::Store;
 use app::{App, AppEvent, AppInit, Effect};
 use keymap::Keymap;
@@ -190,15 +190,15 @@ impl<B: Backend> Runtime<B> {
 /// first `budget` event fills the budget in).
 pub fn initial_app(
     agent: &Agent,
-    cfg: &Resolved,
+    client: Option<&ClientConfig>,
     theme: Theme,
     keymap: Keymap,
     read_only: bool,
 ) -> App {
     App::new(AppInit {
         agent: agent.name().to_string(),
-        model: cfg.client.as_ref().map(|c| c.model.clone()),
-        endpoint: cfg.client.as_ref().map(|c| c.base_url.clone()),
+        model: client.map(|c| c.model.clone()),
+        endpoint: client.map(|c| c.base_url.clone()),
         read_only,
         theme,
         keymap,
@@ -283,7 +283,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     }
     let agent =
         Agent::open(store.clone(), &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
-    let app = initial_app(&agent, &cfg, theme, keymap, opts.watch);
+    let app = initial_app(&agent, cfg.client.as_ref(), theme, keymap, opts.watch);
     let last_id = agent.state.next_message_id.saturating_sub(1);
 
     let engine = if opts.watch {

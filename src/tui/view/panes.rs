@@ -252,24 +252,24 @@ pub fn stores(frame: &mut Frame, app: &mut App, area: Rect) {
         };
         Span::styled(format!(" {name} ({n}) "), style)
     };
-    let mut header = vec![
+    let header = vec![
         tab("Archival", a, s.tab == StoreTab::Archival),
         Span::raw(" "),
         tab("Recall", r, s.tab == StoreTab::Recall),
     ];
+    let mut lines = vec![Line::from(header)];
     if let Some((q, l)) = &s.search {
-        header.push(Span::styled(
+        lines.push(Line::from(Span::styled(
             format!(
-                "  /{} · {} found (Esc clears)",
+                "/{} · {} found (Esc clears)",
                 text::visible(q),
                 l.rows.len()
             ),
             Style::default().fg(th.accent),
-        ));
+        )));
     }
     let list = s.shown();
-    let height = inner.height as usize - 1;
-    let mut lines = vec![Line::from(header)];
+    let height = (inner.height as usize).saturating_sub(lines.len());
     if !list.loaded && s.search.is_none() {
         lines.push(Line::from(Span::styled("loading…", th.dimmed())));
     } else if list.rows.is_empty() {
@@ -383,14 +383,17 @@ pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
         format!(" {} ", text::visible(&app.agent)),
         th.title(true).patch(th.selected()),
     )];
-    match (&app.model, &app.endpoint) {
-        (Some(m), Some(e)) => spans.push(Span::styled(format!(" {} @ {} ", text::visible(m), text::visible(e)), th.dimmed())),
-        _ if app.read_only => spans.push(Span::styled(" watching (read-only) ", th.dimmed())),
-        _ => spans.push(Span::styled(
-            " no model configured: pass --base-url or set OPENAI_BASE_URL (memory browsing and editing work) ",
+    let endpoint = match (&app.model, &app.endpoint) {
+        (Some(m), Some(e)) => Span::styled(
+            format!(" {} @ {}", text::visible(m), text::visible(e)),
+            th.dimmed(),
+        ),
+        _ if app.read_only => Span::styled(" watching (read-only)", th.dimmed()),
+        _ => Span::styled(
+            " no model configured: pass --base-url or set OPENAI_BASE_URL (memory browsing and editing work)",
             Style::default().fg(th.warning),
-        )),
-    }
+        ),
+    };
     let state = match &app.run {
         RunState::Idle => match &app.error {
             Some(e) => Span::styled(format!(" ✖ error: {e} "), Style::default().fg(th.error)),
@@ -433,7 +436,14 @@ pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
                 k.key_for(Action::Quit)
             )
         };
-        spans.push(Span::styled(format!(" {hints}"), th.dimmed()));
+        spans.push(Span::styled(format!(" {hints} "), th.dimmed()));
+    }
+    // The endpoint goes last: it never changes, so it is the first thing to lose to a narrow
+    // terminal (unless nothing is configured, which is worth saying first).
+    if app.model.is_none() && !app.read_only {
+        spans.insert(1, endpoint);
+    } else {
+        spans.push(endpoint);
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

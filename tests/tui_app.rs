@@ -1,0 +1,332 @@
+//! The whole TUI driven by synthetic key events against a scripted model over real HTTP on
+//! 127.0.0.1, with a real redb store; assertions on the app's state and on the screen.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+
+use memscope::engine::{self, Agent};
+use memscope::store::Store;
+use memscope::tui::app::{AppEvent, Focus, Modal, RunState, StoreTab};
+use memscope::tui::convo::EntryKind;
+use memscope::tui::keymap::Keymap;
+use memscope::tui::theme::Theme;
+use memscope::tui::{Runtime, initial_app};
+
+type Rt = Runtime<TestBackend>;
+
+async fn runtime(server: &Server, path: &std::path::Path) -> Rt {
+    let store = Arc::new(Store::open(path).unwrap());
+    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
+    let c = client(server);
+    let app = initial_app(
+        &agent,
+        Some(c.config()),
+        Theme::default_theme(),
+        Keymap::default(),
+        false,
+    );
+    let handle = engine::spawn(agent, Some(c));
+    let mut rt = Runtime::new(
+        Terminal::new(TestBackend::new(120, 35)).unwrap(),
+        app,
+        store,
+        "default".into(),
+        Some(handle),
+        None,
+    );
+    rt.draw().unwrap();
+    rt.start();
+    rt
+}
+
+fn screen(rt: &Rt) -> String {
+    let buf = rt.terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn press(rt: &mut Rt, code: KeyCode) -> bool {
+    let go = rt.apply(AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    rt.draw().unwrap();
+    go
+}
+
+fn ctrl(rt: &mut Rt, c: char) -> bool {
+    let go = rt.apply(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )));
+    rt.draw().unwrap();
+    go
+}
+
+fn type_text(rt: &mut Rt, s: &str) {
+    for c in s.chars() {
+        press(rt, KeyCode::Char(c));
+    }
+}
+
+fn idle(app: &memscope::tui::app::App) -> bool {
+    app.run == RunState::Idle
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typing_a_message_shows_the_reply_the_call_and_the_budget() {
+    let server = Server::start(vec![
+        think_call(
+            "Save the name.",
+            "core_memory_append",
+            json!({"name": "human", "content": "Name: Ada", "request_heartbeat": true}),
+        ),
+        say("Hello Ada!"),
+    ])
+    .await;
+    let (_d, path) = temp_store();
+    let mut rt = runtime(&server, &path).await;
+    rt.until(|a| a.budget.total > 0).await.unwrap();
+    let before = rt.app.budget.core_memory;
+    type_text(&mut rt, "I'm Ada");
+    assert!(
+        screen(&rt).contains("I'm Ada"),
+        "the input box shows what is typed"
+    );
+    press(&mut rt, KeyCode::Enter);
+    rt.until(|a| a.convo.entries.iter().any(|e| e.kind == EntryKind::Agent))
+        .await
+        .unwrap();
+    rt.until(idle).await.unwrap();
+    let s = screen(&rt);
+    assert!(s.contains("you › I'm Ada"), "{s}");
+    assert!(s.contains("agent › Hello Ada!"), "{s}");
+    assert!(s.contains("thinks · Save the name."));
+    assert!(
+        s.contains("core_memory_append") && s.contains("♥"),
+        "function log with heartbeat: {s}"
+    );
+    assert!(s.contains("Name: Ada"), "core memory pane updated: {s}");
+    assert!(rt.app.budget.core_memory > before);
+    assert_eq!(rt.app.budget.server_prompt_tokens, Some(321));
+    assert!(rt.app.input.is_empty());
+    // Up recalls the earlier input when the box is empty; Down clears it again.
+    press(&mut rt, KeyCode::Up);
+    assert_eq!(rt.app.input.lines().join("\n"), "I'm Ada");
+    press(&mut rt, KeyCode::Down);
+    assert!(rt.app.input.is_empty());
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn step_mode_pauses_before_each_call_and_steps_one_at_a_time() {
+    let server = Server::start(vec![
+        call(
+            "archival_memory_search",
+            json!({"query": "tea", "request_heartbeat": true}),
+        ),
+        call(
+            "core_memory_append",
+            json!({"name": "nope", "content": "x", "request_heartbeat": false}),
+        ),
+        say("Done."),
+    ])
+    .await;
+    let (_d, path) = temp_store();
+    let mut rt = runtime(&server, &path).await;
+    press(&mut rt, KeyCode::Esc);
+    press(&mut rt, KeyCode::Char('s'));
+    assert!(rt.app.step_mode);
+    press(&mut rt, KeyCode::Char('i'));
+    type_text(&mut rt, "What do I like?");
+    press(&mut rt, KeyCode::Enter);
+    press(&mut rt, KeyCode::Esc);
+    let expected = [
+        "the user's message",
+        "a heartbeat because archival_memory_search requested one",
+        "a heartbeat after core_memory_append failed",
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        rt.until(|a| matches!(a.run, RunState::Paused { .. }))
+            .await
+            .unwrap();
+        let s = screen(&rt);
+        assert!(s.contains("⏸ paused") && s.contains(want), "pause {i}: {s}");
+        assert_eq!(server.step_requests().len(), i, "no call runs while paused");
+        press(&mut rt, KeyCode::Char('n'));
+    }
+    rt.until(|a| a.convo.entries.iter().any(|e| e.kind == EntryKind::Agent))
+        .await
+        .unwrap();
+    rt.until(idle).await.unwrap();
+    assert_eq!(server.step_requests().len(), 3);
+    assert!(screen(&rt).contains("agent › Done."));
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn editing_a_core_block_saves_to_the_store_moves_the_budget_and_logs_it() {
+    let server = Server::start(vec![]).await;
+    let (_d, path) = temp_store();
+    let mut rt = runtime(&server, &path).await;
+    rt.until(|a| a.budget.total > 0).await.unwrap();
+    let before = rt.app.budget.clone();
+    press(&mut rt, KeyCode::Esc);
+    press(&mut rt, KeyCode::Char('3'));
+    press(&mut rt, KeyCode::Down);
+    press(&mut rt, KeyCode::Char('e'));
+    assert!(matches!(rt.app.modal, Some(Modal::EditCore { ref label, .. }) if label == "human"));
+    type_text(&mut rt, " Loves green tea and long walks by the river.");
+    assert!(screen(&rt).contains("Edit human ·"), "{}", screen(&rt));
+    ctrl(&mut rt, 's');
+    rt.until(|a| a.core[1].value.contains("Loves green tea"))
+        .await
+        .unwrap();
+    rt.until(|a| a.budget.core_memory != before.core_memory)
+        .await
+        .unwrap();
+    assert!(rt.app.budget.total > before.total);
+    let s = screen(&rt);
+    assert!(
+        s.contains("edit human") && s.contains("(manual edit in memscope)"),
+        "{s}"
+    );
+    // Esc cancels without saving.
+    press(&mut rt, KeyCode::Char('e'));
+    type_text(&mut rt, "DISCARD");
+    press(&mut rt, KeyCode::Esc);
+    assert!(rt.app.modal.is_none());
+    rt.shutdown().await.unwrap();
+    let state = Store::open_read_only(&path)
+        .unwrap()
+        .load_agent("default")
+        .unwrap()
+        .unwrap();
+    let human = &state.core.get("human").unwrap().value;
+    assert!(
+        human.ends_with("Loves green tea and long walks by the river.")
+            && !human.contains("DISCARD")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn esc_interrupts_a_call_in_flight_and_the_message_stays() {
+    let server = Server::start(vec![Reply::Hang, say("second try")]).await;
+    let (_d, path) = temp_store();
+    let mut rt = runtime(&server, &path).await;
+    type_text(&mut rt, "hello?");
+    press(&mut rt, KeyCode::Enter);
+    rt.until(|a| matches!(a.run, RunState::Waiting { .. }))
+        .await
+        .unwrap();
+    assert!(screen(&rt).contains("waiting for the model"));
+    press(&mut rt, KeyCode::Esc);
+    rt.until(|a| a.error.is_some() && idle(a)).await.unwrap();
+    assert!(screen(&rt).contains("interrupted"), "{}", screen(&rt));
+    press(&mut rt, KeyCode::Char('i'));
+    type_text(&mut rt, "again");
+    press(&mut rt, KeyCode::Enter);
+    rt.until(|a| a.convo.entries.iter().any(|e| e.kind == EntryKind::Agent))
+        .await
+        .unwrap();
+    rt.shutdown().await.unwrap();
+    let recall = Store::open_read_only(&path)
+        .unwrap()
+        .recall("default")
+        .unwrap();
+    assert!(recall.iter().any(|m| m.text == "hello?"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stores_pane_inserts_searches_reads_and_deletes_passages() {
+    let server = Server::start(vec![]).await;
+    let (_d, path) = temp_store();
+    let mut rt = runtime(&server, &path).await;
+    press(&mut rt, KeyCode::Esc);
+    press(&mut rt, KeyCode::Char('4'));
+    assert_eq!(rt.app.focus, Focus::Stores);
+    for text in [
+        "The spare key is under the blue flowerpot.",
+        "Dentist on Friday at 3pm.",
+    ] {
+        press(&mut rt, KeyCode::Char('a'));
+        type_text(&mut rt, text);
+        ctrl(&mut rt, 's');
+        let t = text.to_string();
+        rt.until(move |a| a.stores.archival.rows.iter().any(|r| r.text == t))
+            .await
+            .unwrap();
+    }
+    assert!(screen(&rt).contains("Archival (2)"));
+    press(&mut rt, KeyCode::Char('/'));
+    type_text(&mut rt, "where is the key");
+    press(&mut rt, KeyCode::Enter);
+    rt.until(|a| a.stores.search.is_some()).await.unwrap();
+    let s = screen(&rt);
+    assert!(s.contains("/where is the key · 1 found"), "{s}");
+    press(&mut rt, KeyCode::Enter);
+    assert!(screen(&rt).contains("Passage #1"), "{}", screen(&rt));
+    press(&mut rt, KeyCode::Esc);
+    press(&mut rt, KeyCode::Char('d'));
+    assert!(screen(&rt).contains("Delete passage #1?"));
+    press(&mut rt, KeyCode::Char('y'));
+    rt.until(|a| a.stores.archival.rows.len() == 1)
+        .await
+        .unwrap();
+    press(&mut rt, KeyCode::Esc);
+    // The recall tab lists what was said, newest first.
+    press(&mut rt, KeyCode::Right);
+    assert_eq!(rt.app.stores.tab, StoreTab::Recall);
+    rt.shutdown().await.unwrap();
+    let passages = Store::open_read_only(&path)
+        .unwrap()
+        .archival("default")
+        .unwrap();
+    assert_eq!(passages.len(), 1);
+    assert!(passages[0].text.starts_with("Dentist"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_is_shown_after_a_restart_and_q_quits() {
+    let server = Server::start(vec![say("Remembered.")]).await;
+    let (_d, path) = temp_store();
+    let mut rt = runtime(&server, &path).await;
+    type_text(&mut rt, "remember the violin");
+    press(&mut rt, KeyCode::Enter);
+    rt.until(|a| a.convo.entries.iter().any(|e| e.kind == EntryKind::Agent))
+        .await
+        .unwrap();
+    rt.until(idle).await.unwrap();
+    assert!(
+        ctrl(&mut rt, 'c') == false,
+        "Ctrl-C quits from the input box"
+    );
+    rt.shutdown().await.unwrap();
+
+    let mut rt = runtime(&server, &path).await;
+    rt.until(|a| a.convo.entries.len() >= 3 && !a.log.is_empty())
+        .await
+        .unwrap();
+    let s = screen(&rt);
+    assert!(
+        s.contains("you › remember the violin") && s.contains("agent › Remembered."),
+        "{s}"
+    );
+    assert!(s.contains("send_message") && s.contains("OK"));
+    press(&mut rt, KeyCode::Esc);
+    assert!(
+        !press(&mut rt, KeyCode::Char('q')),
+        "q quits outside the input box"
+    );
+    rt.shutdown().await.unwrap();
+}
