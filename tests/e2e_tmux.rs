@@ -1,0 +1,146 @@
+//! End to end in a real terminal: the built binary runs in tmux against the scripted model;
+//! the test types with send-keys and reads the screen with capture-pane.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str, home: &Path) -> Tmux {
+        let socket = format!("memscope-e2e-{}-{}", std::process::id(), home.file_name().unwrap().to_string_lossy());
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "35", "-s", "e2e"])
+            .arg(cmd)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("tmux must be installed for the end-to-end test");
+        assert!(status.success());
+        Tmux { socket }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let ok = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "e2e"]).args(keys).status().unwrap();
+        assert!(ok.success());
+    }
+
+    fn text(&self, s: &str) {
+        let ok = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "e2e", "-l", s]).status().unwrap();
+        assert!(ok.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-t", "e2e"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `want` (the terminal is polled; there is nothing to wait
+    /// on but the screen itself).
+    async fn wait_for(&self, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if s.contains(want) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {want:?}; the screen:\n{s}");
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+fn budget_total(screen: &str) -> u32 {
+    let i = screen.find("Context budget · ").expect("budget title") + "Context budget · ".len();
+    screen[i..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_step_through_a_heartbeat_chain_edit_core_memory_and_quit() {
+    let server = Server::start(vec![
+        say("Hello from the scripted model!"),
+        call("archival_memory_search", json!({"query": "tea", "request_heartbeat": true})),
+        call("core_memory_append", json!({"name": "human", "content": "Likes tea.", "request_heartbeat": true})),
+        say("Chain done."),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("e2e.redb");
+    let cmd = format!(
+        "{} --store {} --base-url {} --model scripted-model --context-window 8192; echo MEMSCOPE-EXITED-$?; sleep 30",
+        env!("CARGO_BIN_EXE_memscope"),
+        store.display(),
+        server.base_url
+    );
+    let t = Tmux::start(&cmd, home.path());
+    t.wait_for("Type a message").await;
+
+    // Type a message and see the reply.
+    t.text("hello");
+    t.keys(&["Enter"]);
+    t.wait_for("agent › Hello from the scripted model!").await;
+    t.wait_for("● idle").await;
+
+    // Step mode: one model call per key press, with the reason shown each time.
+    t.keys(&["Escape"]);
+    t.wait_for("? help").await;
+    t.keys(&["s"]);
+    t.wait_for("step mode on").await;
+    t.keys(&["i"]);
+    t.wait_for("Enter send").await;
+    t.text("what do I like?");
+    t.keys(&["Enter"]);
+    t.wait_for("⏸ paused · next call: the user's message").await;
+    assert_eq!(server.step_requests().len(), 1, "nothing runs while paused");
+    t.keys(&["Escape"]);
+    t.wait_for("? help").await;
+    t.keys(&["n"]);
+    t.wait_for("next call: a heartbeat because archival_memory_search requested one").await;
+    assert_eq!(server.step_requests().len(), 2);
+    t.keys(&["n"]);
+    t.wait_for("next call: a heartbeat because core_memory_append requested one").await;
+    assert_eq!(server.step_requests().len(), 3);
+    t.keys(&["n"]);
+    t.wait_for("agent › Chain done.").await;
+    let s = t.wait_for("● idle").await;
+    assert_eq!(server.step_requests().len(), 4);
+    assert!(s.contains("Likes tea."), "core memory shows the agent's edit:\n{s}");
+
+    // Edit a core memory block by hand and see the budget move.
+    let before = budget_total(&s);
+    t.keys(&["3"]);
+    t.wait_for("┏ 3 Core memory").await;
+    t.keys(&["e"]);
+    t.wait_for("Edit persona").await;
+    t.text(" I also love long walks, old maps, and the history of tea in Assam and Darjeeling.");
+    t.wait_for("Darjeeling").await;
+    t.keys(&["C-s"]);
+    let s = t.wait_for("saved persona").await;
+    let after = budget_total(&s);
+    assert!(after > before, "the budget moved from {before} to {after}:\n{s}");
+    assert!(s.contains("edit persona"), "the function log shows the manual edit:\n{s}");
+
+    // Quit cleanly.
+    t.keys(&["q"]);
+    t.wait_for("MEMSCOPE-EXITED-0").await;
+    let state = memscope::store::Store::open_read_only(&store).unwrap().load_agent("default").unwrap().unwrap();
+    assert!(state.core.get("persona").unwrap().value.ends_with("Assam and Darjeeling."));
+}
