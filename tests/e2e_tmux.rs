@@ -16,9 +16,26 @@ struct Tmux {
 
 impl Tmux {
     fn start(cmd: &str, home: &Path) -> Tmux {
-        let socket = format!("memscope-e2e-{}-{}", std::process::id(), home.file_name().unwrap().to_string_lossy());
+        let socket = format!(
+            "memscope-e2e-{}-{}",
+            std::process::id(),
+            home.file_name().unwrap().to_string_lossy()
+        );
         let status = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "35", "-s", "e2e"])
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "35",
+                "-s",
+                "e2e",
+            ])
             .arg(cmd)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
@@ -33,30 +50,47 @@ impl Tmux {
     }
 
     fn keys(&self, keys: &[&str]) {
-        let ok = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "e2e"]).args(keys).status().unwrap();
+        let ok = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "e2e"])
+            .args(keys)
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
     fn text(&self, s: &str) {
-        let ok = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "e2e", "-l", s]).status().unwrap();
+        let ok = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "e2e", "-l", s])
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-t", "e2e"]).output().unwrap();
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "e2e"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Waits until the screen shows `want` (the terminal is polled; there is nothing to wait
     /// on but the screen itself).
     async fn wait_for(&self, want: &str) -> String {
+        self.wait_until(want, |s| s.contains(want)).await
+    }
+
+    async fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let s = self.screen();
-            if s.contains(want) {
+            if done(&s) {
                 return s;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {want:?}; the screen:\n{s}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{s}"
+            );
             tokio::time::sleep(Duration::from_millis(40)).await;
         }
     }
@@ -64,21 +98,34 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
     }
 }
 
 fn budget_total(screen: &str) -> u32 {
     let i = screen.find("Context budget · ").expect("budget title") + "Context budget · ".len();
-    screen[i..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap()
+    screen[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chat_step_through_a_heartbeat_chain_edit_core_memory_and_quit() {
     let server = Server::start(vec![
         say("Hello from the scripted model!"),
-        call("archival_memory_search", json!({"query": "tea", "request_heartbeat": true})),
-        call("core_memory_append", json!({"name": "human", "content": "Likes tea.", "request_heartbeat": true})),
+        call(
+            "archival_memory_search",
+            json!({"query": "tea", "request_heartbeat": true}),
+        ),
+        call(
+            "core_memory_append",
+            json!({"name": "human", "content": "Likes tea.", "request_heartbeat": true}),
+        ),
         say("Chain done."),
     ])
     .await;
@@ -113,16 +160,21 @@ async fn chat_step_through_a_heartbeat_chain_edit_core_memory_and_quit() {
     t.keys(&["Escape"]);
     t.wait_for("? help").await;
     t.keys(&["n"]);
-    t.wait_for("next call: a heartbeat because archival_memory_search requested one").await;
+    t.wait_for("next call: a heartbeat because archival_memory_search requested one")
+        .await;
     assert_eq!(server.step_requests().len(), 2);
     t.keys(&["n"]);
-    t.wait_for("next call: a heartbeat because core_memory_append requested one").await;
+    t.wait_for("next call: a heartbeat because core_memory_append requested one")
+        .await;
     assert_eq!(server.step_requests().len(), 3);
     t.keys(&["n"]);
     t.wait_for("agent › Chain done.").await;
     let s = t.wait_for("● idle").await;
     assert_eq!(server.step_requests().len(), 4);
-    assert!(s.contains("Likes tea."), "core memory shows the agent's edit:\n{s}");
+    assert!(
+        s.contains("Likes tea."),
+        "core memory shows the agent's edit:\n{s}"
+    );
 
     // Edit a core memory block by hand and see the budget move.
     let before = budget_total(&s);
@@ -133,14 +185,74 @@ async fn chat_step_through_a_heartbeat_chain_edit_core_memory_and_quit() {
     t.text(" I also love long walks, old maps, and the history of tea in Assam and Darjeeling.");
     t.wait_for("Darjeeling").await;
     t.keys(&["C-s"]);
-    let s = t.wait_for("saved persona").await;
-    let after = budget_total(&s);
-    assert!(after > before, "the budget moved from {before} to {after}:\n{s}");
-    assert!(s.contains("edit persona"), "the function log shows the manual edit:\n{s}");
+    t.wait_for("saved persona").await;
+    // The budget follows the edit (its event comes right after the edit's own).
+    let s = t
+        .wait_until("the budget to move", |s| budget_total(s) > before)
+        .await;
+    assert!(
+        s.contains("edit persona"),
+        "the function log shows the manual edit:\n{s}"
+    );
 
     // Quit cleanly.
     t.keys(&["q"]);
     t.wait_for("MEMSCOPE-EXITED-0").await;
-    let state = memscope::store::Store::open_read_only(&store).unwrap().load_agent("default").unwrap().unwrap();
-    assert!(state.core.get("persona").unwrap().value.ends_with("Assam and Darjeeling."));
+    let state = memscope::store::Store::open_read_only(&store)
+        .unwrap()
+        .load_agent("default")
+        .unwrap()
+        .unwrap();
+    assert!(
+        state
+            .core
+            .get("persona")
+            .unwrap()
+            .value
+            .ends_with("Assam and Darjeeling.")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_restores_the_terminal_and_writes_the_report_to_a_file() {
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("p.redb");
+    let cmd = format!(
+        "MEMSCOPE_DEBUG_PANIC=1 {} --store {}; echo MEMSCOPE-EXITED-$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 30",
+        env!("CARGO_BIN_EXE_memscope"),
+        store.display()
+    );
+    let t = Tmux::start(&cmd, home.path());
+    let s = t.wait_for("MEMSCOPE-EXITED-").await;
+    assert!(s.contains("memscope crashed; the report is in"), "{s}");
+    let s = t.wait_for("icanon").await;
+    assert!(
+        s.contains("icanon echo") && !s.contains("-icanon") && !s.contains("-echo"),
+        "the terminal is back in cooked mode:\n{s}"
+    );
+    let flags = Command::new("tmux")
+        .args([
+            "-L",
+            &t.socket,
+            "display-message",
+            "-p",
+            "-t",
+            "e2e",
+            "#{alternate_on} #{cursor_flag}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&flags.stdout).trim(),
+        "0 1",
+        "main screen, cursor shown"
+    );
+    let reports: Vec<_> = std::fs::read_dir(home.path().join("state").join("memscope"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("panic-"))
+        .collect();
+    assert_eq!(reports.len(), 1);
+    let report = std::fs::read_to_string(reports[0].path()).unwrap();
+    assert!(report.contains("panicking on purpose"), "{report}");
 }

@@ -307,10 +307,7 @@ async fn history_is_shown_after_a_restart_and_q_quits() {
         .await
         .unwrap();
     rt.until(idle).await.unwrap();
-    assert!(
-        ctrl(&mut rt, 'c') == false,
-        "Ctrl-C quits from the input box"
-    );
+    assert!(!ctrl(&mut rt, 'c'), "Ctrl-C quits from the input box");
     rt.shutdown().await.unwrap();
 
     let mut rt = runtime(&server, &path).await;
@@ -329,4 +326,110 @@ async fn history_is_shown_after_a_restart_and_q_quits() {
         "q quits outside the input box"
     );
     rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_mode_follows_a_store_that_another_process_writes() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let server = Server::start(vec![
+        say("First reply."),
+        call(
+            "core_memory_append",
+            json!({"name": "human", "content": "Watched fact.", "request_heartbeat": true}),
+        ),
+        say("Second reply."),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("w.redb");
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args(["run", "--store"])
+        .arg(&path)
+        .args([
+            "--base-url",
+            &server.base_url,
+            "--model",
+            "scripted-model",
+            "--context-window",
+            "8192",
+        ])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("XDG_STATE_HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = writer.stdin.take().unwrap();
+    let (tx, mut chains) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let stdout = writer.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("\"chain_ended\"") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    writeln!(stdin, "hello").unwrap();
+    stdin.flush().unwrap();
+    chains.recv().await.unwrap();
+
+    // The watcher opens the same store read-only while the writer keeps it open.
+    let store = Arc::new(Store::open_read_only(&path).unwrap());
+    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
+    let last = agent.state.next_message_id - 1;
+    let app = initial_app(
+        &agent,
+        None,
+        Theme::default_theme(),
+        Keymap::default(),
+        true,
+    );
+    let mut rt = Runtime::new(
+        Terminal::new(TestBackend::new(120, 35)).unwrap(),
+        app,
+        store.clone(),
+        "default".into(),
+        None,
+        None,
+    );
+    tokio::spawn(memscope::tui::watch::follow(
+        store,
+        "default".into(),
+        settings(8192),
+        last,
+        rt.feed(),
+    ));
+    rt.draw().unwrap();
+    rt.start();
+    rt.until(|a| a.convo.entries.iter().any(|e| e.text == "First reply."))
+        .await
+        .unwrap();
+
+    writeln!(stdin, "remember this").unwrap();
+    stdin.flush().unwrap();
+    rt.until(|a| a.convo.entries.iter().any(|e| e.text == "Second reply."))
+        .await
+        .unwrap();
+    rt.until(|a| a.core.iter().any(|b| b.value.contains("Watched fact.")))
+        .await
+        .unwrap();
+    let s = screen(&rt);
+    assert!(
+        s.contains("agent › Second reply.") && s.contains("Watched fact."),
+        "{s}"
+    );
+    assert!(
+        s.contains("core_memory_append"),
+        "the function log follows too: {s}"
+    );
+    // Nothing can be changed from a watcher.
+    press(&mut rt, KeyCode::Char('3'));
+    press(&mut rt, KeyCode::Char('e'));
+    assert!(rt.app.modal.is_none());
+    assert!(screen(&rt).contains("read-only"));
+    drop(stdin);
+    assert!(writer.wait().unwrap().success());
 }

@@ -336,14 +336,13 @@ pub fn entries_from_messages(messages: &[Message]) -> Vec<Entry> {
                     Status::Failed
                 };
                 let msg = text::visible(v["message"].as_str().unwrap_or_default());
-                if let Some(e) = out
+                if let Some(EntryKind::Call { result, .. }) = out
                     .iter_mut()
                     .rev()
-                    .find(|e| matches!(&e.kind, EntryKind::Call { call_id, .. } if *call_id == id))
+                    .map(|e| &mut e.kind)
+                    .find(|k| matches!(k, EntryKind::Call { call_id, .. } if *call_id == id))
                 {
-                    if let EntryKind::Call { result, .. } = &mut e.kind {
-                        *result = Some((status, msg));
-                    }
+                    *result = Some((status, msg));
                 }
             }
             _ => {}

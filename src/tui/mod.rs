@@ -355,6 +355,12 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     }
     let result = async {
         rt.draw()?;
+        // Debug builds only: a panic on purpose, so tests can check that the terminal is
+        // restored and the report written.
+        #[cfg(debug_assertions)]
+        if std::env::var_os("MEMSCOPE_DEBUG_PANIC").is_some() {
+            panic!("MEMSCOPE_DEBUG_PANIC is set: panicking on purpose after the first frame");
+        }
         rt.start();
         while rt.step().await? {}
         Ok::<(), String>(())
