@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use memscope::engine::{EventKind, Status};
-use memscope::memory::Role;
+use memscope::memory::{MessageKind, Role};
 use memscope::model::{ClientConfig, ModelClient, RetryPolicy};
 use memscope::store::Store;
 use serde_json::json;
@@ -94,7 +94,7 @@ async fn after_the_last_retry_the_agent_is_idle_keeps_the_message_and_works_agai
         .unwrap();
     let users: Vec<&str> = recall
         .iter()
-        .filter(|m| m.role == Role::User)
+        .filter(|m| m.kind == MessageKind::UserMessage)
         .map(|m| m.text.as_str())
         .collect();
     assert_eq!(users, vec!["first message", "second message"]);

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use memscope::engine::{Command, EventKind, Status, Trigger};
-use memscope::memory::Role;
+use memscope::memory::{MessageKind, Role};
 use memscope::store::Store;
 use serde_json::json;
 
@@ -441,7 +441,7 @@ async fn interrupting_a_call_in_flight_drops_the_step_and_keeps_the_message() {
     let recall = store.recall("default").unwrap();
     let users: Vec<&str> = recall
         .iter()
-        .filter(|m| m.role == Role::User)
+        .filter(|m| m.kind == MessageKind::UserMessage)
         .map(|m| m.text.as_str())
         .collect();
     assert_eq!(users, vec!["are you there?", "hello again"]);
@@ -517,8 +517,9 @@ async fn an_agent_resumes_after_a_restart_with_queue_summary_core_and_stores() {
     shutdown(h).await;
 
     let agent = open_agent(&path, 8192);
-    // The user message, three replies with their results, and two heartbeats.
-    assert_eq!(agent.fifo.len(), 9);
+    // The session's login event, the user message, three replies with their results, and
+    // two heartbeats.
+    assert_eq!(agent.fifo.len(), 10);
     assert!(
         agent
             .state

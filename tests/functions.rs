@@ -47,8 +47,15 @@ async fn send_message_reaches_the_user_and_ends_the_chain() {
         serde_json::from_str(tool["content"].as_str().unwrap()).unwrap();
     assert_eq!(content["status"], "OK");
     assert!(content["time"].is_string());
-    let user: serde_json::Value =
+    // A session starts with a login event, then the user's message.
+    let login: serde_json::Value =
         serde_json::from_str(msgs[1]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (login["type"].as_str(), login["last_login"].as_str()),
+        (Some("login"), Some("never"))
+    );
+    let user: serde_json::Value =
+        serde_json::from_str(msgs[2]["content"].as_str().unwrap()).unwrap();
     assert_eq!(
         (user["type"].as_str(), user["message"].as_str()),
         (Some("user_message"), Some("hi"))

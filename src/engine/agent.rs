@@ -298,7 +298,10 @@ impl Agent {
                 json!({"type": "heartbeat", "reason": text, "time": now}),
                 false,
             ),
-            MessageKind::Login => (json!({"type": "login", "time": now}), false),
+            MessageKind::Login => (
+                json!({"type": "login", "last_login": text, "time": now}),
+                false,
+            ),
             _ => (
                 json!({"type": "system_alert", "message": text, "time": now}),
                 false,

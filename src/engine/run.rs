@@ -54,6 +54,7 @@ pub fn spawn_with(agent: Agent, client: Option<ModelClient>, discover_model: boo
         run_to_end: false,
         commands_closed: false,
         discover_model,
+        logged_in: false,
     };
     let task = tokio::spawn(engine.run());
     EngineHandle {
@@ -84,6 +85,8 @@ struct Engine {
     run_to_end: bool,
     commands_closed: bool,
     discover_model: bool,
+    /// A login event was sent this session.
+    logged_in: bool,
 }
 
 impl Engine {
@@ -227,9 +230,25 @@ impl Engine {
     }
 
     async fn run_chain(&mut self, text: String) -> Result<(), StoreError> {
+        // The first message of a session is preceded by a login event, so the agent knows a new
+        // session began (and when the last one was).
+        let mut new = Vec::with_capacity(2);
+        if !self.logged_in {
+            self.logged_in = true;
+            let last = self
+                .agent
+                .fifo
+                .last()
+                .map(|m| m.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+            new.push(
+                self.agent
+                    .event_message(MessageKind::Login, last.as_deref().unwrap_or("never")),
+            );
+        }
         let msg = self.agent.event_message(MessageKind::UserMessage, &text);
         let id = msg.id;
-        self.agent.commit(&[msg], &[], &[], None)?;
+        new.push(msg);
+        self.agent.commit(&new, &[], &[], None)?;
         self.emit(EventKind::UserMessage { id, text });
         self.emit(EventKind::Budget(self.agent.budget()));
         self.run_to_end = false;
