@@ -407,3 +407,64 @@ fn manual_edits_appear_in_the_function_log() {
     );
     assert!(s.contains("human 12/200"));
 }
+
+#[test]
+fn without_a_model_the_status_bar_says_how_to_configure_one() {
+    let mut f = Fixture::new("dark");
+    f.app.model = None;
+    f.app.endpoint = None;
+    let s = f.screen(120, 35);
+    assert!(
+        s.lines()
+            .last()
+            .unwrap()
+            .contains("no model configured: pass --base-url"),
+        "{s}"
+    );
+}
+
+#[test]
+fn mouse_clicks_move_focus_and_the_wheel_scrolls_the_conversation() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut f = Fixture::new("dark");
+    f.screen(120, 35); // lays out the panes
+    let click = |col, row| {
+        AppEvent::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: col,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    f.send(click(100, 15)); // core memory, on the right
+    assert_eq!(f.app.focus, memscope::tui::app::Focus::Core);
+    f.send(click(60, 30)); // function log, at the bottom
+    assert_eq!(f.app.focus, memscope::tui::app::Focus::Log);
+    let wheel = AppEvent::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: 10,
+        row: 5,
+        modifiers: KeyModifiers::NONE,
+    });
+    f.send(wheel);
+    assert_eq!(f.app.convo.scroll, 3);
+    assert!(f.screen(120, 35).contains("↑ 3 lines"));
+}
+
+#[test]
+fn user_themes_come_from_the_config_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = memscope::tui::theme::BUILT_IN[0]
+        .1
+        .replace("name = \"dark\"", "name = \"mine\"")
+        .replace("#5fafff", "#ff00ff");
+    std::fs::write(dir.path().join("mine.toml"), mine).unwrap();
+    let t = Theme::load("mine", Some(dir.path())).unwrap();
+    assert_eq!(t.accent, ratatui::style::Color::Rgb(255, 0, 255));
+    std::fs::write(dir.path().join("broken.toml"), "name = \"broken\"").unwrap();
+    assert!(
+        Theme::load("broken", Some(dir.path()))
+            .unwrap_err()
+            .contains("broken.toml")
+    );
+}
