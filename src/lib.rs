@@ -6,6 +6,7 @@
 //! config file for both. See docs/ARCHITECTURE.md for the map.
 
 pub mod config;
+pub mod crash;
 pub mod engine;
 pub mod functions;
 pub mod headless;

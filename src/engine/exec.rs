@@ -63,6 +63,7 @@ impl Agent {
         embeds: Option<&Embeds>,
         fx: &mut Effects,
     ) -> Result<FnResult, StoreError> {
+        crate::crash::point("function:running");
         let result = match call {
             Call::SendMessage { message } => {
                 if message.trim().is_empty() {

@@ -398,6 +398,7 @@ impl Engine {
             });
             let started_at = Utc::now();
             let t0 = Instant::now();
+            crate::crash::point("step:calling_model");
             let reply = match self.call_model(&body).await {
                 Ok(r) => r,
                 Err(ModelError::ContextOverflow(msg)) if !overflowed => {
@@ -426,6 +427,7 @@ impl Engine {
                 }
             };
             let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
+            crate::crash::point("step:reply_received");
             let parsed = parse_first(&reply);
             let embeds = self.fetch_embeddings(&parsed).await;
             let report = self.agent.apply_step(StepInput {
@@ -437,6 +439,7 @@ impl Engine {
                 started_at,
                 model_ms,
             })?;
+            crate::crash::point("step:committed");
             for ev in report.events {
                 self.emit(ev);
             }
@@ -504,6 +507,7 @@ impl Engine {
         });
         let started_at = Utc::now();
         let t0 = Instant::now();
+        crate::crash::point("flush:calling_model");
         let result = self
             .call_model(&serde_json::to_vec(&body).expect("json"))
             .await;
@@ -535,7 +539,9 @@ impl Engine {
                 )
             }
         };
+        crate::crash::point("flush:summary_received");
         self.apply_flush(k, summary_text, body, raw, started_at, model_ms)?;
+        crate::crash::point("flush:committed");
         Ok(true)
     }
 

@@ -204,6 +204,7 @@ impl Store {
 
     /// Writes a step's state, messages, passages and trace in one durable transaction.
     pub fn commit(&self, agent: &str, c: &Commit<'_>) -> Result<()> {
+        crate::crash::point("commit:begin");
         let tx = self.writer()?.begin_write().map_err(db_err)?;
         {
             if let Some(state) = c.state {
@@ -233,7 +234,10 @@ impl Store {
                     .map_err(db_err)?;
             }
         }
-        tx.commit().map_err(db_err)
+        crate::crash::point("commit:written");
+        tx.commit().map_err(db_err)?;
+        crate::crash::point("commit:done");
+        Ok(())
     }
 
     /// Deletes an agent and all its rows.
