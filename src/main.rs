@@ -91,11 +91,11 @@ fn init_logging() {
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("memscope.log"))
-    else {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let Ok(file) = opts.open(dir.join("memscope.log")) else {
         return;
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEMSCOPE_LOG")
@@ -103,8 +103,34 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
+        .with_writer(SafeLog(std::sync::Mutex::new(file)))
         .try_init();
+}
+
+/// The log file writer: control characters in what is logged (model text can end up in error
+/// messages) are written as visible escapes, never raw.
+struct SafeLog(std::sync::Mutex<std::fs::File>);
+
+struct SafeLogLine<'a>(std::sync::MutexGuard<'a, std::fs::File>);
+
+impl std::io::Write for SafeLogLine<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = memscope::text::visible(&String::from_utf8_lossy(buf));
+        self.0.write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for SafeLog {
+    type Writer = SafeLogLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        SafeLogLine(self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 fn tui_options(cfg: &Resolved, theme: Option<String>, watch: bool) -> tui::TuiOptions {

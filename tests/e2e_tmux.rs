@@ -256,3 +256,42 @@ async fn a_panic_restores_the_terminal_and_writes_the_report_to_a_file() {
     let report = std::fs::read_to_string(reports[0].path()).unwrap();
     assert!(report.contains("panicking on purpose"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_model_text_is_shown_as_text_in_a_real_terminal_and_the_key_never_shows() {
+    let hostile = "A\x1b]52;c;ZXZpbA==\x07B\x1b]2;pwned-title\x07C\x1b[2JD\x1b]8;;http://evil\x1b\\E\x1b]8;;\x1b\\F\u{9b}31mG\u{202e}H";
+    let key = format!("sk-e2e-secret-{}", std::process::id());
+    let server = Server::start(vec![
+        think_call(hostile, "archival_memory_insert", json!({"content": hostile, "request_heartbeat": true})),
+        say(&format!("{hostile} end-of-reply")),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("h.redb");
+    let cmd = format!(
+        "OPENAI_API_KEY={key} {} --store {} --base-url {} --model scripted-model; sleep 30",
+        env!("CARGO_BIN_EXE_memscope"),
+        store.display(),
+        server.base_url
+    );
+    let t = Tmux::start(&cmd, home.path());
+    // Let applications set tmux buffers through OSC 52, so a leak would show.
+    Command::new("tmux").args(["-L", &t.socket, "set", "-g", "set-clipboard", "on"]).status().unwrap();
+    let title = |t: &Tmux| {
+        let o = Command::new("tmux").args(["-L", &t.socket, "display-message", "-p", "-t", "e2e", "#{pane_title}"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    t.wait_for("Type a message").await;
+    let title_before = title(&t);
+    t.text("hi");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("end-of-reply").await;
+    assert!(s.contains("\\u{1b}]52;c;ZXZpbA==\\u{7}"), "the sequence is shown as text:\n{s}");
+    assert!(s.contains("\\u{9b}31m") && s.contains("\\u{202e}"), "{s}");
+    assert!(s.contains("Type a message") || s.contains("Input"), "the screen was not cleared:\n{s}");
+    let buffers = Command::new("tmux").args(["-L", &t.socket, "list-buffers"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&buffers.stdout).trim().is_empty(), "OSC 52 reached tmux");
+    assert_eq!(title(&t), title_before, "OSC 2 changed the title");
+    assert!(!title(&t).contains("pwned"));
+    assert!(!s.contains(&key) && !s.contains("sk-e2e"), "the key is on screen");
+}

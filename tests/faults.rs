@@ -382,3 +382,28 @@ async fn a_summary_call_that_returns_nothing_still_evicts_with_a_plain_extract()
     assert!(saw);
     shutdown(h).await;
 }
+
+#[tokio::test]
+async fn a_body_cut_off_in_the_middle_is_retried_and_never_half_stored() {
+    let full = completion(json!({"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "send_message", "arguments": "{\"message\":\"whole\"}"}}]})).to_string();
+    let server = Server::start(vec![Reply::Cut(full[..full.len() / 2].to_string()), say("whole reply")]).await;
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    let ev = chat(&mut h, "hi").await;
+    assert_eq!(retries(&ev).len(), 1, "{ev:#?}");
+    assert_eq!(said(&ev), vec!["whole reply"]);
+    shutdown(h).await;
+    let recall = Store::open_read_only(&path).unwrap().recall("default").unwrap();
+    assert_eq!(recall.iter().filter(|m| m.role == Role::Assistant).count(), 1);
+}
+
+#[tokio::test]
+async fn a_flood_of_tool_calls_is_cut_short_and_every_kept_call_is_answered() {
+    let calls: Vec<(String, String)> = (0..200).map(|i| ("send_message".to_string(), format!("{{\"message\":\"spam {i}\"}}"))).collect();
+    let refs: Vec<(&str, &str)> = calls.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let (ev, r) = bad_output(calls_raw(None, &refs)).await;
+    assert!(errors(&ev).contains(&"too_many_calls".to_string()));
+    // Eight kept: the first ran (and ended the chain), seven were answered "not run".
+    assert_eq!(r.len(), memscope::engine::step::MAX_CALLS_PER_REPLY);
+    assert_eq!(said(&ev), vec!["spam 0"]);
+}

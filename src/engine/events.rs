@@ -185,7 +185,9 @@ pub struct Event {
 }
 
 impl Event {
+    /// One line of JSON that is safe to print to a terminal: serde escapes C0 controls, and
+    /// C1 controls and bidirectional overrides are escaped here too.
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).expect("events always serialize")
+        crate::text::json_terminal_safe(serde_json::to_string(self).expect("events always serialize"))
     }
 }

@@ -19,6 +19,9 @@ use crate::model::ChatReply;
 use crate::store::StoreError;
 use crate::text;
 
+/// Function calls of one reply kept in the transcript (each answered; only the first runs).
+pub const MAX_CALLS_PER_REPLY: usize = 8;
+
 pub struct StepInput<'a> {
     pub trigger: &'a Trigger,
     /// The request as sent.
@@ -98,7 +101,18 @@ impl Agent {
             thought.trim().to_string(),
             true,
         );
-        assistant.tool_calls = reply.tool_calls.clone();
+        // Every call kept in the transcript needs a result; a flood of calls is cut short.
+        let kept = &reply.tool_calls[..reply.tool_calls.len().min(MAX_CALLS_PER_REPLY)];
+        if kept.len() < reply.tool_calls.len() {
+            events.push(EventKind::Error {
+                kind: "too_many_calls".into(),
+                message: format!(
+                    "the reply held {} function calls; only the first {MAX_CALLS_PER_REPLY} were kept (and only the first runs)",
+                    reply.tool_calls.len()
+                ),
+            });
+        }
+        assistant.tool_calls = kept.to_vec();
         let mut results: Vec<Message> = Vec::new();
         let mut traces = Vec::new();
         let mut outcome = StepOutcome::default();
@@ -176,7 +190,7 @@ impl Agent {
                 duration_ms: ms,
             });
         }
-        for extra in reply.tool_calls.iter().skip(1) {
+        for extra in kept.iter().skip(1) {
             let name = text::visible(&text::one_line(&extra.name, 80));
             let msg = format!(
                 "not run: only the first function call of a reply runs; call {name} again in your next turn if you still need it"

@@ -51,7 +51,7 @@ pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.min(3600.0)))
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Base URL including `/v1`, e.g. `http://127.0.0.1:8080/v1`.
     pub base_url: String,
@@ -61,6 +61,20 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     pub embedding_model: Option<String>,
     pub embedding_base_url: Option<String>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[set, not shown]"))
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("embedding_model", &self.embedding_model)
+            .field("embedding_base_url", &self.embedding_base_url)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -168,6 +182,14 @@ impl ModelClient {
             .unwrap_or_default())
     }
 
+    /// Removes the API key from text a server sent (an error body or a reply could echo it).
+    fn redact(&self, text: String) -> String {
+        match self.cfg.api_key.as_deref().filter(|k| k.len() >= 4) {
+            Some(key) if text.contains(key) => text.replace(key, "[redacted API key]"),
+            _ => text,
+        }
+    }
+
     fn transport_error(&self, e: reqwest::Error) -> ModelError {
         if e.is_timeout() {
             ModelError::Timeout(self.cfg.timeout)
@@ -191,9 +213,9 @@ impl ModelClient {
                 .and_then(|v| v.to_str().ok()),
         );
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        let text = String::from_utf8_lossy(&bytes);
+        let text = self.redact(String::from_utf8_lossy(&bytes).into_owned());
         if !status.is_success() {
-            return Err(classify(status, retry_after, text.into_owned()));
+            return Err(classify(status, retry_after, text));
         }
         serde_json::from_str(&text).map_err(|e| {
             ModelError::InvalidResponse(format!(

@@ -26,6 +26,24 @@ fn needs_escape(c: char) -> bool {
         || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
+/// Escapes, as JSON `\uXXXX`, the characters serde_json leaves raw that a terminal could act on
+/// (C1 controls, bidirectional overrides). Only valid on serde_json output, where such
+/// characters can only stand inside strings.
+pub fn json_terminal_safe(json: String) -> String {
+    if !json.chars().any(needs_escape) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if needs_escape(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// At most `max` characters of `s`; appends a note saying how much was cut.
 pub fn truncate(s: &str, max: usize) -> String {
     let n = s.chars().count();

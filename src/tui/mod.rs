@@ -244,7 +244,11 @@ fn install_panic_hook() {
             std::backtrace::Backtrace::force_capture()
         );
         tracing::error!("{report}");
-        let written = std::fs::File::create(&path).and_then(|mut f| f.write_all(report.as_bytes()));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let written = opts.open(&path).and_then(|mut f| f.write_all(report.as_bytes()));
         match written {
             Ok(()) => eprintln!("memscope crashed; the report is in {}", path.display()),
             Err(_) => previous(info),

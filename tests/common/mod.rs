@@ -27,6 +27,8 @@ pub enum Reply {
     Http(u16, String, Vec<(String, String)>),
     /// Accept the request and never answer.
     Hang,
+    /// Promise a body, send only this part of it, and close the connection.
+    Cut(String),
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +158,16 @@ impl Server {
             match reply {
                 Reply::Hang => {
                     std::future::pending::<()>().await;
+                }
+                Reply::Cut(part) => {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        part.len() * 3 + 100
+                    );
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let _ = sock.write_all(part.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                    return;
                 }
                 Reply::Ok(v) => write(&mut sock, 200, &v.to_string(), &[]).await,
                 Reply::Http(status, body, extra) => write(&mut sock, status, &body, &extra).await,
