@@ -12,6 +12,7 @@ pub mod functions;
 pub mod headless;
 pub mod memory;
 pub mod model;
+pub mod providers;
 pub mod store;
 pub mod text;
 pub mod tokens;

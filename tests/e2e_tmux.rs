@@ -262,7 +262,11 @@ async fn hostile_model_text_is_shown_as_text_in_a_real_terminal_and_the_key_neve
     let hostile = "A\x1b]52;c;ZXZpbA==\x07B\x1b]2;pwned-title\x07C\x1b[2JD\x1b]8;;http://evil\x1b\\E\x1b]8;;\x1b\\F\u{9b}31mG\u{202e}H";
     let key = format!("sk-e2e-secret-{}", std::process::id());
     let server = Server::start(vec![
-        think_call(hostile, "archival_memory_insert", json!({"content": hostile, "request_heartbeat": true})),
+        think_call(
+            hostile,
+            "archival_memory_insert",
+            json!({"content": hostile, "request_heartbeat": true}),
+        ),
         say(&format!("{hostile} end-of-reply")),
     ])
     .await;
@@ -276,9 +280,23 @@ async fn hostile_model_text_is_shown_as_text_in_a_real_terminal_and_the_key_neve
     );
     let t = Tmux::start(&cmd, home.path());
     // Let applications set tmux buffers through OSC 52, so a leak would show.
-    Command::new("tmux").args(["-L", &t.socket, "set", "-g", "set-clipboard", "on"]).status().unwrap();
+    Command::new("tmux")
+        .args(["-L", &t.socket, "set", "-g", "set-clipboard", "on"])
+        .status()
+        .unwrap();
     let title = |t: &Tmux| {
-        let o = Command::new("tmux").args(["-L", &t.socket, "display-message", "-p", "-t", "e2e", "#{pane_title}"]).output().unwrap();
+        let o = Command::new("tmux")
+            .args([
+                "-L",
+                &t.socket,
+                "display-message",
+                "-p",
+                "-t",
+                "e2e",
+                "#{pane_title}",
+            ])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
     t.wait_for("Type a message").await;
@@ -286,12 +304,27 @@ async fn hostile_model_text_is_shown_as_text_in_a_real_terminal_and_the_key_neve
     t.text("hi");
     t.keys(&["Enter"]);
     let s = t.wait_for("end-of-reply").await;
-    assert!(s.contains("\\u{1b}]52;c;ZXZpbA==\\u{7}"), "the sequence is shown as text:\n{s}");
+    assert!(
+        s.contains("\\u{1b}]52;c;ZXZpbA==\\u{7}"),
+        "the sequence is shown as text:\n{s}"
+    );
     assert!(s.contains("\\u{9b}31m") && s.contains("\\u{202e}"), "{s}");
-    assert!(s.contains("Type a message") || s.contains("Input"), "the screen was not cleared:\n{s}");
-    let buffers = Command::new("tmux").args(["-L", &t.socket, "list-buffers"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&buffers.stdout).trim().is_empty(), "OSC 52 reached tmux");
+    assert!(
+        s.contains("Type a message") || s.contains("Input"),
+        "the screen was not cleared:\n{s}"
+    );
+    let buffers = Command::new("tmux")
+        .args(["-L", &t.socket, "list-buffers"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&buffers.stdout).trim().is_empty(),
+        "OSC 52 reached tmux"
+    );
     assert_eq!(title(&t), title_before, "OSC 2 changed the title");
     assert!(!title(&t).contains("pwned"));
-    assert!(!s.contains(&key) && !s.contains("sk-e2e"), "the key is on screen");
+    assert!(
+        !s.contains(&key) && !s.contains("sk-e2e"),
+        "the key is on screen"
+    );
 }

@@ -160,6 +160,7 @@ async fn a_server_that_never_answers_times_out_and_the_connection_refused_is_rep
         },
         embedding_model: None,
         embedding_base_url: None,
+        stream: false,
     })
     .unwrap();
     let mut h = memscope::engine::spawn(open_agent(&path, 8192), Some(c));
@@ -185,6 +186,7 @@ async fn a_server_that_never_answers_times_out_and_the_connection_refused_is_rep
         },
         embedding_model: None,
         embedding_base_url: None,
+        stream: false,
     })
     .unwrap();
     let mut h = memscope::engine::spawn(open_agent(&path, 8192), Some(c));
@@ -386,21 +388,41 @@ async fn a_summary_call_that_returns_nothing_still_evicts_with_a_plain_extract()
 #[tokio::test]
 async fn a_body_cut_off_in_the_middle_is_retried_and_never_half_stored() {
     let full = completion(json!({"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "send_message", "arguments": "{\"message\":\"whole\"}"}}]})).to_string();
-    let server = Server::start(vec![Reply::Cut(full[..full.len() / 2].to_string()), say("whole reply")]).await;
+    let server = Server::start(vec![
+        Reply::Cut(full[..full.len() / 2].to_string()),
+        say("whole reply"),
+    ])
+    .await;
     let (_d, path) = temp_store();
     let mut h = start(open_agent(&path, 8192), &server).await;
     let ev = chat(&mut h, "hi").await;
     assert_eq!(retries(&ev).len(), 1, "{ev:#?}");
     assert_eq!(said(&ev), vec!["whole reply"]);
     shutdown(h).await;
-    let recall = Store::open_read_only(&path).unwrap().recall("default").unwrap();
-    assert_eq!(recall.iter().filter(|m| m.role == Role::Assistant).count(), 1);
+    let recall = Store::open_read_only(&path)
+        .unwrap()
+        .recall("default")
+        .unwrap();
+    assert_eq!(
+        recall.iter().filter(|m| m.role == Role::Assistant).count(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_flood_of_tool_calls_is_cut_short_and_every_kept_call_is_answered() {
-    let calls: Vec<(String, String)> = (0..200).map(|i| ("send_message".to_string(), format!("{{\"message\":\"spam {i}\"}}"))).collect();
-    let refs: Vec<(&str, &str)> = calls.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let calls: Vec<(String, String)> = (0..200)
+        .map(|i| {
+            (
+                "send_message".to_string(),
+                format!("{{\"message\":\"spam {i}\"}}"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let (ev, r) = bad_output(calls_raw(None, &refs)).await;
     assert!(errors(&ev).contains(&"too_many_calls".to_string()));
     // Eight kept: the first ran (and ended the chain), seven were answered "not run".

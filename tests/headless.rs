@@ -23,6 +23,8 @@ fn memscope(home: &Path) -> Command {
     ] {
         c.env_remove(k);
     }
+    // Never find a real local server: probe a port nobody listens on.
+    c.env("MEMSCOPE_PROBE", "llamacpp=127.0.0.1:9");
     c.env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_STATE_HOME", home.join("state"))

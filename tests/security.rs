@@ -49,8 +49,18 @@ async fn run(cmd: Command, input: &str) -> std::process::Output {
     let mut cmd = cmd;
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     })
     .await
@@ -59,32 +69,57 @@ async fn run(cmd: Command, input: &str) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_api_key_is_never_written_anywhere_even_when_a_server_echoes_it() {
-    let key = format!("sk-memscope-test-{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap());
+    let key = format!(
+        "sk-memscope-test-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    );
     let server = Server::start(vec![
         // A server that puts the key in an error body, then in a reply: thoughts, a message to
         // the user, a passage to save and a core memory edit.
         Reply::Http(400, format!("{{\"error\":\"bad key {key}\"}}"), vec![]),
-        think_call(&format!("the key is {key}"), "archival_memory_insert", json!({"content": format!("secret {key}"), "request_heartbeat": true})),
-        call("core_memory_append", json!({"name": "human", "content": format!("key {key}"), "request_heartbeat": true})),
+        think_call(
+            &format!("the key is {key}"),
+            "archival_memory_insert",
+            json!({"content": format!("secret {key}"), "request_heartbeat": true}),
+        ),
+        call(
+            "core_memory_append",
+            json!({"name": "human", "content": format!("key {key}"), "request_heartbeat": true}),
+        ),
         say(&format!("your key is {key}")),
     ])
     .await;
     let home = tempfile::tempdir().unwrap();
     let store = home.path().join("data").join("s.redb");
     let mut cmd = memscope(home.path(), Some(&key));
-    cmd.args(["run", "--store"]).arg(&store).args(["--base-url", &server.base_url, "--model", "m"]);
+    cmd.args(["run", "--store"])
+        .arg(&store)
+        .args(["--base-url", &server.base_url, "--model", "m"]);
     let out = run(cmd, "first\nsecond\n").await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The key was used...
     let auth: Vec<String> = server
         .requests()
         .iter()
-        .filter_map(|r| r.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone()))
+        .filter_map(|r| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == "authorization")
+                .map(|(_, v)| v.clone())
+        })
         .collect();
     assert!(auth.iter().all(|a| *a == format!("Bearer {key}")) && !auth.is_empty());
     // ...and appears in none of the output.
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("[redacted API key]"), "the echo was redacted: {stdout}");
+    assert!(
+        stdout.contains("[redacted API key]"),
+        "the echo was redacted: {stdout}"
+    );
     assert!(!contains(&out.stdout, key.as_bytes()) && !contains(&out.stderr, key.as_bytes()));
     let mut cmd = memscope(home.path(), Some(&key));
     cmd.args(["dump", "--json", "--store"]).arg(&store);
@@ -93,11 +128,18 @@ async fn the_api_key_is_never_written_anywhere_even_when_a_server_echoes_it() {
     assert!(!contains(&dump.stdout, key.as_bytes()), "dump");
     // Nor in any file memscope wrote: the store (with its traces), the log.
     let files = files_under(home.path());
-    assert!(files.iter().any(|f| f.ends_with("memscope.log")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("memscope.log")),
+        "{files:?}"
+    );
     assert!(files.iter().any(|f| f.ends_with("s.redb")));
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
-        assert!(!contains(&bytes, key.as_bytes()), "the key is in {}", f.display());
+        assert!(
+            !contains(&bytes, key.as_bytes()),
+            "the key is in {}",
+            f.display()
+        );
     }
     #[cfg(unix)]
     for f in &files {
@@ -114,16 +156,32 @@ fn assert_terminal_safe(bytes: &[u8], what: &str) {
     for (i, c) in text.char_indices() {
         let bad = (c.is_control() && c != '\n' && c != '\t')
             || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
-        assert!(!bad, "{what} holds a raw {:?} at byte {i}: {}", c, &text[i.saturating_sub(40)..(i + 40).min(text.len())]);
+        assert!(
+            !bad,
+            "{what} holds a raw {:?} at byte {i}: {}",
+            c,
+            &text[i.saturating_sub(40)..(i + 40).min(text.len())]
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn control_sequences_from_a_model_never_reach_stdout_or_the_log_raw() {
     let server = Server::start(vec![
-        Reply::Http(500, format!("{{\"error\":\"{}\"}}", HOSTILE.replace('\\', "\\\\").replace('"', "\\\"")), vec![]),
+        Reply::Http(
+            500,
+            format!(
+                "{{\"error\":\"{}\"}}",
+                HOSTILE.replace('\\', "\\\\").replace('"', "\\\"")
+            ),
+            vec![],
+        ),
         Reply::Http(200, format!("not json {HOSTILE}"), vec![]),
-        think_call(HOSTILE, "archival_memory_insert", json!({"content": HOSTILE, "request_heartbeat": true})),
+        think_call(
+            HOSTILE,
+            "archival_memory_insert",
+            json!({"content": HOSTILE, "request_heartbeat": true}),
+        ),
         call(&format!("evil{HOSTILE}"), json!({"x": HOSTILE})),
         say(HOSTILE),
     ])
@@ -131,15 +189,36 @@ async fn control_sequences_from_a_model_never_reach_stdout_or_the_log_raw() {
     let home = tempfile::tempdir().unwrap();
     let store = home.path().join("s.redb");
     let mut cmd = memscope(home.path(), None);
-    cmd.args(["run", "--store"]).arg(&store).args(["--base-url", &server.base_url, "--model", "m"]).env("MEMSCOPE_RETRY_BASE_MS", "1");
+    cmd.args(["run", "--store"])
+        .arg(&store)
+        .args(["--base-url", &server.base_url, "--model", "m"])
+        .env("MEMSCOPE_RETRY_BASE_MS", "1");
     let out = run(cmd, &format!("user says {HOSTILE}\n")).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("\\u001b]52;c;") && stdout.contains("\\u009b") && stdout.contains("\\u202e"), "shown, escaped: {stdout}");
+    assert!(
+        stdout.contains("\\u001b]52;c;")
+            && stdout.contains("\\u009b")
+            && stdout.contains("\\u202e"),
+        "shown, escaped: {stdout}"
+    );
     assert_terminal_safe(&out.stdout, "stdout");
     assert_terminal_safe(&out.stderr, "stderr");
-    let log = std::fs::read(home.path().join("state").join("memscope").join("memscope.log")).unwrap();
-    assert!(String::from_utf8_lossy(&log).contains("retrying"), "the failure was logged");
+    let log = std::fs::read(
+        home.path()
+            .join("state")
+            .join("memscope")
+            .join("memscope.log"),
+    )
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&log).contains("retrying"),
+        "the failure was logged"
+    );
     assert_terminal_safe(&log, "the log file");
     // Each line is still valid JSON, and the text round-trips exactly.
     let said: Vec<String> = stdout

@@ -12,7 +12,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::engine::EngineSettings;
+use crate::memory::ToolChoice;
+pub use crate::memory::state::PolicyOverride;
 use crate::model::{ClientConfig, RetryPolicy};
+use crate::providers::Provider;
 
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
@@ -33,9 +36,26 @@ pub struct CommonArgs {
 /// Flags for talking to a model.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ModelArgs {
+    /// Provider preset: openai, llamacpp, ollama, vllm, lmstudio, openrouter.
+    #[arg(long)]
+    pub provider: Option<String>,
     /// OpenAI-compatible base URL including /v1, e.g. http://127.0.0.1:8080/v1.
     #[arg(long)]
     pub base_url: Option<String>,
+    /// How function calls travel: native (the server's tools) or json (MemGPT's JSON replies).
+    /// Saved with the agent.
+    #[arg(long)]
+    pub tool_mode: Option<String>,
+    /// What text without a function call is: thought (wait for the user) or message (deliver
+    /// it). Saved with the agent.
+    #[arg(long)]
+    pub no_tool_reply: Option<String>,
+    /// tool_choice in native mode: auto or required. Saved with the agent.
+    #[arg(long)]
+    pub tool_choice: Option<String>,
+    /// Stream replies (server-sent events): true or false.
+    #[arg(long)]
+    pub stream: Option<bool>,
     /// Model name sent with each request.
     #[arg(long)]
     pub model: Option<String>,
@@ -79,6 +99,11 @@ pub struct FileConfig {
     pub retry_base_ms: Option<u64>,
     pub embedding_model: Option<String>,
     pub embedding_base_url: Option<String>,
+    pub provider: Option<String>,
+    pub tool_mode: Option<String>,
+    pub no_tool_reply: Option<String>,
+    pub tool_choice: Option<String>,
+    pub stream: Option<bool>,
     /// TUI theme name (built in: dark, light, high-contrast; or `themes/NAME.toml` here).
     pub theme: Option<String>,
     /// TUI key bindings: `action = "key"` or `action = ["key", ...]`.
@@ -111,6 +136,12 @@ pub struct Resolved {
     /// Whether the model name was given (else it is asked of the server).
     pub model_given: bool,
     pub engine: EngineSettings,
+    /// The provider preset in use, when one was named.
+    pub provider: Option<&'static Provider>,
+    /// Agent settings to apply (and save) when the agent opens.
+    pub policy: PolicyOverride,
+    /// The client settings, for an endpoint found later (see [`Resolved::use_found`]).
+    pub template: ClientConfig,
     /// TUI theme name from the config file (a flag overrides it).
     pub theme: Option<String>,
     pub keys: std::collections::HashMap<String, Vec<String>>,
@@ -124,6 +155,19 @@ pub enum ConfigError {
     Parse(PathBuf, String),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl Resolved {
+    /// Uses a server found on this machine (nothing was configured).
+    pub fn use_found(&mut self, provider: &'static Provider, base_url: &str) {
+        self.provider = Some(provider);
+        self.engine.json_format = provider.json_format;
+        self.client = Some(ClientConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            stream: self.template.stream || provider.streaming,
+            ..self.template.clone()
+        });
+    }
 }
 
 pub fn default_config_path() -> Option<PathBuf> {
@@ -206,12 +250,57 @@ pub fn resolve(
         ));
     }
     let api_key = nonempty(env("OPENAI_API_KEY")).or(file.api_key.clone());
+    let provider = match model.provider.clone().or(file.provider.clone()) {
+        Some(name) => Some(crate::providers::find(&name).map_err(ConfigError::Invalid)?),
+        None => None,
+    };
     let base_url = model
         .base_url
         .clone()
         .or_else(|| nonempty(env("OPENAI_BASE_URL")))
         .or(file.base_url.clone())
+        .or_else(|| provider.map(|p| p.base_url.to_string()))
         .or_else(|| api_key.as_ref().map(|_| OPENAI_BASE_URL.to_string()));
+    if let Some(p) = provider
+        && p.needs_key
+        && api_key.is_none()
+    {
+        return Err(ConfigError::Invalid(format!(
+            "{} needs an API key: set OPENAI_API_KEY or api_key in the config file",
+            p.label
+        )));
+    }
+    fn setting<T: std::str::FromStr<Err = String>>(
+        flag: &Option<String>,
+        file: &Option<String>,
+        what: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        flag.as_ref()
+            .or(file.as_ref())
+            .map(|v| {
+                v.parse()
+                    .map_err(|e| ConfigError::Invalid(format!("{what}: {e}")))
+            })
+            .transpose()
+    }
+    let policy = PolicyOverride {
+        tool_mode: setting(&model.tool_mode, &file.tool_mode, "tool mode")?,
+        no_tool_reply: setting(&model.no_tool_reply, &file.no_tool_reply, "no-tool replies")?,
+        tool_choice: setting(&model.tool_choice, &file.tool_choice, "tool choice")?,
+    };
+    if policy.tool_choice == Some(ToolChoice::Required)
+        && let Some(p) = provider
+        && !p.tool_choice_required
+    {
+        return Err(ConfigError::Invalid(format!(
+            "{} does not support tool_choice \"required\"",
+            p.label
+        )));
+    }
+    let stream = model
+        .stream
+        .or(file.stream)
+        .unwrap_or_else(|| provider.is_some_and(|p| p.streaming));
     let model_name = model
         .model
         .clone()
@@ -252,6 +341,9 @@ pub fn resolve(
         flush_ratio: file.flush_ratio.unwrap_or(defaults.flush_ratio),
         flush_target: file.flush_target.unwrap_or(defaults.flush_target),
         output_limit: defaults.output_limit,
+        json_format: provider
+            .map(|p| p.json_format)
+            .unwrap_or(defaults.json_format),
     };
     if !(0.1..=1.0).contains(&engine.flush_target)
         || !(0.1..=1.0).contains(&engine.warn_ratio)
@@ -278,8 +370,8 @@ pub fn resolve(
         ),
         ..RetryPolicy::default()
     };
-    let client = base_url.map(|base_url| ClientConfig {
-        base_url: base_url.trim_end_matches('/').to_string(),
+    let template = ClientConfig {
+        base_url: String::new(),
         api_key,
         model: model_name,
         timeout: Duration::from_secs_f64(timeout),
@@ -293,6 +385,11 @@ pub fn resolve(
             .embedding_base_url
             .clone()
             .or(file.embedding_base_url.clone()),
+        stream,
+    };
+    let client = base_url.map(|u| ClientConfig {
+        base_url: u.trim_end_matches('/').to_string(),
+        ..template.clone()
     });
     let keys = file
         .keys
@@ -303,6 +400,9 @@ pub fn resolve(
         store,
         agent,
         client,
+        provider,
+        policy,
+        template,
         model_given,
         engine,
         theme: file.theme.clone(),

@@ -5,6 +5,7 @@
 //! index) and the store handle. Every change goes through [`Agent::commit`], one redb write
 //! transaction. Nothing here talks to the network or the terminal.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +18,7 @@ use crate::functions;
 use crate::memory::search::Bm25Index;
 use crate::memory::{
     AgentState, CoreMemory, Message, MessageKind, Passage, RequestRecord, Role, StepTrace,
+    ToolChoice, ToolMode,
 };
 use crate::store::{Commit, Store, StoreError};
 use crate::tokens::{Budget, MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter};
@@ -97,6 +99,21 @@ impl Agent {
         &self.state.name
     }
 
+    /// Applies agent settings given on the command line or in the config file, and saves them
+    /// with the agent when they change anything.
+    pub fn apply_policy(
+        &mut self,
+        o: &crate::memory::state::PolicyOverride,
+    ) -> Result<(), StoreError> {
+        if o.apply(&mut self.state.policy) {
+            self.tools_tokens = OnceLock::new();
+            if self.store.is_writer() {
+                self.commit(&[], &[], &[], None)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Switches the model (after asking the server which one it serves).
     pub fn set_model(&mut self, model: &str) {
         self.settings.model = model.to_string();
@@ -125,8 +142,12 @@ impl Agent {
 
     /// The one system message: base instructions, memory metadata, core memory blocks.
     pub fn system_prompt(&self) -> String {
+        let json_mode = match self.state.policy.tool_mode {
+            ToolMode::Json => crate::functions::json_mode::instructions(),
+            ToolMode::Native => "",
+        };
         format!(
-            "{}\n{}\n### Core memory\n{}",
+            "{}\n{json_mode}\n{}\n### Core memory\n{}",
             BASE_INSTRUCTIONS.trim_end(),
             self.metadata(),
             self.state.core.render()
@@ -146,9 +167,13 @@ impl Agent {
     pub fn budget(&self) -> Budget {
         let s = &self.settings;
         let c = &self.counter;
+        // The functions cost their schemas in native mode and their description in JSON mode.
         let tools_tokens = *self
             .tools_tokens
-            .get_or_init(|| c.count(&self.tools.to_string()));
+            .get_or_init(|| match self.state.policy.tool_mode {
+                ToolMode::Native => c.count(&self.tools.to_string()),
+                ToolMode::Json => c.count(crate::functions::json_mode::instructions()),
+            });
         let base_tokens = *self.base_tokens.get_or_init(|| c.count(BASE_INSTRUCTIONS));
         let core_tokens = *self
             .core_tokens
@@ -191,58 +216,65 @@ impl Agent {
 
     /// What the next step's request will hold; see [`Agent::encode_request`].
     pub fn request_record(&self) -> RequestRecord {
+        let policy = self.state.policy;
         RequestRecord::Step {
             model: self.settings.model.clone(),
             max_tokens: self.settings.max_tokens,
             system: self.system_prompt(),
             summary: self.summary_event(),
             message_ids: self.state.fifo.clone(),
+            tool_mode: policy.tool_mode,
+            tool_choice: policy.tool_choice,
+            response_format: (policy.tool_mode == ToolMode::Json)
+                .then(|| crate::functions::json_mode::response_format(self.settings.json_format)),
         }
     }
 
-    /// The chat-completions body for a step record whose messages are the current queue.
-    pub fn encode_request(&self, record: &RequestRecord) -> Vec<u8> {
+    fn chat_request<'a>(
+        &'a self,
+        record: &'a RequestRecord,
+        queue: &'a [Message],
+    ) -> Option<ChatRequest<'a>> {
         match record {
             RequestRecord::Step {
                 model,
                 max_tokens,
                 system,
                 summary,
+                tool_mode,
+                tool_choice,
+                response_format,
                 ..
-            } => {
-                let req = ChatRequest::new(
-                    model,
-                    *max_tokens,
-                    system,
-                    summary.as_deref(),
-                    &self.fifo,
-                    &self.tools,
-                );
-                serde_json::to_vec(&req).expect("requests always serialize")
-            }
-            RequestRecord::Raw { body } => serde_json::to_vec(body).expect("json"),
+            } => Some(ChatRequest::new(ChatParts {
+                model,
+                max_tokens: *max_tokens,
+                system,
+                summary: summary.as_deref(),
+                queue,
+                tools: &self.tools,
+                mode: *tool_mode,
+                choice: *tool_choice,
+                response_format: response_format.as_ref(),
+            })),
+            RequestRecord::Raw { .. } => None,
+        }
+    }
+
+    /// The chat-completions body for a step record whose messages are the current queue.
+    pub fn encode_request(&self, record: &RequestRecord) -> Vec<u8> {
+        match (self.chat_request(record, &self.fifo), record) {
+            (Some(req), _) => serde_json::to_vec(&req).expect("requests always serialize"),
+            (None, RequestRecord::Raw { body }) => serde_json::to_vec(body).expect("json"),
+            (None, _) => unreachable!("step records always make a request"),
         }
     }
 
     /// Rebuilds the exact request of a stored trace (messages are read back from recall).
     pub fn replay_request(&self, record: &RequestRecord) -> Result<Value, StoreError> {
         match record {
-            RequestRecord::Step {
-                model,
-                max_tokens,
-                system,
-                summary,
-                message_ids,
-            } => {
+            RequestRecord::Step { message_ids, .. } => {
                 let messages = self.store.recall_get(self.name(), message_ids)?;
-                let req = ChatRequest::new(
-                    model,
-                    *max_tokens,
-                    system,
-                    summary.as_deref(),
-                    &messages,
-                    &self.tools,
-                );
+                let req = self.chat_request(record, &messages).expect("a step record");
                 Ok(serde_json::to_value(&req).expect("json"))
             }
             RequestRecord::Raw { body } => Ok(body.clone()),
@@ -414,38 +446,49 @@ pub fn summary_event_text(summary: &str, evicted: u64, recall: u64) -> String {
 struct ChatRequest<'a> {
     model: &'a str,
     messages: Vec<WireMessage<'a>>,
-    tools: &'a Value,
-    tool_choice: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a Value>,
     max_tokens: u32,
 }
 
+struct ChatParts<'a> {
+    model: &'a str,
+    max_tokens: u32,
+    system: &'a str,
+    summary: Option<&'a str>,
+    queue: &'a [Message],
+    tools: &'a Value,
+    mode: ToolMode,
+    choice: ToolChoice,
+    response_format: Option<&'a Value>,
+}
+
 impl<'a> ChatRequest<'a> {
-    fn new(
-        model: &'a str,
-        max_tokens: u32,
-        system: &'a str,
-        summary: Option<&'a str>,
-        queue: &'a [Message],
-        tools: &'a Value,
-    ) -> Self {
-        let mut messages = Vec::with_capacity(queue.len() + 2);
+    fn new(p: ChatParts<'a>) -> Self {
+        let mut messages = Vec::with_capacity(p.queue.len() + 2);
         messages.push(WireMessage::Plain {
             role: "system",
-            content: system,
+            content: Cow::Borrowed(p.system),
         });
-        if let Some(s) = summary {
+        if let Some(s) = p.summary {
             messages.push(WireMessage::Plain {
                 role: "user",
-                content: s,
+                content: Cow::Borrowed(s),
             });
         }
-        messages.extend(queue.iter().map(WireMessage::of));
+        messages.extend(p.queue.iter().map(|m| WireMessage::of(m, p.mode)));
+        let native = p.mode == ToolMode::Native;
         ChatRequest {
-            model,
+            model: p.model,
             messages,
-            tools,
-            tool_choice: "auto",
-            max_tokens,
+            tools: native.then_some(p.tools),
+            tool_choice: native.then_some(p.choice.as_str()),
+            response_format: p.response_format,
+            max_tokens: p.max_tokens,
         }
     }
 }
@@ -466,7 +509,7 @@ enum WireMessage<'a> {
     },
     Plain {
         role: &'static str,
-        content: &'a str,
+        content: Cow<'a, str>,
     },
 }
 
@@ -485,9 +528,9 @@ struct WireFunction<'a> {
 }
 
 impl<'a> WireMessage<'a> {
-    fn of(m: &'a Message) -> Self {
-        match m.role {
-            Role::Assistant if !m.tool_calls.is_empty() => WireMessage::Calls {
+    fn of(m: &'a Message, mode: ToolMode) -> Self {
+        match (m.role, mode) {
+            (Role::Assistant, ToolMode::Native) if !m.tool_calls.is_empty() => WireMessage::Calls {
                 role: "assistant",
                 content: &m.content,
                 tool_calls: m
@@ -503,14 +546,20 @@ impl<'a> WireMessage<'a> {
                     })
                     .collect(),
             },
-            Role::Tool => WireMessage::Tool {
+            (Role::Tool, ToolMode::Native) => WireMessage::Tool {
                 role: "tool",
                 tool_call_id: m.tool_call_id.as_deref().unwrap_or_default(),
                 content: &m.content,
             },
-            role => WireMessage::Plain {
+            // JSON mode: the reply goes back as the JSON the model wrote; results come back as
+            // user-role events, since the server knows nothing of tools.
+            (Role::Tool, ToolMode::Json) => WireMessage::Plain {
+                role: "user",
+                content: Cow::Owned(crate::functions::json_mode::result_event(m)),
+            },
+            (role, _) => WireMessage::Plain {
                 role: role.as_str(),
-                content: &m.content,
+                content: Cow::Borrowed(&m.content),
             },
         }
     }

@@ -29,6 +29,8 @@ pub enum Command {
     InsertPassage(String),
     /// Delete an archival passage by hand.
     DeletePassage(u64),
+    /// Use this model endpoint from now on (one found after start-up).
+    Connect(crate::model::ClientConfig),
     /// Finish what is queued, then stop.
     Shutdown,
 }
@@ -98,6 +100,8 @@ pub enum EventKind {
         recall: u64,
         archival: u64,
         queue: usize,
+        /// How the agent talks to its model (tool mode, no-tool replies, tool choice).
+        policy: String,
     },
     UserMessage {
         id: u64,
@@ -188,6 +192,8 @@ impl Event {
     /// One line of JSON that is safe to print to a terminal: serde escapes C0 controls, and
     /// C1 controls and bidirectional overrides are escaped here too.
     pub fn to_json_line(&self) -> String {
-        crate::text::json_terminal_safe(serde_json::to_string(self).expect("events always serialize"))
+        crate::text::json_terminal_safe(
+            serde_json::to_string(self).expect("events always serialize"),
+        )
     }
 }

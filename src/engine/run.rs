@@ -119,24 +119,27 @@ impl Engine {
         c
     }
 
-    async fn run(mut self) -> Result<(), StoreError> {
-        if self.discover_model
-            && let Some(client) = self.client.clone()
-        {
-            match client.list_models().await {
-                Ok(models) if !models.is_empty() => {
-                    let mut cfg = client.config().clone();
-                    cfg.model = models[0].clone();
-                    self.agent.set_model(&cfg.model);
-                    self.client = ModelClient::new(cfg).ok().or(self.client);
-                }
-                Ok(_) => {}
-                Err(e) => self.emit_error(
-                    e.kind(),
-                    format!("cannot ask the endpoint for its models: {e}"),
-                ),
+    /// Asks the server which model it serves and uses that.
+    async fn discover(&mut self) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        match client.list_models().await {
+            Ok(models) if !models.is_empty() => {
+                let mut cfg = client.config().clone();
+                cfg.model = models[0].clone();
+                self.agent.set_model(&cfg.model);
+                self.client = ModelClient::new(cfg).ok().or(self.client.take());
             }
+            Ok(_) => {}
+            Err(e) => self.emit_error(
+                e.kind(),
+                format!("cannot ask the endpoint for its models: {e}"),
+            ),
         }
+    }
+
+    fn emit_ready(&self) {
         let a = &self.agent;
         self.emit(EventKind::Ready {
             agent: a.name().to_string(),
@@ -145,11 +148,27 @@ impl Engine {
             recall: a.state.recall_count,
             archival: a.state.archival_count,
             queue: a.fifo.len(),
+            policy: a.state.policy.describe(),
         });
         self.emit(EventKind::Budget(self.agent.budget()));
+    }
+
+    async fn run(mut self) -> Result<(), StoreError> {
+        if self.discover_model {
+            self.discover().await;
+        }
+        self.emit_ready();
         while let Some(cmd) = self.next_command().await {
             match cmd {
                 Command::UserMessage(text) => self.run_chain(text).await?,
+                Command::Connect(cfg) => match ModelClient::new(cfg) {
+                    Ok(client) => {
+                        self.client = Some(client);
+                        self.discover().await;
+                        self.emit_ready();
+                    }
+                    Err(e) => self.emit_error(e.kind(), e.to_string()),
+                },
                 Command::Shutdown => break,
                 other => {
                     self.handle_side_command(other)?;
@@ -180,7 +199,9 @@ impl Engine {
                 false => self.emit_error("edit_refused", format!("there is no passage {id}")),
             },
             Command::Step | Command::Continue => {}
-            Command::UserMessage(_) | Command::Shutdown => self.pending.push_back(cmd),
+            Command::UserMessage(_) | Command::Shutdown | Command::Connect(_) => {
+                self.pending.push_back(cmd)
+            }
         }
         Ok(false)
     }
@@ -428,6 +449,8 @@ impl Engine {
             };
             let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
             crate::crash::point("step:reply_received");
+            let reply =
+                super::step::interpret(reply, &self.agent.state.policy, self.agent.state.step);
             let parsed = parse_first(&reply);
             let embeds = self.fetch_embeddings(&parsed).await;
             let report = self.agent.apply_step(StepInput {

@@ -18,6 +18,8 @@ pub struct EngineSettings {
     pub flush_target: f32,
     /// Longest non-search function output, in characters.
     pub output_limit: usize,
+    /// How JSON mode constrains replies (depends on the server).
+    pub json_format: crate::functions::json_mode::JsonFormat,
 }
 
 impl Default for EngineSettings {
@@ -31,6 +33,7 @@ impl Default for EngineSettings {
             flush_ratio: 1.0,
             flush_target: 0.5,
             output_limit: 3000,
+            json_format: Default::default(),
         }
     }
 }

@@ -14,7 +14,10 @@ use super::events::{EditSource, EventKind, Status, Trigger};
 use super::exec::{Effects, Embeds, FnResult};
 use super::policy::{self, Next, StepOutcome};
 use crate::functions::{Call, CallError, ParsedCall, parse_call};
-use crate::memory::{Message, MessageKind, RequestRecord, Role, StepTrace, TraceResult};
+use crate::memory::{
+    AgentPolicy, Message, MessageKind, NoToolReply, RequestRecord, Role, StepTrace, ToolCall,
+    ToolMode, TraceResult,
+};
 use crate::model::ChatReply;
 use crate::store::StoreError;
 use crate::text;
@@ -38,6 +41,38 @@ pub struct StepInput<'a> {
 pub struct StepReport {
     pub events: Vec<EventKind>,
     pub next: Next,
+}
+
+/// Reads calls that are not in `tool_calls`: a JSON-mode reply object, or (in native mode) a call
+/// written out in the text. Each such reading is noted.
+pub fn interpret(mut reply: ChatReply, policy: &AgentPolicy, step: u64) -> ChatReply {
+    if !reply.tool_calls.is_empty() {
+        return reply;
+    }
+    let Some(content) = reply.content.as_deref().filter(|c| !c.trim().is_empty()) else {
+        return reply;
+    };
+    let found = match policy.tool_mode {
+        ToolMode::Json => crate::functions::json_mode::parse_reply(content).map(
+            |(thought, name, args, repairs)| {
+                let mut notes = vec!["read from the JSON-mode reply".to_string()];
+                notes.extend(repairs);
+                (Some(thought), name, args, notes)
+            },
+        ),
+        ToolMode::Native => crate::functions::text_call::call_in_text(content)
+            .map(|(name, args, note)| (None, name, args, vec![note])),
+    };
+    if let Some((thought, name, arguments, notes)) = found {
+        reply.thought = thought;
+        reply.tool_calls.push(ToolCall {
+            id: format!("call_{step}"),
+            name,
+            arguments,
+        });
+        reply.notes.extend(notes);
+    }
+    reply
 }
 
 /// Parses the first tool call of a reply, if there is one.
@@ -80,10 +115,20 @@ impl Agent {
     pub fn apply_step(&mut self, input: StepInput<'_>) -> Result<StepReport, StoreError> {
         let reply = input.reply;
         let mut events = Vec::new();
-        let thought = reply.content.clone().unwrap_or_default();
+        let content = reply.content.clone().unwrap_or_default();
+        let thought = reply.thought.clone().unwrap_or_else(|| content.clone());
+        // Text without a call: inner thought (MemGPT's rule), or a message to the user.
+        let text_is_message =
+            reply.tool_calls.is_empty() && self.state.policy.no_tool_reply == NoToolReply::Message;
         if !thought.trim().is_empty() {
-            events.push(EventKind::Thought {
-                text: thought.trim().to_string(),
+            events.push(if text_is_message {
+                EventKind::AssistantMessage {
+                    text: thought.trim().to_string(),
+                }
+            } else {
+                EventKind::Thought {
+                    text: thought.trim().to_string(),
+                }
             });
         } else if reply.tool_calls.is_empty() {
             events.push(EventKind::Error {
@@ -97,7 +142,7 @@ impl Agent {
         let mut assistant = self.make_message(
             Role::Assistant,
             MessageKind::Assistant,
-            thought.clone(),
+            content.clone(),
             thought.trim().to_string(),
             true,
         );
@@ -125,7 +170,9 @@ impl Agent {
             let (args, repairs, result, call_kind) = match parsed {
                 Ok(p) => {
                     let r = self.execute(&p.call, input.embeds.as_ref(), &mut fx)?;
-                    (p.arguments, p.repairs, r, Some(p.call))
+                    let mut repairs = reply.notes.clone();
+                    repairs.extend(p.repairs);
+                    (p.arguments, repairs, r, Some(p.call))
                 }
                 Err(e) => {
                     let args = if e.arguments.is_null() {

@@ -8,9 +8,11 @@
 //! reports every repair it made. Anything else is a [`CallError`] whose message tells the model
 //! what to fix.
 
+pub mod json_mode;
 mod parse;
 pub mod repair;
 pub mod spec;
+pub mod text_call;
 
 pub use parse::{Call, CallError, ParsedCall, parse_call};
 pub use spec::{FUNCTIONS, tools_json};

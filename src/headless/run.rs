@@ -12,6 +12,18 @@ use crate::store::Store;
 
 /// Connects to the endpoint, checking it answers, and settles the model name.
 pub async fn connect(cfg: &mut Resolved) -> Result<ModelClient, Failure> {
+    if cfg.client.is_none() {
+        // Nothing configured: look for a local server.
+        let targets = crate::providers::probe_targets(&|k| std::env::var(k).ok());
+        let found = crate::providers::detect(targets, std::time::Duration::from_millis(400)).await;
+        if let Some((p, url)) = found.first() {
+            eprintln!(
+                "memscope: no endpoint configured; using the {} found at {url}",
+                p.label
+            );
+            cfg.use_found(p, url);
+        }
+    }
     let Some(client_cfg) = cfg.client.clone() else {
         return Err(Failure::start(
             "no model endpoint is configured: pass --base-url (e.g. http://127.0.0.1:8080/v1), set \
@@ -47,7 +59,8 @@ pub async fn connect(cfg: &mut Resolved) -> Result<ModelClient, Failure> {
 pub async fn run(mut cfg: Resolved, out: &mut (dyn Write + Send)) -> Outcome {
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
     let client = connect(&mut cfg).await?;
-    let agent = Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
+    let mut agent = Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
+    agent.apply_policy(&cfg.policy).map_err(Failure::start)?;
     let mut handle = engine::spawn(agent, Some(client));
     let commands = handle.commands.clone();
     tokio::spawn(async move {

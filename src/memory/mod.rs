@@ -15,4 +15,7 @@ pub mod state;
 pub use archival::Passage;
 pub use core::{Block, CoreMemory, EditError};
 pub use message::{Message, MessageKind, Role, ToolCall};
-pub use state::{AgentState, RequestRecord, StepTrace, Summary, TraceResult};
+pub use state::{
+    AgentPolicy, AgentState, NoToolReply, RequestRecord, StepTrace, Summary, ToolChoice, ToolMode,
+    TraceResult,
+};

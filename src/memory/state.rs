@@ -41,6 +41,122 @@ pub struct AgentState {
     pub warned: bool,
     /// Until when `request_heartbeat` is ignored (set by pause_heartbeats).
     pub heartbeats_paused_until: Option<DateTime<Utc>>,
+    /// How this agent talks to its model.
+    #[serde(default)]
+    pub policy: AgentPolicy,
+}
+
+/// How function calls travel between memscope and the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolMode {
+    /// The server's own `tools` / `tool_calls`.
+    #[default]
+    Native,
+    /// MemGPT's approach for servers or models without usable tool calling: the functions are
+    /// described in the prompt and the reply is one JSON object, constrained by
+    /// `response_format` where the server supports it.
+    Json,
+}
+
+/// What a reply without a function call means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoToolReply {
+    /// Inner thought; wait for the user (MemGPT's rule).
+    #[default]
+    Thought,
+    /// Deliver the text to the user as if sent with send_message (for chat models that
+    /// ignore tools).
+    Message,
+}
+
+/// The `tool_choice` sent in native mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    #[default]
+    Auto,
+    /// Ask the server to force a function call (where it supports it).
+    Required,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentPolicy {
+    #[serde(default)]
+    pub tool_mode: ToolMode,
+    #[serde(default)]
+    pub no_tool_reply: NoToolReply,
+    #[serde(default)]
+    pub tool_choice: ToolChoice,
+}
+
+macro_rules! names {
+    ($t:ty, $($v:ident => $s:literal),+) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),+ }
+            }
+            pub const NAMES: &'static [&'static str] = &[$($s),+];
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($s => Ok(Self::$v),)+
+                    other => Err(format!("'{other}' is not one of: {}", Self::NAMES.join(", "))),
+                }
+            }
+        }
+    };
+}
+names!(ToolMode, Native => "native", Json => "json");
+names!(NoToolReply, Thought => "thought", Message => "message");
+names!(ToolChoice, Auto => "auto", Required => "required");
+
+impl AgentPolicy {
+    /// A short description for status lines, e.g. "native tools · text is thought".
+    pub fn describe(&self) -> String {
+        let mode = match self.tool_mode {
+            ToolMode::Native => "native tools",
+            ToolMode::Json => "JSON mode",
+        };
+        let text = match self.no_tool_reply {
+            NoToolReply::Thought => "text is thought",
+            NoToolReply::Message => "text is sent",
+        };
+        let choice =
+            if self.tool_choice == ToolChoice::Required && self.tool_mode == ToolMode::Native {
+                " · calls required"
+            } else {
+                ""
+            };
+        format!("{mode} · {text}{choice}")
+    }
+}
+
+/// Agent settings given on the command line or in the config file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyOverride {
+    pub tool_mode: Option<ToolMode>,
+    pub no_tool_reply: Option<NoToolReply>,
+    pub tool_choice: Option<ToolChoice>,
+}
+
+impl PolicyOverride {
+    pub fn apply(&self, p: &mut AgentPolicy) -> bool {
+        let before = *p;
+        if let Some(m) = self.tool_mode {
+            p.tool_mode = m;
+        }
+        if let Some(n) = self.no_tool_reply {
+            p.no_tool_reply = n;
+        }
+        if let Some(c) = self.tool_choice {
+            p.tool_choice = c;
+        }
+        *p != before
+    }
 }
 
 impl AgentState {
@@ -61,6 +177,7 @@ impl AgentState {
             archival_count: 0,
             warned: false,
             heartbeats_paused_until: None,
+            policy: AgentPolicy::default(),
         }
     }
 }
@@ -86,6 +203,14 @@ pub enum RequestRecord {
         system: String,
         summary: Option<String>,
         message_ids: Vec<u64>,
+        /// How calls and results were rendered (JSON mode has no `tools`).
+        #[serde(default)]
+        tool_mode: ToolMode,
+        #[serde(default)]
+        tool_choice: ToolChoice,
+        /// The `response_format` sent in JSON mode.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response_format: Option<serde_json::Value>,
     },
     /// Any other request (summary calls), stored whole.
     Raw { body: serde_json::Value },

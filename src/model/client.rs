@@ -9,7 +9,7 @@ use super::error::{ModelError, is_context_overflow};
 use crate::memory::ToolCall;
 use crate::text;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub max_retries: u32,
@@ -51,7 +51,7 @@ pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.min(3600.0)))
 }
 
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct ClientConfig {
     /// Base URL including `/v1`, e.g. `http://127.0.0.1:8080/v1`.
     pub base_url: String,
@@ -61,18 +61,24 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     pub embedding_model: Option<String>,
     pub embedding_base_url: Option<String>,
+    /// Ask for server-sent events and show thoughts as they arrive.
+    pub stream: bool,
 }
 
 impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientConfig")
             .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[set, not shown]"))
+            .field(
+                "api_key",
+                &self.api_key.as_ref().map(|_| "[set, not shown]"),
+            )
             .field("model", &self.model)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("embedding_model", &self.embedding_model)
             .field("embedding_base_url", &self.embedding_base_url)
+            .field("stream", &self.stream)
             .finish()
     }
 }
@@ -87,6 +93,11 @@ pub struct Usage {
 #[derive(Debug, Clone)]
 pub struct ChatReply {
     pub content: Option<String>,
+    /// The inner thoughts, when they are not the whole content (JSON mode).
+    pub thought: Option<String>,
+    /// How the reply was read, when that took more than reading `tool_calls` (a call found in
+    /// the text, a JSON-mode reply...). Shown with the call's repairs.
+    pub notes: Vec<String>,
     pub tool_calls: Vec<ToolCall>,
     pub usage: Usage,
     pub finish_reason: Option<String>,
@@ -367,6 +378,8 @@ pub fn parse_chat(raw: Value) -> Result<ChatReply, ModelError> {
     let finish_reason = choice["finish_reason"].as_str().map(String::from);
     Ok(ChatReply {
         content,
+        thought: None,
+        notes: Vec::new(),
         tool_calls,
         usage,
         finish_reason,

@@ -188,6 +188,11 @@ pub enum Loaded {
         step: u64,
     },
     Failed(String),
+    /// A model server found on this machine (nothing was configured).
+    Found {
+        label: String,
+        config: crate::model::ClientConfig,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -565,6 +570,13 @@ impl App {
                 return vec![Effect::Load(Load::Archival), Effect::Load(Load::Recall)];
             }
             Loaded::Failed(e) => self.error = Some(text::visible(&e)),
+            Loaded::Found { label, config } => {
+                self.notice = Some(format!(
+                    "no endpoint was configured; connected to the {label} found at {}",
+                    config.base_url
+                ));
+                return vec![Effect::Engine(Command::Connect(config))];
+            }
         }
         Vec::new()
     }

@@ -248,7 +248,9 @@ fn install_panic_hook() {
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let written = opts.open(&path).and_then(|mut f| f.write_all(report.as_bytes()));
+        let written = opts
+            .open(&path)
+            .and_then(|mut f| f.write_all(report.as_bytes()));
         match written {
             Ok(()) => eprintln!("memscope crashed; the report is in {}", path.display()),
             Err(_) => previous(info),
@@ -285,8 +287,11 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
             cfg.agent
         )));
     }
-    let agent =
+    let mut agent =
         Agent::open(store.clone(), &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
+    if !opts.watch {
+        agent.apply_policy(&cfg.policy).map_err(Failure::start)?;
+    }
     let app = initial_app(&agent, cfg.client.as_ref(), theme, keymap, opts.watch);
     let last_id = agent.state.next_message_id.saturating_sub(1);
 
@@ -324,6 +329,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     };
 
     let (in_tx, in_rx) = unbounded_channel();
+    let in_tx_for_probe = in_tx.clone();
     tokio::spawn(async move {
         let mut stream = EventStream::new();
         while let Some(Ok(ev)) = stream.next().await {
@@ -340,6 +346,24 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
         }
     });
 
+    // Nothing configured: look for a local server in the background (the UI does not wait).
+    if !opts.watch && cfg.client.is_none() {
+        let feed = in_tx_for_probe.clone();
+        let mut probe_cfg = cfg.clone();
+        tokio::spawn(async move {
+            let targets = crate::providers::probe_targets(&|k| std::env::var(k).ok());
+            let found = crate::providers::detect(targets, Duration::from_millis(400)).await;
+            if let Some((p, url)) = found.first() {
+                probe_cfg.use_found(p, url);
+                if let Some(config) = probe_cfg.client {
+                    let _ = feed.send(AppEvent::Loaded(app::Loaded::Found {
+                        label: p.label.to_string(),
+                        config,
+                    }));
+                }
+            }
+        });
+    }
     let mut rt = Runtime::new(
         terminal,
         app,

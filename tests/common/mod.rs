@@ -337,6 +337,7 @@ pub fn client_with(
         retry,
         embedding_model: embedding_model.map(String::from),
         embedding_base_url: None,
+        stream: false,
     })
     .unwrap()
 }
