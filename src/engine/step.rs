@@ -180,7 +180,9 @@ impl Agent {
                     } else {
                         e.arguments
                     };
-                    (args, e.repairs, FnResult::failed(e.message), None)
+                    let mut repairs = reply.notes.clone();
+                    repairs.extend(e.repairs);
+                    (args, repairs, FnResult::failed(e.message), None)
                 }
             };
             let ms = t0.elapsed().as_secs_f64() * 1000.0;

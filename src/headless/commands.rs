@@ -72,6 +72,7 @@ pub fn dump_value(agent: &Agent) -> Result<Value, Failure> {
             "embedding_model": p.embedding_model,
         })).collect::<Vec<_>>(),
         "steps": agent.state.step,
+        "policy": agent.state.policy,
         "traces": traces.len(),
         "budget": agent.budget(),
     }))

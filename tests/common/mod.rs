@@ -98,10 +98,25 @@ impl Server {
             .collect()
     }
 
+    /// Agent steps in any tool mode (summary calls excluded: they carry no response_format
+    /// and no tools, and start with the summariser's instructions).
+    pub fn step_requests_any(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/chat/completions"))
+            .filter(|r| r.body.get("tools").is_some() || r.body.get("response_format").is_some())
+            .map(|r| r.body)
+            .collect()
+    }
+
     pub fn summary_requests(&self) -> Vec<Value> {
         self.requests()
             .into_iter()
-            .filter(|r| r.path.ends_with("/chat/completions") && r.body.get("tools").is_none())
+            .filter(|r| {
+                r.path.ends_with("/chat/completions")
+                    && r.body.get("tools").is_none()
+                    && r.body.get("response_format").is_none()
+            })
             .map(|r| r.body)
             .collect()
     }
@@ -202,7 +217,7 @@ impl Server {
             return Reply::Ok(json!({"object": "list", "data": data}));
         }
         if path.ends_with("/chat/completions") {
-            let is_summary = body.get("tools").is_none();
+            let is_summary = body.get("tools").is_none() && body.get("response_format").is_none();
             self.chat_seen.notify_one();
             if is_summary {
                 return inner.summaries.pop_front().unwrap_or_else(|| {

@@ -1,0 +1,230 @@
+//! Provider presets, agent settings from flags, and finding a local server when nothing is
+//! configured (against scripted servers on 127.0.0.1).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use memscope::config::{CommonArgs, ModelArgs, resolve};
+use memscope::functions::json_mode::JsonFormat;
+use memscope::memory::{ToolChoice, ToolMode};
+use memscope::providers;
+
+fn no_file() -> CommonArgs {
+    CommonArgs {
+        config: Some(PathBuf::from("/dev/null")),
+        ..Default::default()
+    }
+}
+
+fn env_none(_: &str) -> Option<String> {
+    None
+}
+
+#[test]
+fn presets_set_the_endpoint_json_format_and_streaming() {
+    let args = ModelArgs {
+        provider: Some("llamacpp".into()),
+        ..Default::default()
+    };
+    let r = resolve(&no_file(), &args, &env_none).unwrap();
+    let c = r.client.unwrap();
+    assert_eq!(c.base_url, "http://127.0.0.1:8080/v1");
+    assert!(c.stream);
+    assert_eq!(r.engine.json_format, JsonFormat::JsonObject);
+    let r = resolve(
+        &no_file(),
+        &ModelArgs {
+            provider: Some("ollama".into()),
+            ..Default::default()
+        },
+        &env_none,
+    )
+    .unwrap();
+    assert_eq!(r.client.unwrap().base_url, "http://127.0.0.1:11434/v1");
+    assert_eq!(r.engine.json_format, JsonFormat::JsonSchema);
+    // A preset's URL yields to an explicit one.
+    let args = ModelArgs {
+        provider: Some("vllm".into()),
+        base_url: Some("http://10.0.0.5:9000/v1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        resolve(&no_file(), &args, &env_none)
+            .unwrap()
+            .client
+            .unwrap()
+            .base_url,
+        "http://10.0.0.5:9000/v1"
+    );
+}
+
+#[test]
+fn presets_refuse_what_their_server_cannot_do() {
+    let e = resolve(
+        &no_file(),
+        &ModelArgs {
+            provider: Some("openai".into()),
+            ..Default::default()
+        },
+        &env_none,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("needs an API key"), "{e}");
+    let args = ModelArgs {
+        provider: Some("ollama".into()),
+        tool_choice: Some("required".into()),
+        ..Default::default()
+    };
+    assert!(
+        resolve(&no_file(), &args, &env_none)
+            .unwrap_err()
+            .to_string()
+            .contains("required")
+    );
+    let e = resolve(
+        &no_file(),
+        &ModelArgs {
+            provider: Some("nope".into()),
+            ..Default::default()
+        },
+        &env_none,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("openai, llamacpp, ollama"), "{e}");
+    let e = resolve(
+        &no_file(),
+        &ModelArgs {
+            tool_mode: Some("xml".into()),
+            ..Default::default()
+        },
+        &env_none,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("native, json"), "{e}");
+    let args = ModelArgs {
+        tool_mode: Some("json".into()),
+        tool_choice: Some("required".into()),
+        ..Default::default()
+    };
+    let p = resolve(&no_file(), &args, &env_none).unwrap().policy;
+    assert_eq!(
+        (p.tool_mode, p.tool_choice),
+        (Some(ToolMode::Json), Some(ToolChoice::Required))
+    );
+}
+
+#[tokio::test]
+async fn detection_finds_the_servers_that_answer_in_preset_order() {
+    let a = Server::start(vec![]).await;
+    let b = Server::start(vec![]).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = |s: &Server| {
+        s.base_url
+            .trim_start_matches("http://")
+            .trim_end_matches("/v1")
+            .to_string()
+    };
+    let list = format!(
+        "llamacpp=127.0.0.1:{closed},ollama={},lmstudio={}",
+        addr(&a),
+        addr(&b)
+    );
+    let env = move |k: &str| (k == "MEMSCOPE_PROBE").then(|| list.clone());
+    let targets = providers::probe_targets(&env);
+    assert_eq!(targets.len(), 3);
+    let found = providers::detect(targets, Duration::from_millis(400)).await;
+    let names: Vec<&str> = found.iter().map(|(p, _)| p.name).collect();
+    assert_eq!(names, vec!["ollama", "lmstudio"]);
+    assert_eq!(found[0].1, a.base_url);
+    // Without MEMSCOPE_PROBE the presets' own local ports are asked.
+    let defaults = providers::probe_targets(&env_none);
+    assert!(
+        defaults
+            .iter()
+            .any(|(p, u)| p.name == "llamacpp" && u == "http://127.0.0.1:8080/v1")
+    );
+    assert!(defaults.iter().all(|(p, _)| !p.needs_key));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_with_nothing_configured_uses_a_server_it_finds_and_settings_stick_to_the_agent() {
+    let server = Server::start(vec![say("found you"), say("still json")]).await;
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("s.redb");
+    let addr = server
+        .base_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_string();
+    let home_path = home.path().to_path_buf();
+    let run = move |extra: &[&str], input: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_memscope"));
+        c.args(["run", "--store"]).arg(&store).args(extra);
+        for k in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "MEMSCOPE_MODEL"] {
+            c.env_remove(k);
+        }
+        c.env("MEMSCOPE_PROBE", format!("llamacpp={addr}"))
+            .env("XDG_CONFIG_HOME", &home_path)
+            .env("XDG_STATE_HOME", &home_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || {
+            run(
+                &["--tool-mode", "json", "--no-tool-reply", "message"],
+                "hello\n",
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("using the llama.cpp server found at"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\"policy\":\"JSON mode · text is sent\""),
+        "{stdout}"
+    );
+    // The model was asked of the server, and JSON mode was used.
+    let req = server.step_requests_any().pop().unwrap();
+    assert_eq!(req["model"], "scripted-model");
+    assert!(req.get("tools").is_none());
+    // A second run without the flags keeps the agent's settings.
+    let out = tokio::task::spawn_blocking(move || run(&[], "again\n"))
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("JSON mode · text is sent"));
+    assert!(
+        server
+            .step_requests_any()
+            .pop()
+            .unwrap()
+            .get("tools")
+            .is_none()
+    );
+}
