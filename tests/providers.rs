@@ -209,6 +209,11 @@ async fn run_with_nothing_configured_uses_a_server_it_finds_and_settings_stick_t
         stdout.contains("\"policy\":\"JSON mode · text is sent\""),
         "{stdout}"
     );
+    // The preset streams; this server answers with plain JSON, which is read all the same.
+    assert!(
+        stdout.contains("\"type\":\"assistant_message\"") && !stdout.contains("\"type\":\"retry\""),
+        "{stdout}"
+    );
     // The model was asked of the server, and JSON mode was used.
     let req = server.step_requests_any().pop().unwrap();
     assert_eq!(req["model"], "scripted-model");

@@ -225,6 +225,7 @@ impl Agent {
             message_ids: self.state.fifo.clone(),
             tool_mode: policy.tool_mode,
             tool_choice: policy.tool_choice,
+            stream: false,
             response_format: (policy.tool_mode == ToolMode::Json)
                 .then(|| crate::functions::json_mode::response_format(self.settings.json_format)),
         }
@@ -244,8 +245,10 @@ impl Agent {
                 tool_mode,
                 tool_choice,
                 response_format,
+                stream,
                 ..
             } => Some(ChatRequest::new(ChatParts {
+                stream: *stream,
                 model,
                 max_tokens: *max_tokens,
                 system,
@@ -453,9 +456,12 @@ struct ChatRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<&'a Value>,
     max_tokens: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
 }
 
 struct ChatParts<'a> {
+    stream: bool,
     model: &'a str,
     max_tokens: u32,
     system: &'a str,
@@ -489,6 +495,7 @@ impl<'a> ChatRequest<'a> {
             tool_choice: native.then_some(p.choice.as_str()),
             response_format: p.response_format,
             max_tokens: p.max_tokens,
+            stream: p.stream,
         }
     }
 }

@@ -126,6 +126,11 @@ pub enum EventKind {
     Thought {
         text: String,
     },
+    /// A piece of the reply's text as it streams in (the whole text follows as `thought`, or as
+    /// `assistant_message` under the "message" policy).
+    ThoughtDelta {
+        text: String,
+    },
     FunctionCall {
         name: String,
         arguments: Value,

@@ -367,7 +367,7 @@ impl Engine {
     }
 
     /// A model call that still hears commands. `Err(Interrupted)` when the user interrupts.
-    async fn call_model(&mut self, body: &[u8]) -> Result<ChatReply, ModelError> {
+    async fn call_model(&mut self, body: &[u8], stream: bool) -> Result<ChatReply, ModelError> {
         let client = self
             .client
             .clone()
@@ -381,7 +381,18 @@ impl Engine {
                 wait_ms: wait.as_millis() as u64,
             });
         };
-        let call = client.chat(body, &mut on_retry);
+        let delta_tx = self.events.clone();
+        let step = self.agent.state.step;
+        let mut on_delta = move |piece: &str| {
+            let _ = delta_tx.send(Event {
+                step,
+                time: Utc::now(),
+                kind: EventKind::ThoughtDelta {
+                    text: piece.to_string(),
+                },
+            });
+        };
+        let call = client.chat(body, stream, &mut on_retry, &mut on_delta);
         tokio::pin!(call);
         loop {
             tokio::select! {
@@ -412,7 +423,11 @@ impl Engine {
         self.agent.state.step += 1;
         let mut overflowed = false;
         loop {
-            let record = self.agent.request_record();
+            let stream = self.client.as_ref().is_some_and(ModelClient::streams);
+            let mut record = self.agent.request_record();
+            if let RequestRecord::Step { stream: s, .. } = &mut record {
+                *s = stream;
+            }
             let body = self.agent.encode_request(&record);
             self.emit(EventKind::ModelCall {
                 trigger: trigger.clone(),
@@ -420,7 +435,7 @@ impl Engine {
             let started_at = Utc::now();
             let t0 = Instant::now();
             crate::crash::point("step:calling_model");
-            let reply = match self.call_model(&body).await {
+            let reply = match self.call_model(&body, stream).await {
                 Ok(r) => r,
                 Err(ModelError::ContextOverflow(msg)) if !overflowed => {
                     overflowed = true;
@@ -532,7 +547,7 @@ impl Engine {
         let t0 = Instant::now();
         crate::crash::point("flush:calling_model");
         let result = self
-            .call_model(&serde_json::to_vec(&body).expect("json"))
+            .call_model(&serde_json::to_vec(&body).expect("json"), false)
             .await;
         let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
         let (summary_text, raw) = match result {

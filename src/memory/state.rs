@@ -208,6 +208,9 @@ pub enum RequestRecord {
         tool_mode: ToolMode,
         #[serde(default)]
         tool_choice: ToolChoice,
+        /// Whether the reply was streamed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stream: bool,
         /// The `response_format` sent in JSON mode.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         response_format: Option<serde_json::Value>,

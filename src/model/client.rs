@@ -261,14 +261,93 @@ impl ModelClient {
         }
     }
 
-    /// One chat completion; `body` is the JSON request body.
+    /// One chat completion; `body` is the JSON request body, which must say `"stream": true`
+    /// when `stream` is set. `on_delta` hears the reply's text as it arrives when streaming.
     pub async fn chat(
         &self,
         body: &[u8],
+        stream: bool,
         on_retry: &mut (dyn FnMut(&ModelError, u32, Duration) + Send),
+        on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<ChatReply, ModelError> {
         let url = join(&self.cfg.base_url, "chat/completions");
-        self.post_retrying(&url, body, parse_chat, on_retry).await
+        if !stream {
+            return self.post_retrying(&url, body, parse_chat, on_retry).await;
+        }
+        let mut attempt = 0;
+        loop {
+            match self.stream_once(&url, body, on_delta).await {
+                Ok(r) => return Ok(r),
+                Err(e) if e.retryable() && attempt < self.cfg.retry.max_retries => {
+                    let wait = self.cfg.retry.delay(attempt, &e);
+                    tracing::warn!(error = %e, attempt, ?wait, "streamed model call failed; retrying");
+                    on_retry(&e, attempt + 1, wait);
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn streams(&self) -> bool {
+        self.cfg.stream
+    }
+
+    async fn stream_once(
+        &self,
+        url: &str,
+        body: &[u8],
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ChatReply, ModelError> {
+        let mut resp = self
+            .post(url.to_string(), body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let retry_after = parse_retry_after(
+                resp.headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let text = resp.text().await.unwrap_or_default();
+            return Err(classify(status, retry_after, self.redact(text)));
+        }
+        // A server that ignores "stream": true answers with one JSON body.
+        let is_sse = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("event-stream"));
+        if !is_sse {
+            let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+            let text = self.redact(String::from_utf8_lossy(&bytes).into_owned());
+            let v: Value = serde_json::from_str(&text).map_err(|e| {
+                ModelError::InvalidResponse(format!(
+                    "the body is not JSON ({e}): {}",
+                    text::visible(&text::one_line(&text, 120))
+                ))
+            })?;
+            return parse_chat(v);
+        }
+        let mut state = super::stream::StreamState::default();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(bytes)) => {
+                    let text = self.redact(String::from_utf8_lossy(&bytes).into_owned());
+                    for piece in state.feed(text.as_bytes())? {
+                        on_delta(&piece);
+                    }
+                }
+                Ok(None) => break,
+                // A connection that breaks mid-stream is a cut-off stream.
+                Err(e) if !e.is_timeout() => break,
+                Err(e) => return Err(self.transport_error(e)),
+            }
+        }
+        state.finish()
     }
 
     /// Embeddings for `inputs`, in order.

@@ -8,6 +8,7 @@
 
 mod client;
 mod error;
+pub mod stream;
 
 pub use client::{
     ChatReply, ClientConfig, ModelClient, RetryPolicy, Usage, parse_chat, parse_retry_after,

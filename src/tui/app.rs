@@ -240,6 +240,8 @@ pub struct App {
     pub convo_height: u16,
     pub convo_width: u16,
     pub quit: bool,
+    /// The conversation entry a streamed reply is being written into.
+    pub streaming: Option<usize>,
 }
 
 fn new_area(placeholder: &str) -> TextArea<'static> {
@@ -308,6 +310,7 @@ impl App {
             convo_height: 20,
             convo_width: 60,
             quit: false,
+            streaming: None,
         }
     }
 
@@ -374,6 +377,10 @@ impl App {
                 wait_ms,
                 ..
             } => {
+                // The stream starts over.
+                if self.streaming.take().is_some() {
+                    self.convo.pop();
+                }
                 self.notice = Some(format!(
                     "retry {attempt} in {:.1}s: {}",
                     wait_ms as f64 / 1000.0,
@@ -386,7 +393,17 @@ impl App {
                 };
                 self.budget = budget;
             }
-            EventKind::Thought { text } => self.convo.push(Entry::new(EntryKind::Thought, &text)),
+            EventKind::ThoughtDelta { text } => match self.streaming {
+                Some(i) => self.convo.append(i, &text),
+                None => {
+                    self.convo.push(Entry::new(EntryKind::Thought, &text));
+                    self.streaming = Some(self.convo.entries.len() - 1);
+                }
+            },
+            EventKind::Thought { text } => match self.streaming.take() {
+                Some(i) => self.convo.set(i, EntryKind::Thought, &text),
+                None => self.convo.push(Entry::new(EntryKind::Thought, &text)),
+            },
             EventKind::FunctionCall {
                 name,
                 arguments,
@@ -455,9 +472,19 @@ impl App {
                     l.duration_ms = Some(duration_ms);
                 }
             }
-            EventKind::AssistantMessage { text } => {
-                self.convo.push(Entry::new(EntryKind::Agent, &text))
-            }
+            EventKind::AssistantMessage { text } => match self.streaming.take() {
+                // Under the "message" policy the streamed text was the message itself.
+                Some(i)
+                    if self
+                        .convo
+                        .entries
+                        .get(i)
+                        .is_some_and(|e| e.kind == EntryKind::Thought) =>
+                {
+                    self.convo.set(i, EntryKind::Agent, &text)
+                }
+                _ => self.convo.push(Entry::new(EntryKind::Agent, &text)),
+            },
             EventKind::Heartbeat { reason } => self
                 .convo
                 .push(Entry::new(EntryKind::System("heartbeat"), &reason)),
@@ -513,6 +540,9 @@ impl App {
             EventKind::Budget(b) => self.budget = b,
             EventKind::Error { kind, message } => {
                 let message = text::visible(&message);
+                if self.streaming.take().is_some() {
+                    self.convo.pop();
+                }
                 if kind == "edit_refused" {
                     self.notice = Some(message.clone());
                 } else {

@@ -198,6 +198,29 @@ impl Conversation {
         }
     }
 
+    /// Drops the last entry (an unfinished streamed thought whose step was dropped).
+    pub fn pop(&mut self) {
+        self.entries.pop();
+        self.heights.truncate(self.entries.len());
+    }
+
+    /// Replaces an entry's kind and text (a streamed thought becoming final).
+    pub fn set(&mut self, i: usize, kind: EntryKind, text: &str) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.kind = kind;
+            e.text = text::visible(text);
+            self.invalidate(i);
+        }
+    }
+
+    /// Appends streamed text to an entry.
+    pub fn append(&mut self, i: usize, piece: &str) {
+        if let Some(e) = self.entries.get_mut(i) {
+            e.text.push_str(&text::visible(piece));
+            self.invalidate(i);
+        }
+    }
+
     pub fn invalidate(&mut self, i: usize) {
         if i < self.heights.len() {
             self.heights[i] = self.entries[i].lines_at(self.heights_width).len() as u16;

@@ -29,6 +29,13 @@ pub enum Reply {
     Hang,
     /// Promise a body, send only this part of it, and close the connection.
     Cut(String),
+    /// Server-sent events: these `data:` payloads, then `[DONE]` if `done`; then close, or
+    /// hold the connection open forever if `hang`.
+    Sse {
+        events: Vec<Value>,
+        done: bool,
+        hang: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +188,23 @@ impl Server {
                     );
                     let _ = sock.write_all(head.as_bytes()).await;
                     let _ = sock.write_all(part.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                    return;
+                }
+                Reply::Sse { events, done, hang } => {
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    for e in events {
+                        let _ = sock.write_all(format!("data: {e}\n\n").as_bytes()).await;
+                        let _ = sock.flush().await;
+                    }
+                    if done {
+                        let _ = sock.write_all(b"data: [DONE]\n\n").await;
+                    }
+                    let _ = sock.flush().await;
+                    if hang {
+                        std::future::pending::<()>().await;
+                    }
                     let _ = sock.shutdown().await;
                     return;
                 }

@@ -1,0 +1,212 @@
+//! Streaming over server-sent events: thoughts arrive as they are written, tool calls are
+//! assembled from deltas (in OpenAI's and llama-cpp-python's dialects), a stream cut off in the
+//! middle is retried without leaving half a message, and an interrupt stops a stream.
+
+mod common;
+
+use common::*;
+use memscope::engine::{Command, EventKind, Status};
+use memscope::memory::Role;
+use memscope::model::{ClientConfig, ModelClient, RetryPolicy};
+use memscope::store::Store;
+use serde_json::{Value, json};
+
+fn streaming_client(server: &Server) -> ModelClient {
+    ModelClient::new(ClientConfig {
+        base_url: server.base_url.clone(),
+        api_key: None,
+        model: "scripted-model".into(),
+        timeout: std::time::Duration::from_secs(30),
+        retry: RetryPolicy {
+            max_retries: 2,
+            base: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(5),
+        },
+        embedding_model: None,
+        embedding_base_url: None,
+        stream: true,
+    })
+    .unwrap()
+}
+
+fn delta(d: Value) -> Value {
+    json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "finish_reason": null}]})
+}
+
+fn finish(reason: &str) -> Value {
+    json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
+}
+
+fn openai_stream(thought: &[&str], name: &str, args: &[&str]) -> Reply {
+    let mut events: Vec<Value> = thought
+        .iter()
+        .map(|t| delta(json!({"content": t})))
+        .collect();
+    events.push(delta(json!({"tool_calls": [{"index": 0, "id": "call_s", "type": "function", "function": {"name": name, "arguments": ""}}]})));
+    for a in args {
+        events.push(delta(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}),
+        ));
+    }
+    events.push(finish("tool_calls"));
+    Reply::Sse {
+        events,
+        done: true,
+        hang: false,
+    }
+}
+
+async fn start_streaming(
+    server: &Server,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    memscope::engine::EngineHandle,
+) {
+    let (d, path) = temp_store();
+    let mut h = memscope::engine::spawn(open_agent(&path, 8192), Some(streaming_client(server)));
+    until(&mut h.events, |k| matches!(k, EventKind::Budget(_))).await;
+    (d, path, h)
+}
+
+fn deltas(ev: &[EventKind]) -> Vec<String> {
+    ev.iter()
+        .filter_map(|e| match e {
+            EventKind::ThoughtDelta { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn thoughts_stream_in_and_calls_are_assembled_from_deltas() {
+    let server = Server::start(vec![openai_stream(
+        &["The user ", "greets me; ", "reply warmly."],
+        "send_message",
+        &["{\"mess", "age\": \"Hel", "lo!\"}"],
+    )])
+    .await;
+    let (_d, path, mut h) = start_streaming(&server).await;
+    let ev = chat(&mut h, "hi").await;
+    assert_eq!(
+        deltas(&ev),
+        vec!["The user ", "greets me; ", "reply warmly."]
+    );
+    // The pieces come before the whole thought, which comes before the call.
+    let first_delta = ev
+        .iter()
+        .position(|e| matches!(e, EventKind::ThoughtDelta { .. }))
+        .unwrap();
+    let thought = ev.iter().position(|e| matches!(e, EventKind::Thought { text } if text == "The user greets me; reply warmly.")).unwrap();
+    assert!(first_delta < thought);
+    assert_eq!(said(&ev), vec!["Hello!"]);
+    let req = &server.step_requests()[0];
+    assert_eq!(req["stream"], true);
+    shutdown(h).await;
+    // The trace replays the streamed request exactly.
+    let agent = open_agent(&path, 8192);
+    let trace = &agent.store.traces("default").unwrap()[0];
+    assert_eq!(&agent.replay_request(&trace.request).unwrap(), req);
+    assert_eq!(trace.response["streamed"], true);
+}
+
+#[tokio::test]
+async fn llama_cpp_python_deltas_with_repeated_names_and_nulls_assemble() {
+    let d = |args: &str| {
+        delta(json!({"role": null, "content": null,
+            "tool_calls": [{"index": 0, "id": "call_r", "type": "function", "function": {"name": "core_memory_append", "arguments": args}}],
+            "function_call": {"name": "core_memory_append", "arguments": args}}))
+    };
+    let server = Server::start(vec![Reply::Sse {
+        events: vec![
+            d("{\"name\": \"human\", "),
+            d("\"content\": \"likes tea\", "),
+            d("\"request_heartbeat\": false}"),
+            finish("tool_calls"),
+        ],
+        done: true,
+        hang: false,
+    }])
+    .await;
+    let (_d, _path, mut h) = start_streaming(&server).await;
+    let ev = chat(&mut h, "I like tea").await;
+    let r = returns(&ev);
+    assert_eq!(r.len(), 1, "one call, not one per dialect: {r:?}");
+    assert_eq!(r[0].1, Status::Ok, "{}", r[0].2);
+    assert!(deltas(&ev).is_empty());
+    shutdown(h).await;
+}
+
+#[tokio::test]
+async fn a_stream_cut_off_in_the_middle_is_retried_and_never_half_stored() {
+    let server = Server::start(vec![
+        Reply::Sse {
+            events: vec![delta(json!({"content": "I was about to say"}))],
+            done: false,
+            hang: false,
+        },
+        openai_stream(
+            &["Second try."],
+            "send_message",
+            &["{\"message\": \"done\"}"],
+        ),
+    ])
+    .await;
+    let (_d, path, mut h) = start_streaming(&server).await;
+    let ev = chat(&mut h, "hi").await;
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, EventKind::Retry { .. }))
+            .count(),
+        1,
+        "{ev:#?}"
+    );
+    assert_eq!(said(&ev), vec!["done"]);
+    shutdown(h).await;
+    let recall = Store::open_read_only(&path)
+        .unwrap()
+        .recall("default")
+        .unwrap();
+    let replies: Vec<&str> = recall
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(replies, vec!["Second try.\ndone"]);
+}
+
+#[tokio::test]
+async fn an_interrupt_stops_a_stream_and_drops_the_step() {
+    let server = Server::start(vec![
+        Reply::Sse {
+            events: vec![delta(json!({"content": "Thinking very slowly"}))],
+            done: false,
+            hang: true,
+        },
+        openai_stream(&[], "send_message", &["{\"message\": \"after\"}"]),
+    ])
+    .await;
+    let (_d, path, mut h) = start_streaming(&server).await;
+    h.commands
+        .send(Command::UserMessage("hello".into()))
+        .unwrap();
+    until(&mut h.events, |k| {
+        matches!(k, EventKind::ThoughtDelta { .. })
+    })
+    .await;
+    h.commands.send(Command::Interrupt).unwrap();
+    let ev = until(&mut h.events, chain_ended).await;
+    assert_eq!(errors(&ev), vec!["interrupted"]);
+    let ev = chat(&mut h, "again").await;
+    assert_eq!(said(&ev), vec!["after"]);
+    shutdown(h).await;
+    let recall = Store::open_read_only(&path)
+        .unwrap()
+        .recall("default")
+        .unwrap();
+    assert!(
+        !recall
+            .iter()
+            .any(|m| m.text.contains("Thinking very slowly"))
+    );
+}
