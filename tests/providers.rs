@@ -233,3 +233,39 @@ async fn run_with_nothing_configured_uses_a_server_it_finds_and_settings_stick_t
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn the_context_window_comes_from_the_server_unless_configured() {
+    let server = Server::start(vec![]).await;
+    server.set_models(serde_json::json!({"object": "list", "data": [{"id": "scripted-model", "max_model_len": 32768}]}));
+    let (_d, path) = temp_store();
+    let mut h = memscope::engine::spawn(open_agent(&path, 8192), Some(client(&server)));
+    let ev = until(&mut h.events, |k| {
+        matches!(k, memscope::engine::EventKind::Budget(_))
+    })
+    .await;
+    let Some(memscope::engine::EventKind::Budget(b)) = ev.last() else {
+        unreachable!()
+    };
+    assert_eq!(
+        (b.context_window, b.window_source.as_str()),
+        (32768, "server")
+    );
+    shutdown(h).await;
+    // A configured window wins.
+    let mut agent = open_agent(&path, 8192);
+    agent.settings.window_source = memscope::engine::WindowSource::Config;
+    let mut h = memscope::engine::spawn(agent, Some(client(&server)));
+    let ev = until(&mut h.events, |k| {
+        matches!(k, memscope::engine::EventKind::Budget(_))
+    })
+    .await;
+    let Some(memscope::engine::EventKind::Budget(b)) = ev.last() else {
+        unreachable!()
+    };
+    assert_eq!(
+        (b.context_window, b.window_source.as_str()),
+        (8192, "config")
+    );
+    shutdown(h).await;
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::engine::EngineSettings;
+use crate::engine::{EngineSettings, WindowSource};
 use crate::memory::ToolChoice;
 pub use crate::memory::state::PolicyOverride;
 use crate::model::{ClientConfig, RetryPolicy};
@@ -308,14 +308,17 @@ pub fn resolve(
         .or(file.model.clone());
     let model_given = model_name.is_some();
     let model_name = model_name.unwrap_or_else(|| "gpt-4o-mini".to_string());
-    let context_window = match model.context_window {
-        Some(w) => w,
+    let (context_window, window_source) = match model.context_window {
+        Some(w) => (w, WindowSource::Config),
         None => match parse_env::<u32>(env, "MEMSCOPE_CONTEXT_WINDOW")? {
-            Some(w) => w,
-            None => file
-                .context_window
-                .or_else(|| tiktoken_rs::model::get_context_size(&model_name).map(|n| n as u32))
-                .unwrap_or(8192),
+            Some(w) => (w, WindowSource::Config),
+            None => match file.context_window {
+                Some(w) => (w, WindowSource::Config),
+                None => match tiktoken_rs::model::get_context_size(&model_name) {
+                    Some(n) => (n as u32, WindowSource::ModelTable),
+                    None => (8192, WindowSource::Default),
+                },
+            },
         },
     };
     if context_window < 512 {
@@ -341,6 +344,7 @@ pub fn resolve(
         flush_ratio: file.flush_ratio.unwrap_or(defaults.flush_ratio),
         flush_target: file.flush_target.unwrap_or(defaults.flush_target),
         output_limit: defaults.output_limit,
+        window_source,
         json_format: provider
             .map(|p| p.json_format)
             .unwrap_or(defaults.json_format),

@@ -200,6 +200,7 @@ impl Agent {
             flush_at: s.flush_at(),
             encoding: self.counter.encoding.to_string(),
             approximate: self.counter.approximate,
+            window_source: self.settings.window_source.as_str().to_string(),
             queue_len: self.fifo.len() as u32,
         }
     }

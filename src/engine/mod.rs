@@ -16,4 +16,4 @@ pub mod step;
 pub use agent::Agent;
 pub use events::{Command, EditSource, Event, EventKind, Status, Trigger};
 pub use run::{EngineHandle, spawn, spawn_with};
-pub use settings::EngineSettings;
+pub use settings::{EngineSettings, WindowSource};

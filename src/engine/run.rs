@@ -119,23 +119,33 @@ impl Engine {
         c
     }
 
-    /// Asks the server which model it serves and uses that.
-    async fn discover(&mut self) {
+    /// Asks the server what the configuration left open: the context window (when no setting
+    /// gave one) and, with `model_too`, which model it serves.
+    async fn discover(&mut self, model_too: bool) {
         let Some(client) = self.client.clone() else {
             return;
         };
-        match client.list_models().await {
-            Ok(models) if !models.is_empty() => {
-                let mut cfg = client.config().clone();
-                cfg.model = models[0].clone();
-                self.agent.set_model(&cfg.model);
-                self.client = ModelClient::new(cfg).ok().or(self.client.take());
+        if model_too {
+            match client.list_models().await {
+                Ok(models) if !models.is_empty() => {
+                    let mut cfg = client.config().clone();
+                    cfg.model = models[0].clone();
+                    self.agent.set_model(&cfg.model);
+                    self.client = ModelClient::new(cfg).ok().or(self.client.take());
+                }
+                Ok(_) => {}
+                Err(e) => self.emit_error(
+                    e.kind(),
+                    format!("cannot ask the endpoint for its models: {e}"),
+                ),
             }
-            Ok(_) => {}
-            Err(e) => self.emit_error(
-                e.kind(),
-                format!("cannot ask the endpoint for its models: {e}"),
-            ),
+        }
+        if self.agent.settings.window_source != super::WindowSource::Config
+            && let Some(c) = self.client.clone()
+            && let Some(n) = c.server_context_window().await
+        {
+            self.agent.settings.context_window = n;
+            self.agent.settings.window_source = super::WindowSource::Server;
         }
     }
 
@@ -154,9 +164,7 @@ impl Engine {
     }
 
     async fn run(mut self) -> Result<(), StoreError> {
-        if self.discover_model {
-            self.discover().await;
-        }
+        self.discover(self.discover_model).await;
         self.emit_ready();
         while let Some(cmd) = self.next_command().await {
             match cmd {
@@ -164,7 +172,7 @@ impl Engine {
                 Command::Connect(cfg) => match ModelClient::new(cfg) {
                     Ok(client) => {
                         self.client = Some(client);
-                        self.discover().await;
+                        self.discover(true).await;
                         self.emit_ready();
                     }
                     Err(e) => self.emit_error(e.kind(), e.to_string()),

@@ -1,5 +1,30 @@
 //! Engine settings that shape the main context and the loop.
 
+/// Where the context window figure came from, from most to least trusted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WindowSource {
+    /// Flags, environment or config file.
+    Config,
+    /// The server said so.
+    Server,
+    /// memscope's table of known model names.
+    ModelTable,
+    /// Nothing said: 8192.
+    #[default]
+    Default,
+}
+
+impl WindowSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowSource::Config => "config",
+            WindowSource::Server => "server",
+            WindowSource::ModelTable => "model table",
+            WindowSource::Default => "default",
+        }
+    }
+}
+
 /// Limits and thresholds of one agent's loop.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -18,6 +43,8 @@ pub struct EngineSettings {
     pub flush_target: f32,
     /// Longest non-search function output, in characters.
     pub output_limit: usize,
+    /// Where the context window figure came from.
+    pub window_source: WindowSource,
     /// How JSON mode constrains replies (depends on the server).
     pub json_format: crate::functions::json_mode::JsonFormat,
 }
@@ -33,6 +60,7 @@ impl Default for EngineSettings {
             flush_ratio: 1.0,
             flush_target: 0.5,
             output_limit: 3000,
+            window_source: WindowSource::Default,
             json_format: Default::default(),
         }
     }

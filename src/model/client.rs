@@ -201,6 +201,78 @@ impl ModelClient {
         }
     }
 
+    /// The context window the server reports for its model, if it reports one: vLLM's
+    /// `max_model_len` and LM Studio's `max_context_length` in `/models`, llama.cpp's `n_ctx` in
+    /// `/props`, Ollama's `context_length` from `/api/show`.
+    pub async fn server_context_window(&self) -> Option<u32> {
+        let get = |url: String| {
+            let mut req = self.http.get(url).timeout(Duration::from_secs(3));
+            if let Some(key) = self.cfg.api_key.as_deref().filter(|k| !k.is_empty()) {
+                req = req.bearer_auth(key);
+            }
+            req
+        };
+        let as_u32 = |v: &Value| {
+            v.as_u64()
+                .filter(|n| *n >= 256 && *n <= 10_000_000)
+                .map(|n| n as u32)
+        };
+        if let Ok(r) = get(join(&self.cfg.base_url, "models")).send().await
+            && let Ok(v) = r.json::<Value>().await
+            && let Some(models) = v["data"].as_array()
+        {
+            let entry = models
+                .iter()
+                .find(|m| m["id"] == self.cfg.model.as_str())
+                .or(models.first());
+            if let Some(m) = entry {
+                for key in [
+                    "max_model_len",
+                    "max_context_length",
+                    "context_length",
+                    "context_window",
+                ] {
+                    if let Some(n) = as_u32(&m[key]) {
+                        return Some(n);
+                    }
+                }
+                if let Some(n) = as_u32(&m["meta"]["n_ctx"]) {
+                    return Some(n);
+                }
+            }
+        }
+        let root = self
+            .cfg
+            .base_url
+            .trim_end_matches('/')
+            .trim_end_matches("/v1")
+            .to_string();
+        if let Ok(r) = get(format!("{root}/props")).send().await
+            && r.status().is_success()
+            && let Ok(v) = r.json::<Value>().await
+            && let Some(n) =
+                as_u32(&v["default_generation_settings"]["n_ctx"]).or_else(|| as_u32(&v["n_ctx"]))
+        {
+            return Some(n);
+        }
+        let show = self
+            .http
+            .post(format!("{root}/api/show"))
+            .timeout(Duration::from_secs(3))
+            .json(&json!({"model": self.cfg.model}));
+        if let Ok(r) = show.send().await
+            && r.status().is_success()
+            && let Ok(v) = r.json::<Value>().await
+            && let Some(info) = v["model_info"].as_object()
+        {
+            return info
+                .iter()
+                .find(|(k, _)| k.ends_with(".context_length"))
+                .and_then(|(_, n)| as_u32(n));
+        }
+        None
+    }
+
     fn transport_error(&self, e: reqwest::Error) -> ModelError {
         if e.is_timeout() {
             ModelError::Timeout(self.cfg.timeout)

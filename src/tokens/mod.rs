@@ -86,6 +86,8 @@ pub struct Budget {
     pub flush_at: u32,
     pub encoding: String,
     pub approximate: bool,
+    /// Where the context window figure came from: config, server, model table or default.
+    pub window_source: String,
     /// Messages in the FIFO queue.
     pub queue_len: u32,
 }

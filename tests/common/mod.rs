@@ -51,6 +51,7 @@ struct Inner {
     chat: VecDeque<Reply>,
     summaries: VecDeque<Reply>,
     requests: Vec<Recorded>,
+    models: Option<Value>,
 }
 
 #[derive(Clone)]
@@ -86,6 +87,11 @@ impl Server {
 
     pub fn push(&self, r: Reply) {
         self.inner.lock().unwrap().chat.push_back(r);
+    }
+
+    /// What `GET /models` answers from now on.
+    pub fn set_models(&self, v: Value) {
+        self.inner.lock().unwrap().models = Some(v);
     }
 
     pub fn push_summary(&self, r: Reply) {
@@ -220,6 +226,9 @@ impl Server {
         let body = rec.body.clone();
         inner.requests.push(rec);
         if path.ends_with("/models") {
+            if let Some(m) = &inner.models {
+                return Reply::Ok(m.clone());
+            }
             return Reply::Ok(
                 json!({"object": "list", "data": [{"id": "scripted-model", "object": "model"}]}),
             );
