@@ -77,6 +77,12 @@ enum ArchivalCmd {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Embed again, with the configured embedding model, every passage embedded with another
+    /// one (or none); progress goes to stderr.
+    Reembed {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +163,9 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Cmd::Dump { json, model }) => {
             headless::dump(&resolve(&cli.common, &model)?, json, &mut stdout)
         }
+        Some(Cmd::Archival {
+            action: ArchivalCmd::Reembed { model },
+        }) => headless::archival_reembed(&resolve(&cli.common, &model)?, &mut stdout).await,
         Some(Cmd::Archival {
             action: ArchivalCmd::Insert { text, model },
         }) => headless::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await,

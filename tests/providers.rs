@@ -269,3 +269,94 @@ async fn the_context_window_comes_from_the_server_unless_configured() {
     );
     shutdown(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_embedding_model_is_detected_and_reembed_embeds_with_progress() {
+    let server = Server::start(vec![]).await;
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("e.redb");
+    let (store2, home2) = (store.clone(), home.path().to_path_buf());
+    let cli = move |args: Vec<String>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_memscope"));
+        c.args(&args)
+            .arg("--store")
+            .arg(&store2)
+            .env("XDG_CONFIG_HOME", &home2)
+            .env("XDG_STATE_HOME", &home2);
+        c.output().unwrap()
+    };
+    for t in [
+        "Meera lives in Lisbon.",
+        "The spare key is under the flowerpot.",
+        "Tea, not coffee.",
+    ] {
+        assert!(
+            cli(vec!["archival".into(), "insert".into(), t.into()])
+                .status
+                .success()
+        );
+    }
+    // The engine notices that the passages are not embedded with the configured model.
+    let (agent, c) = {
+        let agent = memscope::engine::Agent::open(
+            memscope::store::Store::open(&store).unwrap(),
+            "default",
+            settings(8192),
+        )
+        .unwrap();
+        (
+            agent,
+            client_with(
+                &server,
+                memscope::model::RetryPolicy::default(),
+                Some("test-embed"),
+            ),
+        )
+    };
+    let mut h = memscope::engine::spawn(agent, Some(c));
+    let ev = until(&mut h.events, |k| {
+        matches!(k, memscope::engine::EventKind::Error { .. })
+    })
+    .await;
+    let Some(memscope::engine::EventKind::Error { kind, message }) = ev.last() else {
+        unreachable!()
+    };
+    assert_eq!(kind, "embedding_model_changed");
+    assert!(
+        message.contains("3 archival passages") && message.contains("reembed"),
+        "{message}"
+    );
+    shutdown(h).await;
+    // Re-embedding reports progress and stores model and dimension with each passage.
+    let url = server.base_url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        cli(vec![
+            "archival".into(),
+            "reembed".into(),
+            "--base-url".into(),
+            url,
+            "--embedding-model".into(),
+            "test-embed".into(),
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("re-embedded 3/3 passages with test-embed")
+    );
+    let passages = memscope::store::Store::open_read_only(&home.path().join("e.redb"))
+        .unwrap()
+        .archival("default")
+        .unwrap();
+    assert!(
+        passages
+            .iter()
+            .all(|p| p.embedding_model.as_deref() == Some("test-embed")
+                && p.embedding.as_ref().unwrap().len() == 64)
+    );
+}

@@ -149,7 +149,7 @@ impl Engine {
         }
     }
 
-    fn emit_ready(&self) {
+    fn emit_ready(&mut self) {
         let a = &self.agent;
         self.emit(EventKind::Ready {
             agent: a.name().to_string(),
@@ -161,6 +161,37 @@ impl Engine {
             policy: a.state.policy.describe(),
         });
         self.emit(EventKind::Budget(self.agent.budget()));
+        self.check_embeddings();
+    }
+
+    /// Says so when archival passages were embedded with another model than the one
+    /// configured: they are ranked by words, never mixed with the new embeddings.
+    fn check_embeddings(&mut self) {
+        let Some(model) = self
+            .client
+            .as_ref()
+            .and_then(|c| c.embedding_model())
+            .map(String::from)
+        else {
+            return;
+        };
+        let stale = match self.agent.archival_cache() {
+            Ok(c) => c
+                .passages
+                .values()
+                .filter(|p| p.embedding_model.as_deref() != Some(model.as_str()))
+                .count(),
+            Err(e) => return self.emit_error("store", e.to_string()),
+        };
+        if stale > 0 {
+            self.emit_error(
+                "embedding_model_changed",
+                format!(
+                    "{stale} archival passages are not embedded with {model}; searches rank them by words after the rest. \
+                     Run `memscope archival reembed --embedding-model {model}` to embed them again"
+                ),
+            );
+        }
     }
 
     async fn run(mut self) -> Result<(), StoreError> {

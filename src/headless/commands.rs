@@ -70,6 +70,7 @@ pub fn dump_value(agent: &Agent) -> Result<Value, Failure> {
         "archival": archival.iter().map(|p| json!({
             "id": p.id, "text": p.text, "created_at": p.created_at, "source": p.source,
             "embedding_model": p.embedding_model,
+            "embedding_dim": p.embedding.as_ref().map(Vec::len),
         })).collect::<Vec<_>>(),
         "steps": agent.state.step,
         "policy": agent.state.policy,
@@ -146,6 +147,59 @@ pub async fn archival_insert(cfg: &Resolved, content: &str, out: &mut dyn Write)
         .commit(&[], &[], &fx.passages, None)
         .map_err(Failure::runtime)?;
     writeln!(out, "{}", r.message).map_err(out_err)
+}
+
+/// Re-embeds every passage not embedded with the configured model, in batches committed as
+/// they complete (an interruption keeps what was done).
+pub async fn archival_reembed(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
+    let Some(c) = cfg.client.clone().filter(|c| c.embedding_model.is_some()) else {
+        return Err(Failure::start(
+            "no embedding model is configured: pass --embedding-model (and --base-url or --embedding-base-url)",
+        ));
+    };
+    let model = c.embedding_model.clone().unwrap_or_default();
+    let client = ModelClient::new(c).map_err(Failure::start)?;
+    let store = Store::open(&cfg.store).map_err(Failure::start)?;
+    let agent = open_existing(cfg, store)?;
+    let stale: Vec<crate::memory::Passage> = agent
+        .store
+        .archival(agent.name())
+        .map_err(Failure::runtime)?
+        .into_iter()
+        .filter(|p| p.embedding_model.as_deref() != Some(model.as_str()) || p.embedding.is_none())
+        .collect();
+    let total = stale.len();
+    let mut done = 0;
+    for batch in stale.chunks(16) {
+        let texts: Vec<String> = batch.iter().map(|p| p.text.clone()).collect();
+        let vectors = client.embed(&texts).await.map_err(|e| {
+            Failure::runtime(format!(
+                "embedding failed after {done} of {total} passages (those are saved): {e}"
+            ))
+        })?;
+        let updated: Vec<crate::memory::Passage> = batch
+            .iter()
+            .zip(vectors)
+            .map(|(p, v)| crate::memory::Passage {
+                embedding: Some(v),
+                embedding_model: Some(model.clone()),
+                ..p.clone()
+            })
+            .collect();
+        agent
+            .store
+            .commit(
+                agent.name(),
+                &crate::store::Commit {
+                    passages: &updated,
+                    ..Default::default()
+                },
+            )
+            .map_err(Failure::runtime)?;
+        done += updated.len();
+        eprintln!("memscope: re-embedded {done}/{total} passages with {model}");
+    }
+    writeln!(out, "re-embedded {done} passages with {model}").map_err(out_err)
 }
 
 pub async fn archival_search(

@@ -9,7 +9,8 @@ mod commands;
 mod run;
 
 pub use commands::{
-    agents_create, agents_delete, agents_list, archival_insert, archival_search, dump,
+    agents_create, agents_delete, agents_list, archival_insert, archival_reembed, archival_search,
+    dump,
 };
 pub use run::run;
 
