@@ -77,6 +77,7 @@ impl Fixture {
             keymap: Keymap::default(),
             core: blocks,
             budget: budget(300),
+            policy: "native tools · text is thought".into(),
             step: 0,
             now: t0,
         });

@@ -228,6 +228,8 @@ pub struct App {
     pub log_selected: usize,
     pub run: RunState,
     pub step_mode: bool,
+    /// How the agent talks to its model (tool mode, no-tool replies).
+    pub policy: String,
     pub step: u64,
     /// The last thing that went wrong, shown in the status bar until the next message.
     pub error: Option<String>,
@@ -261,6 +263,7 @@ pub struct AppInit {
     pub keymap: Keymap,
     pub core: Vec<Block>,
     pub budget: Budget,
+    pub policy: String,
     pub step: u64,
     pub now: Instant,
 }
@@ -303,6 +306,7 @@ impl App {
             run: RunState::Idle,
             step_mode: false,
             step: init.step,
+            policy: init.policy,
             error: None,
             notice: None,
             now: init.now,
@@ -356,10 +360,14 @@ impl App {
         let mut fx = Vec::new();
         match e.kind {
             EventKind::Ready {
-                model, base_url, ..
+                model,
+                base_url,
+                policy,
+                ..
             } => {
                 self.model = model;
                 self.endpoint = base_url;
+                self.policy = policy;
             }
             EventKind::UserMessage { text, .. } => {
                 self.convo.push(Entry::new(EntryKind::User, &text));

@@ -212,6 +212,7 @@ pub fn initial_app(
             ..Default::default()
         },
         step: agent.state.step,
+        policy: agent.state.policy.describe(),
         now: Instant::now(),
     })
 }

@@ -163,9 +163,10 @@ pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
     }
     lines.push(Line::from(Span::styled(
         format!(
-            "▲ warn at {} · flush at {} · counted with {}{}",
+            "▲ warn {} · flush {} · window from {} · {}{}",
             b.warn_at,
             b.flush_at,
+            if b.window_source.is_empty() { "default" } else { b.window_source.as_str() },
             b.encoding,
             if b.approximate { " (approx.)" } else { "" },
         ),
@@ -416,6 +417,9 @@ pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
         ),
     };
     spans.push(state);
+    if !app.read_only && !app.policy.is_empty() {
+        spans.push(Span::styled(format!(" {} ", app.policy), th.dimmed()));
+    }
     if app.step_mode {
         spans.push(Span::styled(
             " STEP ",
