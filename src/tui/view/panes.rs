@@ -417,9 +417,6 @@ pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
         ),
     };
     spans.push(state);
-    if !app.read_only && !app.policy.is_empty() {
-        spans.push(Span::styled(format!(" {} ", app.policy), th.dimmed()));
-    }
     if app.step_mode {
         spans.push(Span::styled(
             " STEP ",
@@ -448,6 +445,9 @@ pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
         spans.insert(1, endpoint);
     } else {
         spans.push(endpoint);
+        if !app.read_only && !app.policy.is_empty() {
+            spans.push(Span::styled(format!(" · {}", app.policy), th.dimmed()));
+        }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
