@@ -11,7 +11,7 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::*;
 use serde_json::{Value, json};
@@ -53,23 +53,17 @@ async fn run(
     input: String,
     env: &[(&str, String)],
 ) -> RunOut {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memscope"));
-    cmd.args(["run", "--store"])
-        .arg(store)
-        .args([
-            "--base-url",
-            url,
-            "--model",
-            "scripted-model",
-            "--context-window",
-            "2600",
-            "--max-tokens",
-            "200",
-        ])
-        .env("XDG_CONFIG_HOME", home)
-        .env("XDG_STATE_HOME", home)
-        .env_remove("MEMSCOPE_CRASH_AT")
-        .env_remove("MEMSCOPE_CRASH_TRACE");
+    let mut cmd = memscope_cmd(home);
+    cmd.args(["run", "--store"]).arg(store).args([
+        "--base-url",
+        url,
+        "--model",
+        "scripted-model",
+        "--context-window",
+        "2600",
+        "--max-tokens",
+        "200",
+    ]);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -11,25 +11,7 @@ use common::*;
 use serde_json::{Value, json};
 
 fn memscope(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_memscope"));
-    for k in [
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "MEMSCOPE_MODEL",
-        "MEMSCOPE_STORE",
-        "MEMSCOPE_AGENT",
-        "MEMSCOPE_CONFIG",
-        "MEMSCOPE_CONTEXT_WINDOW",
-    ] {
-        c.env_remove(k);
-    }
-    // Never find a real local server: probe a port nobody listens on.
-    c.env("MEMSCOPE_PROBE", "llamacpp=127.0.0.1:9");
-    c.env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("HOME", home);
-    c
+    memscope_cmd(home)
 }
 
 /// Runs `memscope run` with `input` on stdin; returns (exit code, JSON events, stderr).

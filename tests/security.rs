@@ -31,13 +31,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn memscope(home: &Path, key: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_memscope"));
-    c.env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("MEMSCOPE_LOG", "trace")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("OPENAI_API_KEY");
+    let mut c = memscope_cmd(home);
+    c.env("MEMSCOPE_LOG", "trace");
     if let Some(k) = key {
         c.env("OPENAI_API_KEY", k);
     }

@@ -47,15 +47,7 @@ async fn runtime(server: &Server, path: &std::path::Path) -> Rt {
 }
 
 fn screen(rt: &Rt) -> String {
-    let buf = rt.terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    memscope::tui::view::buffer_text(rt.terminal.backend().buffer())
 }
 
 fn press(rt: &mut Rt, code: KeyCode) -> bool {

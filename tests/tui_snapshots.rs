@@ -220,15 +220,7 @@ impl Fixture {
     fn screen(&mut self, w: u16, h: u16) -> String {
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
         t.draw(|f| view::draw(f, &mut self.app)).unwrap();
-        let buf = t.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        view::buffer_text(t.backend().buffer())
     }
 
     fn styled(&mut self, w: u16, h: u16) -> String {

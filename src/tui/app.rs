@@ -246,6 +246,8 @@ pub struct App {
     pub streaming: Option<usize>,
 }
 
+const INPUT_HINT: &str = "Type a message · Enter sends · Alt-Enter new line · Esc to the panes";
+
 fn new_area(placeholder: &str) -> TextArea<'static> {
     let mut t = TextArea::default();
     t.set_wrap_mode(WrapMode::WordOrGlyph);
@@ -273,7 +275,7 @@ impl App {
         let placeholder = if init.read_only {
             "watching another memscope process (read-only)"
         } else {
-            "Type a message · Enter sends · Alt-Enter new line · Esc to the panes"
+            INPUT_HINT
         };
         App {
             agent: init.agent,
@@ -722,9 +724,7 @@ impl App {
                 if text.trim().is_empty() {
                     return Vec::new();
                 }
-                self.input = new_area(
-                    "Type a message · Enter sends · Alt-Enter new line · Esc to the panes",
-                );
+                self.input = new_area(INPUT_HINT);
                 self.sent.push(text.clone());
                 self.sent_pos = None;
                 self.error = None;
@@ -743,9 +743,7 @@ impl App {
                     _ => None,
                 };
                 self.sent_pos = pos;
-                let mut area = new_area(
-                    "Type a message · Enter sends · Alt-Enter new line · Esc to the panes",
-                );
+                let mut area = new_area(INPUT_HINT);
                 if let Some(p) = pos {
                     area.insert_str(&self.sent[p]);
                 }

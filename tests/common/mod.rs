@@ -390,6 +390,32 @@ pub fn client_with(
     .unwrap()
 }
 
+/// The built binary with a hermetic environment: config, data and state dirs under `home`,
+/// nothing from the caller's environment (no key, endpoint or memscope setting), and local
+/// server detection pointed at a port nobody listens on.
+pub fn memscope_cmd(home: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_memscope"));
+    for k in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "MEMSCOPE_MODEL",
+        "MEMSCOPE_STORE",
+        "MEMSCOPE_AGENT",
+        "MEMSCOPE_CONFIG",
+        "MEMSCOPE_CONTEXT_WINDOW",
+        "MEMSCOPE_CRASH_AT",
+        "MEMSCOPE_CRASH_TRACE",
+    ] {
+        c.env_remove(k);
+    }
+    c.env("MEMSCOPE_PROBE", "llamacpp=127.0.0.1:9")
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("HOME", home);
+    c
+}
+
 /// A fresh store in a temp dir.
 pub fn temp_store() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -20,6 +20,18 @@ pub const MIN_HEIGHT: u16 = 15;
 pub const FULL_WIDTH: u16 = 120;
 pub const FULL_HEIGHT: u16 = 35;
 
+/// The text of a drawn buffer, one line per row (for tests, benchmarks and snapshots).
+pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::with_capacity((buf.area.width as usize + 1) * buf.area.height as usize);
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
 pub fn draw(frame: &mut Frame, app: &mut App) {
     let area = frame.area();
     frame.render_widget(Block::default().style(app.theme.base()), area);

@@ -166,7 +166,11 @@ pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
             "▲ warn {} · flush {} · window from {} · {}{}",
             b.warn_at,
             b.flush_at,
-            if b.window_source.is_empty() { "default" } else { b.window_source.as_str() },
+            if b.window_source.is_empty() {
+                "default"
+            } else {
+                b.window_source.as_str()
+            },
             b.encoding,
             if b.approximate { " (approx.)" } else { "" },
         ),
