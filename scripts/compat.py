@@ -63,7 +63,7 @@ def per_turn(events):
         t = e["type"]
         if t == "user_message":
             cur = {"valid": 0, "repaired": 0, "failed": 0, "replies": 0, "text_replies": 0,
-                   "memory": [], "calls": [], "_repairs": False}
+                   "memory": [], "calls": [], "errors": [], "_repairs": False}
             turns.append(cur)
         if cur is None:
             continue
@@ -87,6 +87,8 @@ def per_turn(events):
             cur["memory"].append(f"core {e['label']} {e['chars']}/{e['limit']}")
         elif t == "summary":
             cur["memory"].append(f"summary (evicted {e['evicted']})")
+        elif t == "error":
+            cur["errors"].append(e["kind"])
     return turns
 
 
@@ -104,9 +106,10 @@ def main():
                 events = run(binary, url, mode, os.path.join(d, "compat.redb"))
             turns = per_turn(events)
             print(f"\n## {model} · {mode} mode ({url})")
-            print("turn  valid repaired failed  replies (as text)  memory changes")
+            print("turn  valid repaired failed  replies (as text)  memory changes; errors")
             for i, t in enumerate(turns, 1):
-                print(f"{i:>4}  {t['valid']:>5} {t['repaired']:>8} {t['failed']:>6}  {t['replies']:>7} ({t['text_replies']})      {', '.join(t['memory']) or '-'}")
+                errs = f"; errors: {', '.join(t['errors'])}" if t["errors"] else ""
+                print(f"{i:>4}  {t['valid']:>5} {t['repaired']:>8} {t['failed']:>6}  {t['replies']:>7} ({t['text_replies']})      {', '.join(t['memory']) or '-'}{errs}")
             tot = {k: sum(t[k] for t in turns) for k in ["valid", "repaired", "failed", "replies", "text_replies"]}
             print(f"total {tot['valid']:>5} {tot['repaired']:>8} {tot['failed']:>6}  {tot['replies']:>7} ({tot['text_replies']})")
             rows.append((model, mode, tot, len(turns)))

@@ -285,14 +285,6 @@ impl Agent {
         }
     }
 
-    /// The main context as chat messages, in order (for display and dumps).
-    pub fn request_messages(&self) -> Value {
-        let record = self.request_record();
-        let bytes = self.encode_request(&record);
-        let v: Value = serde_json::from_slice(&bytes).expect("json");
-        v["messages"].clone()
-    }
-
     /// A new message with the next id and its token count cached.
     pub fn make_message(
         &mut self,

@@ -245,11 +245,6 @@ impl Conversation {
         }
     }
 
-    pub fn total_lines(&mut self, width: u16) -> usize {
-        self.ensure_heights(width);
-        self.heights.iter().map(|h| *h as usize).sum()
-    }
-
     /// The lines to draw in a `width` × `height` area, bottom-anchored and scrolled.
     pub fn visible(&mut self, width: u16, height: u16, theme: &Theme) -> Vec<Line<'static>> {
         self.ensure_heights(width);
