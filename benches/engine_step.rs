@@ -72,6 +72,7 @@ fn step_8k(c: &mut Criterion) {
         b.iter(|| {
             agent.state.step += 1;
             let request = agent.request_record();
+            let local = agent.budget().total;
             let wire = agent.encode_request(&request);
             std::hint::black_box(&wire);
             let reply = parse_chat(serde_json::from_slice(&body).unwrap()).unwrap();
@@ -85,6 +86,7 @@ fn step_8k(c: &mut Criterion) {
                     embeds: None,
                     started_at: chrono::Utc::now(),
                     model_ms: 0.0,
+                    local_prompt_tokens: local,
                 })
                 .unwrap();
             std::hint::black_box(report);

@@ -210,3 +210,70 @@ async fn an_interrupt_stops_a_stream_and_drops_the_step() {
             .any(|m| m.text.contains("Thinking very slowly"))
     );
 }
+
+#[tokio::test]
+async fn a_stream_that_breaks_before_any_data_is_asked_again_without_streaming() {
+    // llama-cpp-python fails a too-long prompt inside the stream; asked plainly it says why.
+    let mut script: Vec<Reply> = (0..4).map(|i| say(&format!("ok {i}"))).collect();
+    script.push(Reply::Sse {
+        events: vec![],
+        done: false,
+        hang: false,
+    });
+    script.push(Reply::Http(
+        500,
+        r#"{"error":{"message":"Requested tokens (4500) exceed context window of 4096"}}"#.into(),
+        vec![],
+    ));
+    script.push(say("after the flush"));
+    let server = Server::start(script).await;
+    let (_d, _path, mut h) = start_streaming(&server).await;
+    for i in 0..4 {
+        chat(&mut h, &format!("message {i}")).await;
+    }
+    let ev = chat(&mut h, "one more").await;
+    assert!(
+        errors(&ev).contains(&"context_overflow".to_string()),
+        "{ev:#?}"
+    );
+    assert!(
+        ev.iter().any(|e| matches!(e, EventKind::Summary { .. })),
+        "{ev:#?}"
+    );
+    assert_eq!(said(&ev), vec!["after the flush"]);
+    let asked: Vec<bool> = server
+        .step_requests()
+        .iter()
+        .map(|r| r["stream"] == true)
+        .collect();
+    assert_eq!(
+        &asked[4..6],
+        &[true, false],
+        "the request after the broken stream drops \"stream\": {asked:?}"
+    );
+    shutdown(h).await;
+}
+
+async fn warned_when_server_counts(factor: u32) -> bool {
+    let (_d, path) = temp_store();
+    let agent = open_agent(&path, 4096);
+    let local = agent.budget().total;
+    assert!(local * 2 > agent.settings.warn_at() && local < agent.settings.warn_at());
+    let mut reply = completion(
+        json!({"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "send_message", "arguments": "{\"message\":\"hi\"}"}}]}),
+    );
+    reply["usage"]["prompt_tokens"] = json!(local * factor);
+    let server = Server::start(vec![Reply::Ok(reply), say("noted")]).await;
+    let mut h = start(agent, &server).await;
+    let ev = chat(&mut h, "hello").await;
+    shutdown(h).await;
+    ev.iter()
+        .any(|e| matches!(e, EventKind::MemoryWarning { .. }))
+}
+
+#[tokio::test]
+async fn the_server_count_scales_memory_pressure_when_the_local_count_falls_short() {
+    // The local count is under the warning threshold; the server counts twice as much.
+    assert!(warned_when_server_counts(2).await);
+    assert!(!warned_when_server_counts(1).await);
+}

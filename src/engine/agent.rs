@@ -51,6 +51,10 @@ pub struct Agent {
     core_tokens: OnceLock<u32>,
     /// `usage.prompt_tokens` of the last model call.
     pub server_prompt_tokens: Option<u32>,
+    /// How much larger the server's count of the last prompt was than the local one (at least
+    /// 1): memory-pressure decisions scale local counts by it, since a model's own tokenizer can
+    /// need far more tokens than the stand-in encoding.
+    pub server_ratio: f64,
 }
 
 impl Agent {
@@ -88,6 +92,7 @@ impl Agent {
             base_tokens: OnceLock::new(),
             core_tokens: OnceLock::new(),
             server_prompt_tokens: None,
+            server_ratio: 1.0,
         };
         if created && agent.store.is_writer() {
             agent.commit(&[], &[], &[], None)?;
@@ -207,12 +212,22 @@ impl Agent {
 
     /// Whether a memory-pressure warning is due: past the threshold and none sent since the
     /// last flush.
-    pub fn warning_pending(&self) -> bool {
-        !self.state.warned && self.budget().total > self.settings.warn_at()
-    }
 
     pub fn needs_flush(&self) -> bool {
-        self.budget().total > self.settings.flush_at()
+        self.effective(self.budget().total) > self.settings.flush_at()
+    }
+
+    /// A local count scaled to what the server would count (see `server_ratio`).
+    pub fn effective(&self, local: u32) -> u32 {
+        (local as f64 * self.server_ratio.max(1.0)) as u32
+    }
+
+    /// Learns from the server's own count of a prompt the local count put at `local`.
+    pub fn calibrate(&mut self, local: u32, server: Option<u32>) {
+        if let Some(s) = server.filter(|_| local > 0) {
+            self.server_prompt_tokens = Some(s);
+            self.server_ratio = (s as f64 / local as f64).clamp(1.0, 4.0);
+        }
     }
 
     /// What the next step's request will hold; see [`Agent::encode_request`].

@@ -468,6 +468,7 @@ impl Engine {
                 *s = stream;
             }
             let body = self.agent.encode_request(&record);
+            let local_prompt_tokens = self.agent.budget().total;
             self.emit(EventKind::ModelCall {
                 trigger: trigger.clone(),
             });
@@ -515,6 +516,7 @@ impl Engine {
                 embeds,
                 started_at,
                 model_ms,
+                local_prompt_tokens,
             })?;
             crate::crash::point("step:committed");
             for ev in report.events {
@@ -543,9 +545,8 @@ impl Engine {
         let window = a.settings.context_window;
         let summary_cap = (window / 10).clamp(64, 1024);
         let fixed = budget.total - budget.messages - budget.summary;
-        let target = a
-            .settings
-            .flush_target_tokens()
+        // The target is in the server's tokens; the plan works in local ones.
+        let target = ((a.settings.flush_target_tokens() as f64 / a.server_ratio.max(1.0)) as u32)
             .saturating_sub(fixed + summary_cap);
         let tokens: Vec<u32> = a
             .fifo

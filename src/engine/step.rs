@@ -35,6 +35,8 @@ pub struct StepInput<'a> {
     pub embeds: Option<Embeds>,
     pub started_at: DateTime<Utc>,
     pub model_ms: f64,
+    /// The local token count of the prompt that was sent.
+    pub local_prompt_tokens: u32,
 }
 
 #[derive(Debug)]
@@ -114,6 +116,7 @@ fn result_json(status: Status, message: &str) -> String {
 impl Agent {
     pub fn apply_step(&mut self, input: StepInput<'_>) -> Result<StepReport, StoreError> {
         let reply = input.reply;
+        self.calibrate(input.local_prompt_tokens, reply.usage.prompt_tokens);
         let mut events = Vec::new();
         let content = reply.content.clone().unwrap_or_default();
         let thought = reply.thought.clone().unwrap_or_else(|| content.clone());
@@ -280,7 +283,7 @@ impl Agent {
                 .iter()
                 .map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD)
                 .sum();
-            self.budget().total + extra > self.settings.warn_at()
+            self.effective(self.budget().total + extra) > self.settings.warn_at()
         };
         let next = policy::next(&outcome, warning_pending, paused);
         match &next {
@@ -321,11 +324,6 @@ impl Agent {
             *heartbeat = !matches!(next, Next::Yield);
         }
 
-        self.server_prompt_tokens = input
-            .reply
-            .usage
-            .prompt_tokens
-            .or(self.server_prompt_tokens);
         let trace = StepTrace {
             step: self.state.step,
             trigger: input.trigger.to_string(),

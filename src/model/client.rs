@@ -348,8 +348,28 @@ impl ModelClient {
         }
         let mut attempt = 0;
         loop {
-            match self.stream_once(&url, body, on_delta).await {
+            let mut got_data = false;
+            let mut heard = |p: &str| {
+                got_data = true;
+                on_delta(p)
+            };
+            let result = self.stream_once(&url, body, &mut heard).await;
+            match result {
                 Ok(r) => return Ok(r),
+                // A stream that breaks before sending anything hides why (llama-cpp-python, for
+                // one, fails a too-long prompt mid-response): ask once more without streaming,
+                // so the server can say what is wrong.
+                Err(ModelError::InvalidResponse(m)) if !got_data && m.contains("cut off") => {
+                    tracing::warn!(
+                        "the stream broke before any data; asking again without streaming"
+                    );
+                    let mut plain: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                    if let Some(o) = plain.as_object_mut() {
+                        o.remove("stream");
+                    }
+                    let plain = serde_json::to_vec(&plain).unwrap_or_else(|_| body.to_vec());
+                    return self.post_retrying(&url, &plain, parse_chat, on_retry).await;
+                }
                 Err(e) if e.retryable() && attempt < self.cfg.retry.max_retries => {
                     let wait = self.cfg.retry.delay(attempt, &e);
                     tracing::warn!(error = %e, attempt, ?wait, "streamed model call failed; retrying");
