@@ -210,9 +210,7 @@ impl Agent {
         }
     }
 
-    /// Whether a memory-pressure warning is due: past the threshold and none sent since the
-    /// last flush.
-
+    /// Whether the next prompt would leave too little room for the reply.
     pub fn needs_flush(&self) -> bool {
         self.effective(self.budget().total) > self.settings.flush_at()
     }
