@@ -9,9 +9,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 use common::*;
 use serde_json::{Value, json};
@@ -67,21 +65,8 @@ async fn run(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        // The process may die before it reads everything.
-        let _ = stdin.write_all(input.as_bytes());
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    // The process may die before it reads everything.
+    let out = output_with_input(cmd, &input).await;
     use std::os::unix::process::ExitStatusExt;
     let killed = out.status.signal() == Some(9);
     assert!(

@@ -23,24 +23,7 @@ async fn run(home: &Path, store: &Path, base_url: &str, input: &str) -> (i32, Ve
         "--model",
         "scripted-model",
     ]);
-    let input = input.to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = output_with_input(cmd, input).await;
     let events = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

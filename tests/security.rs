@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use serde_json::json;
@@ -40,26 +40,7 @@ fn memscope(home: &Path, key: Option<&str>) -> Command {
 }
 
 async fn run(cmd: Command, input: &str) -> std::process::Output {
-    let input = input.to_string();
-    let mut cmd = cmd;
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
+    output_with_input(cmd, input).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

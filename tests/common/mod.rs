@@ -416,6 +416,29 @@ pub fn memscope_cmd(home: &std::path::Path) -> std::process::Command {
     c
 }
 
+/// Runs a command to its end on a blocking thread with `input` on stdin (ignoring a stdin that
+/// closes early, as a killed process's does).
+pub async fn output_with_input(
+    mut cmd: std::process::Command,
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let input = input.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 /// A fresh store in a temp dir.
 pub fn temp_store() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
