@@ -149,18 +149,13 @@ async fn a_server_that_never_answers_times_out_and_the_connection_refused_is_rep
     let server = Server::start(vec![Reply::Hang, Reply::Hang]).await;
     let (_d, path) = temp_store();
     let c = ModelClient::new(ClientConfig {
-        base_url: server.base_url.clone(),
-        api_key: None,
-        model: "m".into(),
         timeout: Duration::from_millis(200),
         retry: RetryPolicy {
             max_retries: 1,
             base: Duration::from_millis(1),
             max_delay: Duration::from_millis(1),
         },
-        embedding_model: None,
-        embedding_base_url: None,
-        stream: false,
+        ..client_config(&server.base_url)
     })
     .unwrap();
     let mut h = memscope::engine::spawn(open_agent(&path, 8192), Some(c));
@@ -175,18 +170,13 @@ async fn a_server_that_never_answers_times_out_and_the_connection_refused_is_rep
         .unwrap()
         .port();
     let c = ModelClient::new(ClientConfig {
-        base_url: format!("http://127.0.0.1:{port}/v1"),
-        api_key: None,
-        model: "m".into(),
         timeout: Duration::from_secs(5),
         retry: RetryPolicy {
             max_retries: 2,
             base: Duration::from_millis(1),
             max_delay: Duration::from_millis(1),
         },
-        embedding_model: None,
-        embedding_base_url: None,
-        stream: false,
+        ..client_config(&format!("http://127.0.0.1:{port}/v1"))
     })
     .unwrap();
     let mut h = memscope::engine::spawn(open_agent(&path, 8192), Some(c));

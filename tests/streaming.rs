@@ -13,18 +13,13 @@ use serde_json::{Value, json};
 
 fn streaming_client(server: &Server) -> ModelClient {
     ModelClient::new(ClientConfig {
-        base_url: server.base_url.clone(),
-        api_key: None,
-        model: "scripted-model".into(),
-        timeout: std::time::Duration::from_secs(30),
         retry: RetryPolicy {
             max_retries: 2,
             base: std::time::Duration::from_millis(1),
             max_delay: std::time::Duration::from_millis(5),
         },
-        embedding_model: None,
-        embedding_base_url: None,
         stream: true,
+        ..client_config(&server.base_url)
     })
     .unwrap()
 }

@@ -361,15 +361,25 @@ pub fn settings(window: u32) -> EngineSettings {
 }
 
 pub fn client(server: &Server) -> ModelClient {
-    client_with(
-        server,
-        RetryPolicy {
+    ModelClient::new(client_config(&server.base_url)).unwrap()
+}
+
+/// Client settings for a test endpoint: no key, no streaming, quick retries.
+pub fn client_config(base_url: &str) -> ClientConfig {
+    ClientConfig {
+        base_url: base_url.to_string(),
+        api_key: None,
+        model: "scripted-model".into(),
+        timeout: std::time::Duration::from_secs(30),
+        retry: RetryPolicy {
             max_retries: 3,
             base: std::time::Duration::from_millis(1),
             max_delay: std::time::Duration::from_millis(20),
         },
-        None,
-    )
+        embedding_model: None,
+        embedding_base_url: None,
+        stream: false,
+    }
 }
 
 pub fn client_with(
@@ -378,14 +388,9 @@ pub fn client_with(
     embedding_model: Option<&str>,
 ) -> ModelClient {
     ModelClient::new(ClientConfig {
-        base_url: server.base_url.clone(),
-        api_key: None,
-        model: "scripted-model".into(),
-        timeout: std::time::Duration::from_secs(30),
         retry,
         embedding_model: embedding_model.map(String::from),
-        embedding_base_url: None,
-        stream: false,
+        ..client_config(&server.base_url)
     })
     .unwrap()
 }
