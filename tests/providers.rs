@@ -360,3 +360,141 @@ async fn a_new_embedding_model_is_detected_and_reembed_embeds_with_progress() {
                 && p.embedding.as_ref().unwrap().len() == 64)
     );
 }
+
+fn last_budget(events: &[memscope::engine::EventKind]) -> memscope::tokens::Budget {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            memscope::engine::EventKind::Budget(b) => Some(b.clone()),
+            _ => None,
+        })
+        .expect("a budget event")
+}
+
+#[tokio::test]
+async fn each_tokenize_dialect_is_found_and_counts_as_the_server_does() {
+    use memscope::model::Dialect;
+    for (offered, dialect) in [
+        (Tokenize::LlamaCpp, Dialect::LlamaCpp),
+        (Tokenize::Vllm, Dialect::Vllm),
+        (Tokenize::LlamaCppPython, Dialect::LlamaCppPython),
+    ] {
+        let server = Server::start(vec![]).await;
+        server.set_tokenizer(Some(offered));
+        let tok = client(&server)
+            .detect_tokenizer()
+            .await
+            .unwrap_or_else(|| panic!("{offered:?} was not found"));
+        assert_eq!(tok.dialect, dialect);
+        let text = "Priya's sister Meera lives in Lisbon.";
+        // The BOS llama-cpp-python counts is not part of the text.
+        assert_eq!(tok.count(text).await.unwrap(), scripted_tokens(text));
+        assert_eq!(tok.count("").await.unwrap(), 0);
+    }
+    let server = Server::start(vec![]).await;
+    assert!(client(&server).detect_tokenizer().await.is_none());
+}
+
+#[tokio::test]
+async fn the_budget_counts_with_the_servers_tokenizer_and_asks_once_per_message() {
+    let server = Server::start(vec![
+        say("Hello Priya!"),
+        think_call(
+            "Worth keeping.",
+            "archival_memory_insert",
+            serde_json::json!({"content": "Priya likes green tea", "request_heartbeat": true}),
+        ),
+        say("Noted: green tea."),
+    ])
+    .await;
+    server.set_tokenizer(Some(Tokenize::LlamaCpp));
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 32768), &server).await;
+    chat(&mut h, "Hi, I'm Priya.").await;
+    let events = chat(&mut h, "I like green tea, remember that.").await;
+    shutdown(h).await;
+
+    let b = last_budget(&events);
+    assert_eq!(b.encoding, "llama.cpp tokenizer");
+    assert!(!b.approximate, "every section was counted by the server");
+    let agent = open_agent(&path, 32768);
+    let overhead = memscope::tokens::MESSAGE_OVERHEAD;
+    let expected: u32 = agent
+        .fifo
+        .iter()
+        .map(|m| scripted_tokens(&m.token_text()) + overhead)
+        .sum();
+    assert_eq!(b.messages, expected);
+    assert_eq!(b.core_memory, scripted_tokens(&agent.state.core.render()));
+    // Each message was sent to the tokenizer once, however many steps it stayed in context.
+    let sent = server.tokenized();
+    for m in &agent.fifo {
+        let text = m.token_text();
+        let times = sent.iter().filter(|t| **t == text).count();
+        // (Two messages can read the same, such as two "sent" results in one second.)
+        let twins = agent.fifo.iter().filter(|o| o.token_text() == text).count();
+        assert_eq!(times, twins, "message {} was tokenized {times} times", m.id);
+    }
+}
+
+/// Long user messages that tiktoken counts at about a fifth of what the scripted tokenizer
+/// (one token a byte) does.
+async fn pressure_run(server_tokenizer: bool) -> (Vec<memscope::engine::EventKind>, u32) {
+    let server = Server::start((0..12).map(|i| say(&format!("Reply {i}."))).collect()).await;
+    server.set_tokenizer(Some(Tokenize::LlamaCpp));
+    let (_d, path) = temp_store();
+    let mut agent = open_agent(&path, 14000);
+    agent.settings.server_tokenizer = server_tokenizer;
+    let flush_at = agent.settings.flush_at();
+    let mut h = start(agent, &server).await;
+    let mut all = Vec::new();
+    for turn in 0..5 {
+        let text = format!(
+            "Turn {turn}: {}",
+            "the tide comes in and the tide goes out. ".repeat(25)
+        );
+        all.extend(chat(&mut h, &text).await);
+    }
+    shutdown(h).await;
+    (all, flush_at)
+}
+
+#[tokio::test]
+async fn memory_pressure_follows_the_servers_tokenizer() {
+    let summarised = |events: &[memscope::engine::EventKind]| {
+        events
+            .iter()
+            .any(|e| matches!(e, memscope::engine::EventKind::Summary { .. }))
+    };
+    let (events, flush_at) = pressure_run(true).await;
+    assert!(
+        summarised(&events),
+        "the server's counts fill the window, so the oldest messages were evicted"
+    );
+    let b = last_budget(&events);
+    assert!(
+        b.total <= flush_at,
+        "{} > {flush_at} after the flush",
+        b.total
+    );
+    // With local counting alone the same conversation looks small, and nothing is evicted.
+    let (events, _) = pressure_run(false).await;
+    assert!(!summarised(&events));
+    assert_eq!(last_budget(&events).encoding, "cl100k_base");
+}
+
+#[tokio::test]
+async fn a_tokenizer_that_stops_answering_falls_back_to_local_counts() {
+    let server = Server::start(vec![say("Still here.")]).await;
+    server.set_tokenizer(Some(Tokenize::Vllm));
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 32768), &server).await;
+    server.set_tokenizer(None);
+    let events = chat(&mut h, "Are you there?").await;
+    shutdown(h).await;
+    assert!(errors(&events).contains(&"tokenizer".to_string()));
+    assert_eq!(said(&events), vec!["Still here.".to_string()]);
+    let b = last_budget(&events);
+    assert_eq!((b.encoding.as_str(), b.approximate), ("cl100k_base", true));
+}

@@ -360,6 +360,21 @@ fn tabs_on_a_medium_terminal_show_every_pane() {
 }
 
 #[test]
+fn budget_counted_by_the_servers_tokenizer() {
+    let mut f = Fixture::new("dark");
+    let mut b = budget(1200);
+    b.encoding = "llama.cpp tokenizer".into();
+    b.approximate = false;
+    b.window_source = "server".into();
+    b.server_prompt_tokens = Some(b.total + 12);
+    f.send(ev(5, EventKind::Budget(b)));
+    let screen = f.screen(120, 35);
+    assert!(screen.contains("llama.cpp tokenizer · server"));
+    assert!(!screen.contains("approx."));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
 fn each_theme_with_styles() {
     for theme in ["dark", "light", "high-contrast"] {
         let mut f = Fixture::new(theme);

@@ -71,6 +71,10 @@ pub struct ModelArgs {
     /// Seconds to wait for one model call.
     #[arg(long)]
     pub timeout: Option<f64>,
+    /// Token counter: auto (the server's tokenizer where it has one, else tiktoken) or local
+    /// (tiktoken only).
+    #[arg(long)]
+    pub token_counter: Option<String>,
     /// Embedding model for archival memory (enables ranking by meaning).
     #[arg(long)]
     pub embedding_model: Option<String>,
@@ -104,6 +108,8 @@ pub struct FileConfig {
     pub no_tool_reply: Option<String>,
     pub tool_choice: Option<String>,
     pub stream: Option<bool>,
+    /// `auto` or `local`, as `--token-counter`.
+    pub token_counter: Option<String>,
     /// TUI theme name (built in: dark, light, high-contrast; or `themes/NAME.toml` here).
     pub theme: Option<String>,
     /// TUI key bindings: `action = "key"` or `action = ["key", ...]`.
@@ -326,8 +332,24 @@ pub fn resolve(
             "the context window must be at least 512 tokens, not {context_window}"
         )));
     }
+    let server_tokenizer = match model
+        .token_counter
+        .as_deref()
+        .or(file.token_counter.as_deref())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("auto") | Some("server") => true,
+        Some("local") | Some("tiktoken") => false,
+        Some(other) => {
+            return Err(ConfigError::Invalid(format!(
+                "token counter: '{other}' is not one of auto, local"
+            )));
+        }
+    };
     let defaults = EngineSettings::default();
     let engine = EngineSettings {
+        server_tokenizer,
         model: model_name.clone(),
         context_window,
         max_tokens: model
@@ -479,5 +501,26 @@ mod tests {
             resolve(&common, &ModelArgs::default(), &env_of(&[])),
             Err(ConfigError::Parse(..))
         ));
+    }
+
+    #[test]
+    fn the_token_counter_setting_is_read_and_checked() {
+        let r = resolve(&no_file(), &ModelArgs::default(), &env_of(&[])).unwrap();
+        assert!(
+            r.engine.server_tokenizer,
+            "the server's tokenizer is used by default"
+        );
+        let flags = ModelArgs {
+            token_counter: Some("local".into()),
+            ..Default::default()
+        };
+        let r = resolve(&no_file(), &flags, &env_of(&[])).unwrap();
+        assert!(!r.engine.server_tokenizer);
+        let flags = ModelArgs {
+            token_counter: Some("exactish".into()),
+            ..Default::default()
+        };
+        let err = resolve(&no_file(), &flags, &env_of(&[])).unwrap_err();
+        assert!(err.to_string().contains("not one of auto, local"), "{err}");
     }
 }

@@ -21,7 +21,9 @@ use crate::memory::{
     ToolChoice, ToolMode,
 };
 use crate::store::{Commit, Store, StoreError};
-use crate::tokens::{Budget, MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter};
+use crate::tokens::{
+    Budget, CountKey, ExactCounts, MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter, text_key,
+};
 
 pub const BASE_INSTRUCTIONS: &str = include_str!("../../assets/system.md");
 pub const DEFAULT_PERSONA: &str = include_str!("../../assets/persona.txt");
@@ -55,6 +57,8 @@ pub struct Agent {
     /// 1): memory-pressure decisions scale local counts by it, since a model's own tokenizer can
     /// need far more tokens than the stand-in encoding.
     pub server_ratio: f64,
+    /// Counts from the server's tokenizer, when it has one; they replace the local counts.
+    pub exact: ExactCounts,
 }
 
 impl Agent {
@@ -93,6 +97,7 @@ impl Agent {
             core_tokens: OnceLock::new(),
             server_prompt_tokens: None,
             server_ratio: 1.0,
+            exact: ExactCounts::default(),
         };
         if created && agent.store.is_writer() {
             agent.commit(&[], &[], &[], None)?;
@@ -126,6 +131,7 @@ impl Agent {
         self.tools_tokens = OnceLock::new();
         self.base_tokens = OnceLock::new();
         self.core_tokens = OnceLock::new();
+        self.exact.disable();
     }
 
     /// Drops the cached count of core memory after an edit.
@@ -169,29 +175,133 @@ impl Agent {
         ))
     }
 
+    /// The text the function section costs: the schemas in native mode, their description in
+    /// JSON mode.
+    fn functions_text(&self) -> Cow<'static, str> {
+        match self.state.policy.tool_mode {
+            ToolMode::Native => Cow::Owned(self.tools.to_string()),
+            ToolMode::Json => Cow::Borrowed(crate::functions::json_mode::instructions()),
+        }
+    }
+
+    /// A message's tokens: the server's count when known, else the local count (scaled by
+    /// what the server's counts have shown so far).
+    pub fn message_tokens(&self, m: &Message) -> u32 {
+        if !self.exact.active() {
+            return m.tokens;
+        }
+        self.exact
+            .message(m.id)
+            .unwrap_or_else(|| (m.tokens as f64 * self.exact.scale()).ceil() as u32)
+    }
+
+    /// The texts the server's tokenizer has not counted yet (nothing without one).
+    pub fn uncounted(&self) -> Vec<(CountKey, String)> {
+        if !self.exact.active() {
+            return Vec::new();
+        }
+        let sections = [
+            Cow::Borrowed(BASE_INSTRUCTIONS),
+            Cow::Owned(self.metadata()),
+            Cow::Owned(self.state.core.render()),
+            self.functions_text(),
+            Cow::Owned(self.summary_event().unwrap_or_default()),
+        ];
+        let messages: Vec<(u64, String)> = self
+            .fifo
+            .iter()
+            .filter(|m| self.exact.message(m.id).is_none())
+            .map(|m| (m.id, m.token_text()))
+            .collect();
+        self.exact.wanted(
+            sections
+                .iter()
+                .filter(|t| !t.is_empty())
+                .map(|t| (text_key(t), t.as_ref()))
+                .chain(
+                    messages
+                        .iter()
+                        .map(|(id, t)| (CountKey::Message(*id), t.as_str())),
+                ),
+        )
+    }
+
+    /// Stores a count the server's tokenizer gave for one of [`Agent::uncounted`].
+    pub fn record_count(&mut self, key: CountKey, tokens: u32) {
+        match key {
+            CountKey::Message(id) => {
+                if let Some(m) = self.fifo.iter().find(|m| m.id == id) {
+                    let local = m.tokens;
+                    self.exact.insert_message(id, tokens, local);
+                }
+            }
+            CountKey::Text(_) => self.exact.insert(key, tokens),
+        }
+    }
+
     pub fn budget(&self) -> Budget {
         let s = &self.settings;
         let c = &self.counter;
-        // The functions cost their schemas in native mode and their description in JSON mode.
-        let tools_tokens = *self
-            .tools_tokens
-            .get_or_init(|| match self.state.policy.tool_mode {
-                ToolMode::Native => c.count(&self.tools.to_string()),
-                ToolMode::Json => c.count(crate::functions::json_mode::instructions()),
+        let exact = &self.exact;
+        // With the server's tokenizer, each section takes its exact count when there is one.
+        let active = exact.active();
+        let mut missing = 0usize;
+        let mut exact_of = |text: &str| -> Option<u32> {
+            let n = exact.text(text);
+            missing += n.is_none() as usize;
+            n
+        };
+        let tools_tokens = active
+            .then(|| exact_of(&self.functions_text()))
+            .flatten()
+            .unwrap_or_else(|| {
+                *self
+                    .tools_tokens
+                    .get_or_init(|| c.count(&self.functions_text()))
             });
-        let base_tokens = *self.base_tokens.get_or_init(|| c.count(BASE_INSTRUCTIONS));
-        let core_tokens = *self
-            .core_tokens
-            .get_or_init(|| c.count(&self.state.core.render()));
-        let system = base_tokens + c.count(&self.metadata()) + MESSAGE_OVERHEAD;
-        let summary = self
-            .state
-            .summary
-            .as_ref()
-            .map(|s| s.tokens + MESSAGE_OVERHEAD)
-            .unwrap_or(0);
-        let messages: u32 = self.fifo.iter().map(|m| m.tokens + MESSAGE_OVERHEAD).sum();
+        let base_tokens = active
+            .then(|| exact_of(BASE_INSTRUCTIONS))
+            .flatten()
+            .unwrap_or_else(|| *self.base_tokens.get_or_init(|| c.count(BASE_INSTRUCTIONS)));
+        let core_tokens = active
+            .then(|| exact_of(&self.state.core.render()))
+            .flatten()
+            .unwrap_or_else(|| {
+                *self
+                    .core_tokens
+                    .get_or_init(|| c.count(&self.state.core.render()))
+            });
+        let metadata = self.metadata();
+        let metadata_tokens = active
+            .then(|| exact_of(&metadata))
+            .flatten()
+            .unwrap_or_else(|| c.count(&metadata));
+        let system = base_tokens + metadata_tokens + MESSAGE_OVERHEAD;
+        let summary = match &self.state.summary {
+            None => 0,
+            Some(s) => {
+                active
+                    .then(|| exact_of(&self.summary_event().unwrap_or_default()))
+                    .flatten()
+                    .unwrap_or(s.tokens)
+                    + MESSAGE_OVERHEAD
+            }
+        };
+        let messages: u32 = self
+            .fifo
+            .iter()
+            .map(|m| {
+                if active && exact.message(m.id).is_none() {
+                    missing += 1;
+                }
+                self.message_tokens(m) + MESSAGE_OVERHEAD
+            })
+            .sum();
         let total = system + tools_tokens + core_tokens + summary + messages + REPLY_PRIMING;
+        let (encoding, approximate) = match exact.source() {
+            Some(source) => (source.to_string(), missing > 0),
+            None => (self.counter.encoding.to_string(), self.counter.approximate),
+        };
         Budget {
             context_window: s.context_window,
             system,
@@ -203,8 +313,8 @@ impl Agent {
             server_prompt_tokens: self.server_prompt_tokens,
             warn_at: s.warn_at(),
             flush_at: s.flush_at(),
-            encoding: self.counter.encoding.to_string(),
-            approximate: self.counter.approximate,
+            encoding,
+            approximate,
             window_source: self.settings.window_source.as_str().to_string(),
             queue_len: self.fifo.len() as u32,
         }

@@ -20,7 +20,7 @@ use super::exec::Embeds;
 use super::policy::{Next, plan_eviction};
 use super::step::{StepInput, embedding_inputs, parse_first};
 use crate::memory::{MessageKind, RequestRecord, Role, StepTrace, Summary};
-use crate::model::{ChatReply, ModelClient, ModelError};
+use crate::model::{ChatReply, ModelClient, ModelError, ServerTokenizer};
 use crate::store::StoreError;
 use crate::text;
 
@@ -55,6 +55,7 @@ pub fn spawn_with(agent: Agent, client: Option<ModelClient>, discover_model: boo
         commands_closed: false,
         discover_model,
         logged_in: false,
+        tokenizer: None,
     };
     let task = tokio::spawn(engine.run());
     EngineHandle {
@@ -87,6 +88,8 @@ struct Engine {
     discover_model: bool,
     /// A login event was sent this session.
     logged_in: bool,
+    /// The server's tokenizer, when it has one and the local encoding is only a stand-in.
+    tokenizer: Option<ServerTokenizer>,
 }
 
 impl Engine {
@@ -146,6 +149,73 @@ impl Engine {
         {
             self.agent.settings.context_window = n;
             self.agent.settings.window_source = super::WindowSource::Server;
+        }
+        self.find_tokenizer().await;
+    }
+
+    /// Looks for the server's tokenizer, unless the settings say local or tiktoken already
+    /// knows the model's own encoding.
+    async fn find_tokenizer(&mut self) {
+        self.tokenizer = None;
+        self.agent.exact.disable();
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        if !self.agent.settings.server_tokenizer || !self.agent.counter.approximate {
+            return;
+        }
+        if let Some(tok) = client.detect_tokenizer().await {
+            self.agent.exact.enable(tok.label());
+            self.tokenizer = Some(tok);
+            self.refresh_counts().await;
+        }
+    }
+
+    /// Asks the server's tokenizer for every text of the main context it has not counted yet
+    /// (a few per step: the new messages, the metadata, whatever changed). True when it asked.
+    /// A failure ends server counting with a note; the local counts stand from then on.
+    async fn refresh_counts(&mut self) -> bool {
+        use futures_util::StreamExt;
+        let Some(tok) = self.tokenizer.clone() else {
+            return false;
+        };
+        let jobs = self.agent.uncounted();
+        if jobs.is_empty() {
+            return false;
+        }
+        let results: Vec<_> = futures_util::stream::iter(jobs)
+            .map(|(key, text)| {
+                let tok = tok.clone();
+                async move { (key, tok.count(&text).await) }
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        let mut failure = None;
+        for (key, r) in results {
+            match r {
+                Ok(n) => self.agent.record_count(key, n),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if let Some(e) = failure {
+            self.tokenizer = None;
+            self.agent.exact.disable();
+            self.emit_error(
+                "tokenizer",
+                format!(
+                    "the server's tokenizer failed ({e}); counting with {} (approximate) from now on",
+                    self.agent.counter.encoding
+                ),
+            );
+        }
+        true
+    }
+
+    /// Brings the counts up to date and sends the budget again if anything was counted.
+    async fn recount(&mut self) {
+        if self.refresh_counts().await {
+            self.emit(EventKind::Budget(self.agent.budget()));
         }
     }
 
@@ -211,6 +281,7 @@ impl Engine {
                 Command::Shutdown => break,
                 other => {
                     self.handle_side_command(other)?;
+                    self.recount().await;
                 }
             }
         }
@@ -310,6 +381,7 @@ impl Engine {
         new.push(msg);
         self.agent.commit(&new, &[], &[], None)?;
         self.emit(EventKind::UserMessage { id, text });
+        self.refresh_counts().await;
         self.emit(EventKind::Budget(self.agent.budget()));
         self.run_to_end = false;
         let mut trigger = Trigger::UserMessage;
@@ -333,6 +405,7 @@ impl Engine {
                 );
                 break;
             }
+            self.recount().await;
             if self.agent.needs_flush() {
                 match self.flush().await? {
                     true => {}
@@ -353,6 +426,7 @@ impl Engine {
                 Some(Next::Yield) | None => break,
             }
         }
+        self.recount().await;
         self.emit(EventKind::ChainEnded { steps });
         Ok(())
     }
@@ -551,7 +625,7 @@ impl Engine {
         let tokens: Vec<u32> = a
             .fifo
             .iter()
-            .map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD)
+            .map(|m| a.message_tokens(m) + crate::tokens::MESSAGE_OVERHEAD)
             .collect();
         let cut_ok: Vec<bool> = a.fifo.iter().map(|m| m.role != Role::Tool).collect();
         let k = plan_eviction(&tokens, &cut_ok, target, KEEP_LAST);
@@ -649,6 +723,8 @@ impl Engine {
             + k as u64;
         a.fifo.drain(..k);
         a.state.fifo.drain(..k);
+        let live: std::collections::HashSet<u64> = a.state.fifo.iter().copied().collect();
+        a.exact.retain_messages(|id| live.contains(&id));
         let rendered = super::agent::summary_event_text(
             &summary_text,
             evicted_total,

@@ -47,6 +47,8 @@ pub struct EngineSettings {
     pub window_source: WindowSource,
     /// How JSON mode constrains replies (depends on the server).
     pub json_format: crate::functions::json_mode::JsonFormat,
+    /// Count tokens with the server's tokenizer when it has one (else tiktoken only).
+    pub server_tokenizer: bool,
 }
 
 impl Default for EngineSettings {
@@ -62,6 +64,7 @@ impl Default for EngineSettings {
             output_limit: 3000,
             window_source: WindowSource::Default,
             json_format: Default::default(),
+            server_tokenizer: true,
         }
     }
 }

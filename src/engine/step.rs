@@ -281,7 +281,7 @@ impl Agent {
         let warning_pending = !self.state.warned && {
             let extra: u32 = new
                 .iter()
-                .map(|m| m.tokens + crate::tokens::MESSAGE_OVERHEAD)
+                .map(|m| self.message_tokens(m) + crate::tokens::MESSAGE_OVERHEAD)
                 .sum();
             self.effective(self.budget().total + extra) > self.settings.warn_at()
         };

@@ -283,7 +283,7 @@ impl ModelClient {
         }
     }
 
-    async fn post_once(&self, url: &str, body: &[u8]) -> Result<Value, ModelError> {
+    pub(super) async fn post_once(&self, url: &str, body: &[u8]) -> Result<Value, ModelError> {
         let resp = self
             .post(url.to_string(), body)
             .send()

@@ -3,7 +3,12 @@
 //! Contract: [`TokenCounter`] picks the tiktoken encoding for the model name and falls back to
 //! cl100k, marking the count approximate. Counts are cached per message by the engine (see
 //! `Message::tokens`), so a step only counts what is new. [`Budget`] is the main context by
-//! section, as shown in the UI and the headless `budget` event.
+//! section, as shown in the UI and the headless `budget` event. Where the server has a
+//! tokenizer, [`ExactCounts`] holds its counts, which take the place of the local ones.
+
+mod exact;
+
+pub use exact::{CountKey, ExactCounts, text_key};
 
 use serde::{Deserialize, Serialize};
 use tiktoken_rs::CoreBPE;
@@ -84,7 +89,9 @@ pub struct Budget {
     pub warn_at: u32,
     /// Messages are evicted into the summary above this many tokens.
     pub flush_at: u32,
+    /// The counter in use: a tiktoken encoding or the server's tokenizer.
     pub encoding: String,
+    /// True when some section was counted with a stand-in encoding.
     pub approximate: bool,
     /// Where the context window figure came from: config, server, model table or default.
     pub window_source: String,

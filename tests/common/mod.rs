@@ -52,6 +52,24 @@ struct Inner {
     summaries: VecDeque<Reply>,
     requests: Vec<Recorded>,
     models: Option<Value>,
+    tokenizer: Option<Tokenize>,
+}
+
+/// The tokenize endpoints the scripted server can offer. Its tokenizer makes one token of
+/// each byte (see [`scripted_tokens`]), far from any tiktoken count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tokenize {
+    /// `POST /tokenize {"content"}` → `{"tokens"}`.
+    LlamaCpp,
+    /// `POST /tokenize {"prompt"}` → `{"count"}`.
+    Vllm,
+    /// `POST /extras/tokenize/count {"input"}` → `{"count"}`, with a BOS counted.
+    LlamaCppPython,
+}
+
+/// What the scripted tokenizer counts for a text.
+pub fn scripted_tokens(text: &str) -> u32 {
+    text.len() as u32
 }
 
 #[derive(Clone)]
@@ -92,6 +110,24 @@ impl Server {
     /// What `GET /models` answers from now on.
     pub fn set_models(&self, v: Value) {
         self.inner.lock().unwrap().models = Some(v);
+    }
+
+    /// Offer (or, with `None`, stop offering) a tokenize endpoint.
+    pub fn set_tokenizer(&self, t: Option<Tokenize>) {
+        self.inner.lock().unwrap().tokenizer = t;
+    }
+
+    /// The texts sent to the tokenize endpoint, in order.
+    pub fn tokenized(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.contains("tokenize"))
+            .filter_map(|r| {
+                ["content", "prompt", "input"]
+                    .iter()
+                    .find_map(|k| r.body[*k].as_str().map(String::from))
+            })
+            .collect()
     }
 
     pub fn push_summary(&self, r: Reply) {
@@ -248,6 +284,30 @@ impl Server {
                 .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": bag_of_words(t)}))
                 .collect();
             return Reply::Ok(json!({"object": "list", "data": data}));
+        }
+        let tokenize = inner.tokenizer;
+        let text = |k: &str| body[k].as_str().map(scripted_tokens);
+        let bad = || Reply::Http(400, "{\"error\":\"bad tokenize request\"}".into(), vec![]);
+        match (path.as_str(), tokenize) {
+            ("/tokenize", Some(Tokenize::LlamaCpp)) => {
+                return match text("content") {
+                    Some(n) => Reply::Ok(json!({"tokens": (0..n).collect::<Vec<u32>>()})),
+                    None => bad(),
+                };
+            }
+            ("/tokenize", Some(Tokenize::Vllm)) => {
+                return match text("prompt") {
+                    Some(n) => Reply::Ok(json!({"count": n, "max_model_len": 4096})),
+                    None => bad(),
+                };
+            }
+            ("/extras/tokenize/count", Some(Tokenize::LlamaCppPython)) => {
+                return match text("input") {
+                    Some(n) => Reply::Ok(json!({"count": n + 1})),
+                    None => bad(),
+                };
+            }
+            _ => {}
         }
         if path.ends_with("/chat/completions") {
             let is_summary = body.get("tools").is_none() && body.get("response_format").is_none();

@@ -163,7 +163,7 @@ pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
     }
     lines.push(Line::from(Span::styled(
         format!(
-            "▲ warn {} · flush {} · window from {} · {}{}",
+            "▲ warn {} · flush {} · window: {}",
             b.warn_at,
             b.flush_at,
             if b.window_source.is_empty() {
@@ -171,19 +171,23 @@ pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
             } else {
                 b.window_source.as_str()
             },
-            b.encoding,
-            if b.approximate { " (approx.)" } else { "" },
         ),
         th.dimmed(),
     )));
+    // Which counter made these figures, and how far they were from the server's own count of
+    // the last prompt.
+    let counter = format!(
+        "{}{}",
+        b.encoding,
+        if b.approximate { " (approx.)" } else { "" }
+    );
     lines.push(Line::from(Span::styled(
         match b.server_prompt_tokens {
             Some(s) => format!(
-                "last call: server {s} prompt tokens · local {} ({:+})",
-                b.total,
+                "{counter} · server {s} (local {:+})",
                 b.total as i64 - s as i64
             ),
-            None => "last call: no server token count yet".to_string(),
+            None => format!("{counter} · no server count yet"),
         },
         th.dimmed(),
     )));
