@@ -22,9 +22,21 @@ use memscope::tui::{Runtime, initial_app};
 type Rt = Runtime<TestBackend>;
 
 async fn runtime(server: &Server, path: &std::path::Path) -> Rt {
+    runtime_with(server, path, None).await
+}
+
+async fn runtime_with(
+    server: &Server,
+    path: &std::path::Path,
+    embedding_model: Option<&str>,
+) -> Rt {
     let store = Arc::new(Store::open(path).unwrap());
     let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
-    let c = client(server);
+    let c = memscope::model::ModelClient::new(memscope::model::ClientConfig {
+        embedding_model: embedding_model.map(String::from),
+        ..client_config(&server.base_url)
+    })
+    .unwrap();
     let app = initial_app(
         &agent,
         Some(c.config()),
@@ -286,6 +298,30 @@ async fn stores_pane_inserts_searches_reads_and_deletes_passages() {
         .unwrap();
     assert_eq!(passages.len(), 1);
     assert!(passages[0].text.starts_with("Dentist"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_passage_added_by_hand_is_embedded_with_the_configured_model() {
+    let server = Server::start(vec![]).await;
+    let (_d, path) = temp_store();
+    let mut rt = runtime_with(&server, &path, Some("test-embed")).await;
+    press(&mut rt, KeyCode::Esc);
+    press(&mut rt, KeyCode::Char('4'));
+    press(&mut rt, KeyCode::Char('a'));
+    let text = "The spare key is under the blue flowerpot.";
+    type_text(&mut rt, text);
+    ctrl(&mut rt, 's');
+    rt.until(move |a| a.stores.archival.rows.iter().any(|r| r.text == text))
+        .await
+        .unwrap();
+    rt.shutdown().await.unwrap();
+    let passages = Store::open_read_only(&path)
+        .unwrap()
+        .archival("default")
+        .unwrap();
+    assert_eq!(passages.len(), 1);
+    assert_eq!(passages[0].embedding_model.as_deref(), Some("test-embed"));
+    assert_eq!(passages[0].embedding.as_ref(), Some(&bag_of_words(text)));
 }
 
 #[tokio::test(flavor = "multi_thread")]

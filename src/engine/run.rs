@@ -279,6 +279,10 @@ impl Engine {
                     Err(e) => self.emit_error(e.kind(), e.to_string()),
                 },
                 Command::Shutdown => break,
+                Command::InsertPassage(text) => {
+                    let embeds = self.embed_passage(&text).await;
+                    self.insert_passage(&text, embeds.as_ref())?;
+                }
                 other => {
                     self.handle_side_command(other)?;
                     self.recount().await;
@@ -299,7 +303,14 @@ impl Engine {
             }
             Command::EditCore { label, value } => self.edit_core(&label, &value)?,
             Command::Interrupt => return Ok(true),
-            Command::InsertPassage(text) => self.insert_passage(&text)?,
+            // With an embedding model the passage is embedded first, which waits for the
+            // chain to end; without one it is saved at once.
+            Command::InsertPassage(text) => {
+                match self.client.as_ref().is_some_and(|c| c.has_embeddings()) {
+                    true => self.pending.push_back(Command::InsertPassage(text)),
+                    false => self.insert_passage(&text, None)?,
+                }
+            }
             Command::DeletePassage(id) => match self.agent.delete_passage(id)? {
                 true => self.emit(EventKind::ArchivalEdited {
                     added: vec![],
@@ -316,9 +327,22 @@ impl Engine {
         Ok(false)
     }
 
-    fn insert_passage(&mut self, text: &str) -> Result<(), StoreError> {
+    /// Embeddings for a passage the user adds, when an embedding model is configured.
+    async fn embed_passage(&self, text: &str) -> Option<Embeds> {
+        let client = self.client.as_ref().filter(|c| c.has_embeddings())?;
+        let chunks =
+            crate::memory::chunk::chunk_text(text, crate::memory::chunk::DEFAULT_CHUNK_CHARS);
+        if chunks.is_empty() {
+            return None;
+        }
+        let model = client.embedding_model()?.to_string();
+        let result = client.embed(&chunks).await.map_err(|e| e.to_string());
+        Some(Embeds { model, result })
+    }
+
+    fn insert_passage(&mut self, text: &str, embeds: Option<&Embeds>) -> Result<(), StoreError> {
         let mut fx = super::exec::Effects::default();
-        let r = self.agent.archival_insert(text, "user", None, &mut fx);
+        let r = self.agent.archival_insert(text, "user", embeds, &mut fx);
         if !r.ok {
             self.emit_error("edit_refused", r.message);
             return Ok(());
