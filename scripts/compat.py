@@ -8,6 +8,7 @@ Ends with a Markdown table for the README.
 
     python3 scripts/compat.py            # both models, both modes
     python3 scripts/compat.py gemma json # one model, one mode
+    MEMSCOPE_BIN=/path/to/memscope python3 scripts/compat.py   # without building first
 """
 import json
 import os
@@ -96,8 +97,11 @@ def main():
     want_models = [a for a in sys.argv[1:] if a in MODELS] or list(MODELS)
     want_modes = [a for a in sys.argv[1:] if a in MODES] or MODES
     sh(os.path.join(REAL, "setup.sh"))
-    sh("cargo", "build", "--release", cwd=ROOT)
-    binary = os.path.join(ROOT, "target", "release", "memscope")
+    # MEMSCOPE_BIN runs a binary built earlier (so that work on the tree can go on meanwhile).
+    binary = os.environ.get("MEMSCOPE_BIN")
+    if not binary:
+        sh("cargo", "build", "--release", cwd=ROOT)
+        binary = os.path.join(ROOT, "target", "release", "memscope")
     rows = []
     for model in want_models:
         url = serve(model)
