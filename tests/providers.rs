@@ -498,3 +498,38 @@ async fn a_tokenizer_that_stops_answering_falls_back_to_local_counts() {
     let b = last_budget(&events);
     assert_eq!((b.encoding.as_str(), b.approximate), ("cl100k_base", true));
 }
+
+#[tokio::test]
+async fn a_server_that_counts_fewer_tokens_than_the_schemas_weigh_gets_a_hint_once() {
+    let hints = |events: &[memscope::engine::EventKind]| {
+        errors(events)
+            .iter()
+            .filter(|k| *k == "tools_not_in_prompt")
+            .count()
+    };
+    // The scripted replies report 321 prompt tokens, far below what the scripted tokenizer
+    // counts for the function schemas alone.
+    let server = Server::start(vec![say("One."), say("Two.")]).await;
+    server.set_tokenizer(Some(Tokenize::LlamaCpp));
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 65536), &server).await;
+    let first = chat(&mut h, "Hello").await;
+    let second = chat(&mut h, "Hello again").await;
+    shutdown(h).await;
+    assert_eq!((hints(&first), hints(&second)), (1, 0));
+    // A server whose count covers the whole prompt gets no hint.
+    let mut full = completion(
+        serde_json::json!({"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "send_message", "arguments": "{\"message\": \"Three.\"}"}}
+        ]}),
+    );
+    full["usage"]["prompt_tokens"] = serde_json::json!(1_000_000);
+    let server = Server::start(vec![Reply::Ok(full)]).await;
+    server.set_tokenizer(Some(Tokenize::LlamaCpp));
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 65536), &server).await;
+    let events = chat(&mut h, "Hello").await;
+    shutdown(h).await;
+    assert_eq!(said(&events), vec!["Three.".to_string()]);
+    assert_eq!(hints(&events), 0);
+}

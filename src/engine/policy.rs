@@ -2,7 +2,8 @@
 //!
 //! Contract: no I/O and no clock. [`next`] encodes MemGPT's control flow with memscope's order
 //! of precedence; [`plan_eviction`] never splits a tool call from its results and always keeps
-//! the newest messages.
+//! the newest messages; [`tools_left_out`] reads the server's prompt count for a sign that its
+//! chat template dropped the function schemas.
 
 use super::events::Trigger;
 
@@ -75,9 +76,45 @@ pub fn plan_eviction(tokens: &[u32], cut_ok: &[bool], target: u32, keep_last: us
     best
 }
 
+/// Whether the server's count of a prompt (`server`) falls so far short of memscope's exact
+/// count of it (`sent`) that the function schemas cannot have been in it: some chat templates
+/// leave `tools` out, and then the model never sees a function. Only judged on exact counts
+/// (an approximate count can be off by more than the schemas weigh).
+pub fn tools_left_out(sent: &crate::tokens::Budget, server: Option<u32>, native: bool) -> bool {
+    let Some(server) = server else {
+        return false;
+    };
+    native && !sent.approximate && sent.functions >= 100 && server + sent.functions / 2 < sent.total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prompt_count_short_of_the_schemas_means_the_tools_were_left_out() {
+        let sent = crate::tokens::Budget {
+            functions: 1073,
+            total: 1977,
+            ..Default::default()
+        };
+        // Seen on llama-cpp-python with SmolLM2: the server counted 850.
+        assert!(tools_left_out(&sent, Some(850), true));
+        assert!(
+            !tools_left_out(&sent, Some(1960), true),
+            "template tokens only"
+        );
+        assert!(
+            !tools_left_out(&sent, Some(850), false),
+            "JSON mode sends no tools"
+        );
+        assert!(!tools_left_out(&sent, None, true));
+        let rough = crate::tokens::Budget {
+            approximate: true,
+            ..sent
+        };
+        assert!(!tools_left_out(&rough, Some(850), true));
+    }
 
     fn out(f: &str, failed: bool, hb: bool, ends: bool) -> StepOutcome {
         StepOutcome {

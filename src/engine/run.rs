@@ -56,6 +56,7 @@ pub fn spawn_with(agent: Agent, client: Option<ModelClient>, discover_model: boo
         discover_model,
         logged_in: false,
         tokenizer: None,
+        told_tools_left_out: false,
     };
     let task = tokio::spawn(engine.run());
     EngineHandle {
@@ -90,6 +91,8 @@ struct Engine {
     logged_in: bool,
     /// The server's tokenizer, when it has one and the local encoding is only a stand-in.
     tokenizer: Option<ServerTokenizer>,
+    /// The "functions left out of the prompt" hint was given this session.
+    told_tools_left_out: bool,
 }
 
 impl Engine {
@@ -566,7 +569,8 @@ impl Engine {
                 *s = stream;
             }
             let body = self.agent.encode_request(&record);
-            let local_prompt_tokens = self.agent.budget().total;
+            let sent = self.agent.budget();
+            let local_prompt_tokens = sent.total;
             self.emit(EventKind::ModelCall {
                 trigger: trigger.clone(),
             });
@@ -602,6 +606,23 @@ impl Engine {
             };
             let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
             crate::crash::point("step:reply_received");
+            let native = self.agent.state.policy.tool_mode == crate::memory::ToolMode::Native;
+            if !self.told_tools_left_out
+                && super::policy::tools_left_out(&sent, reply.usage.prompt_tokens, native)
+            {
+                self.told_tools_left_out = true;
+                self.emit_error(
+                    "tools_not_in_prompt",
+                    format!(
+                        "the server counted {} prompt tokens, fewer than the {} sent less the {} of function schemas: \
+                         its chat template seems to leave the functions out, so the model cannot see them. \
+                         Try --tool-mode json",
+                        reply.usage.prompt_tokens.unwrap_or_default(),
+                        sent.total,
+                        sent.functions
+                    ),
+                );
+            }
             let reply =
                 super::step::interpret(reply, &self.agent.state.policy, self.agent.state.step);
             let parsed = parse_first(&reply);
