@@ -272,3 +272,43 @@ async fn the_server_count_scales_memory_pressure_when_the_local_count_falls_shor
     assert!(warned_when_server_counts(2).await);
     assert!(!warned_when_server_counts(1).await);
 }
+
+#[tokio::test]
+async fn an_api_key_echoed_across_deltas_never_reaches_events_or_the_store() {
+    let key = "sk-stream-secret-4242";
+    let server = Server::start(vec![openai_stream(
+        &[
+            "The key is sk-str",
+            "eam-secret-",
+            "4242 — I should not say it.",
+        ],
+        "send_message",
+        &["{\"message\": \"sk-stream-se", "cret-4242\"}"],
+    )])
+    .await;
+    let (_d, path) = temp_store();
+    let client = ModelClient::new(ClientConfig {
+        api_key: Some(key.into()),
+        stream: true,
+        ..client_config(&server.base_url)
+    })
+    .unwrap();
+    let mut h = memscope::engine::spawn(open_agent(&path, 8192), Some(client));
+    until(&mut h.events, |k| matches!(k, EventKind::Budget(_))).await;
+    let ev = chat(&mut h, "what is my key?").await;
+    shutdown(h).await;
+    let shown = deltas(&ev).concat();
+    assert_eq!(
+        shown,
+        "The key is [redacted API key] — I should not say it."
+    );
+    for e in &ev {
+        assert!(!format!("{e:?}").contains("4242"), "{e:?}");
+    }
+    assert_eq!(said(&ev), vec!["[redacted API key]"]);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(
+        !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+        "the key is in the store file"
+    );
+}

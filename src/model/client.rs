@@ -196,7 +196,7 @@ impl ModelClient {
     /// Removes the API key from text a server sent (an error body or a reply could echo it).
     fn redact(&self, text: String) -> String {
         match self.cfg.api_key.as_deref().filter(|k| k.len() >= 4) {
-            Some(key) if text.contains(key) => text.replace(key, "[redacted API key]"),
+            Some(key) if text.contains(key) => text.replace(key, super::stream::REDACTED),
             _ => text,
         }
     }
@@ -424,12 +424,11 @@ impl ModelClient {
             })?;
             return parse_chat(v);
         }
-        let mut state = super::stream::StreamState::default();
+        let mut state = super::stream::StreamState::with_secret(self.cfg.api_key.as_deref());
         loop {
             match resp.chunk().await {
                 Ok(Some(bytes)) => {
-                    let text = self.redact(String::from_utf8_lossy(&bytes).into_owned());
-                    for piece in state.feed(text.as_bytes())? {
+                    for piece in state.feed(&bytes)? {
                         on_delta(&piece);
                     }
                 }
@@ -438,6 +437,9 @@ impl ModelClient {
                 Err(e) if !e.is_timeout() => break,
                 Err(e) => return Err(self.transport_error(e)),
             }
+        }
+        for piece in state.end()? {
+            on_delta(&piece);
         }
         state.finish()
     }

@@ -5,6 +5,10 @@
 //! OpenAI (id and name once, arguments in pieces), llama-cpp-python (id, type and name repeated
 //! in every delta, explicit nulls, a legacy `function_call` beside `tool_calls`). A stream that
 //! ends without `[DONE]` or a finish reason is cut off, and is an error, never a partial reply.
+//! Bytes are buffered until an event is whole, so a character split across network chunks
+//! arrives intact. With a secret (the API key) set, the secret never leaves in a piece, even
+//! when a server echoes it split across several deltas: a piece's tail that could begin the
+//! secret is held back until the next piece shows what follows.
 
 use serde_json::{Value, json};
 
@@ -12,9 +16,55 @@ use super::client::{ChatReply, Usage};
 use super::error::ModelError;
 use crate::memory::ToolCall;
 
+/// What an echoed API key is replaced with.
+pub const REDACTED: &str = "[redacted API key]";
+
+/// Removes a secret from a stream of text pieces, however the pieces split it.
+#[derive(Debug, Default)]
+struct Redactor {
+    secret: Option<String>,
+    held: String,
+}
+
+impl Redactor {
+    fn clean(&self, text: &str) -> String {
+        match &self.secret {
+            Some(k) if text.contains(k.as_str()) => text.replace(k.as_str(), REDACTED),
+            _ => text.to_string(),
+        }
+    }
+
+    /// Takes the next piece; returns what can be shown now.
+    fn push(&mut self, piece: &str) -> String {
+        let Some(k) = self.secret.as_deref() else {
+            return piece.to_string();
+        };
+        self.held.push_str(piece);
+        let cleaned = self.held.replace(k, REDACTED);
+        // Hold back the longest tail that the secret starts with.
+        let keep = cleaned
+            .char_indices()
+            .find(|(i, _)| k.starts_with(&cleaned[*i..]))
+            .map(|(i, _)| cleaned.len() - i)
+            .unwrap_or(0);
+        let (out, rest) = cleaned.split_at(cleaned.len() - keep);
+        let out = out.to_string();
+        self.held = rest.to_string();
+        out
+    }
+
+    /// What was held back, once the stream has ended.
+    fn flush(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct StreamState {
-    buffer: String,
+    buffer: Vec<u8>,
+    /// How much of `buffer` is known to hold no event end.
+    scanned: usize,
+    redactor: Redactor,
     content: String,
     calls: Vec<ToolCall>,
     legacy: Option<ToolCall>,
@@ -25,18 +75,37 @@ pub struct StreamState {
 }
 
 impl StreamState {
+    /// A stream whose pieces and reply never hold `secret` (ignored when shorter than 4).
+    pub fn with_secret(secret: Option<&str>) -> StreamState {
+        StreamState {
+            redactor: Redactor {
+                secret: secret.filter(|k| k.len() >= 4).map(String::from),
+                held: String::new(),
+            },
+            ..Default::default()
+        }
+    }
+
     /// Feeds raw bytes; returns the content pieces they completed (for showing as they arrive).
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<String>, ModelError> {
-        self.buffer.push_str(&String::from_utf8_lossy(bytes));
+        self.buffer.extend_from_slice(bytes);
         let mut pieces = Vec::new();
         loop {
-            let end = match (self.buffer.find("\n\n"), self.buffer.find("\r\n\r\n")) {
-                (Some(a), Some(b)) if b < a => (b, 4),
-                (Some(a), _) => (a, 2),
-                (None, Some(b)) => (b, 4),
-                (None, None) => break,
+            // An end can straddle what was scanned and what just came.
+            let from = self.scanned.saturating_sub(3);
+            let rest = &self.buffer[from..];
+            let end = match (find(rest, b"\n\n"), find(rest, b"\r\n\r\n")) {
+                (Some(a), Some(b)) if b < a => (from + b, 4),
+                (Some(a), _) => (from + a, 2),
+                (None, Some(b)) => (from + b, 4),
+                (None, None) => {
+                    self.scanned = self.buffer.len();
+                    break;
+                }
             };
-            let event: String = self.buffer.drain(..end.0 + end.1).collect();
+            self.scanned = 0;
+            let raw: Vec<u8> = self.buffer.drain(..end.0 + end.1).collect();
+            let event = String::from_utf8_lossy(&raw);
             for line in event.lines() {
                 let Some(data) = line.strip_prefix("data:") else {
                     continue;
@@ -47,7 +116,10 @@ impl StreamState {
                     continue;
                 }
                 if let Some(p) = self.payload(data)? {
-                    pieces.push(p);
+                    let shown = self.redactor.push(&p);
+                    if !shown.is_empty() {
+                        pieces.push(shown);
+                    }
                 }
             }
         }
@@ -61,7 +133,10 @@ impl StreamState {
         if let Some(err) = v.get("error") {
             return Err(ModelError::InvalidResponse(format!(
                 "the stream reported an error: {}",
-                crate::text::visible(&crate::text::one_line(&err.to_string(), 200))
+                crate::text::visible(&crate::text::one_line(
+                    &self.redactor.clean(&err.to_string()),
+                    200
+                ))
             )));
         }
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
@@ -124,12 +199,26 @@ impl StreamState {
         }
     }
 
+    /// The connection has closed: the pieces still held back (an event without its blank line,
+    /// a tail that only looked like the start of the secret).
+    pub fn end(&mut self) -> Result<Vec<String>, ModelError> {
+        let mut pieces = Vec::new();
+        if !self.buffer.trim_ascii().is_empty() {
+            let mut rest = std::mem::take(&mut self.buffer);
+            rest.extend_from_slice(b"\n\n");
+            self.scanned = 0;
+            pieces = self.feed(&rest)?;
+        }
+        let tail = self.redactor.flush();
+        if !tail.is_empty() {
+            pieces.push(tail);
+        }
+        Ok(pieces)
+    }
+
     /// The assembled reply, or an error if the stream was cut off.
     pub fn finish(mut self) -> Result<ChatReply, ModelError> {
-        if !self.buffer.trim().is_empty() {
-            let rest = std::mem::take(&mut self.buffer);
-            self.feed(format!("{rest}\n\n").as_bytes())?;
-        }
+        self.end()?;
         if !self.done && self.finish_reason.is_none() {
             return Err(ModelError::InvalidResponse(
                 "the stream was cut off before it finished".into(),
@@ -150,8 +239,10 @@ impl StreamState {
             if c.id.is_empty() {
                 c.id = format!("call_{i}");
             }
+            c.name = self.redactor.clean(&c.name);
+            c.arguments = self.redactor.clean(&c.arguments);
         }
-        let content = self.saw_content.then_some(self.content);
+        let content = self.saw_content.then(|| self.redactor.clean(&self.content));
         let raw = json!({
             "object": "chat.completion",
             "streamed": true,
@@ -175,6 +266,10 @@ impl StreamState {
             raw,
         })
     }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Names come whole and repeated (llama-cpp-python) or once (OpenAI); some servers split them.
@@ -242,6 +337,53 @@ mod tests {
         assert_eq!(r.tool_calls[0].name, "core_memory_append");
         assert_eq!(r.tool_calls[0].arguments, "{\"name\": \"human\"}");
         assert_eq!(r.content, None);
+    }
+
+    #[test]
+    fn a_character_split_across_chunks_arrives_whole() {
+        let s = sse(&[
+            json!({"choices":[{"delta":{"content":"Grüße aus Lisboa — ☕"}}]}),
+            json!({"choices":[{"delta":{},"finish_reason":"stop"}]}),
+        ]);
+        let mut st = StreamState::default();
+        let mut pieces = Vec::new();
+        for chunk in s.as_bytes().chunks(3) {
+            pieces.extend(st.feed(chunk).unwrap());
+        }
+        pieces.extend(st.end().unwrap());
+        assert_eq!(pieces.concat(), "Grüße aus Lisboa — ☕");
+        assert_eq!(
+            st.finish().unwrap().content.as_deref(),
+            Some("Grüße aus Lisboa — ☕")
+        );
+    }
+
+    #[test]
+    fn a_secret_split_across_deltas_never_leaves_in_a_piece() {
+        let key = "sk-test-0123456789";
+        let s = sse(&[
+            json!({"choices":[{"delta":{"content":"your key is sk-te"}}]}),
+            json!({"choices":[{"delta":{"content":"st-01234"}}]}),
+            json!({"choices":[{"delta":{"content":"56789, keep it s"}}]}),
+            json!({"choices":[{"delta":{"content":"afe"}}]}),
+            json!({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","type":"function","function":{"name":"send_message","arguments":"{\"message\": \"sk-test-"}}]}}]}),
+            json!({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"0123456789\"}"}}]},"finish_reason":"tool_calls"}]}),
+        ]);
+        let mut st = StreamState::with_secret(Some(key));
+        let mut pieces = Vec::new();
+        for chunk in s.as_bytes().chunks(5) {
+            pieces.extend(st.feed(chunk).unwrap());
+        }
+        pieces.extend(st.end().unwrap());
+        let shown = pieces.concat();
+        assert_eq!(shown, format!("your key is {REDACTED}, keep it safe"));
+        for p in &pieces {
+            assert!(!p.contains("0123456789"), "{p}");
+        }
+        let r = st.finish().unwrap();
+        assert_eq!(r.content, Some(shown));
+        assert!(!r.tool_calls[0].arguments.contains(key));
+        assert!(!r.raw.to_string().contains(key));
     }
 
     #[test]
