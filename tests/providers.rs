@@ -485,6 +485,24 @@ async fn memory_pressure_follows_the_servers_tokenizer() {
 }
 
 #[tokio::test]
+async fn a_busy_tokenizer_is_asked_again_and_the_counts_end_exact() {
+    let server = Server::start(vec![say("Here.")]).await;
+    server.set_tokenizer(Some(Tokenize::LlamaCpp));
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 32768), &server).await;
+    server.fail_tokenize(1);
+    let events = chat(&mut h, "Are you there?").await;
+    shutdown(h).await;
+    assert!(!errors(&events).contains(&"tokenizer".to_string()));
+    let b = last_budget(&events);
+    // The text whose count failed was asked again: nothing is left on its estimate.
+    assert_eq!(
+        (b.encoding.as_str(), b.approximate),
+        ("llama.cpp tokenizer", false)
+    );
+}
+
+#[tokio::test]
 async fn a_tokenizer_that_stops_answering_falls_back_to_local_counts() {
     let server = Server::start(vec![say("Still here.")]).await;
     server.set_tokenizer(Some(Tokenize::Vllm));

@@ -56,6 +56,7 @@ pub fn spawn_with(agent: Agent, client: Option<ModelClient>, discover_model: boo
         discover_model,
         logged_in: false,
         tokenizer: None,
+        tokenizer_failures: 0,
         told_tools_left_out: false,
     };
     let task = tokio::spawn(engine.run());
@@ -91,6 +92,8 @@ struct Engine {
     logged_in: bool,
     /// The server's tokenizer, when it has one and the local encoding is only a stand-in.
     tokenizer: Option<ServerTokenizer>,
+    /// Rounds of counting in a row in which the tokenizer failed.
+    tokenizer_failures: u32,
     /// The "functions left out of the prompt" hint was given this session.
     told_tools_left_out: bool,
 }
@@ -176,7 +179,9 @@ impl Engine {
 
     /// Asks the server's tokenizer for every text of the main context it has not counted yet
     /// (a few per step: the new messages, the metadata, whatever changed). True when it asked.
-    /// A failure ends server counting with a note; the local counts stand from then on.
+    /// What fails keeps its local estimate and is asked again next time (a busy server can be
+    /// slow to answer); a refusal, or three rounds in a row with failures, ends server counting
+    /// with a note, and the local counts stand from then on.
     async fn refresh_counts(&mut self) -> bool {
         use futures_util::StreamExt;
         let Some(tok) = self.tokenizer.clone() else {
@@ -201,8 +206,18 @@ impl Engine {
                 Err(e) => failure = Some(e),
             }
         }
+        match &failure {
+            None => self.tokenizer_failures = 0,
+            Some(e) if e.retryable() && self.tokenizer_failures < 2 => {
+                self.tokenizer_failures += 1;
+                tracing::warn!(error = %e, "the server's tokenizer failed; asking again next time");
+                failure = None;
+            }
+            Some(_) => {}
+        }
         if let Some(e) = failure {
             self.tokenizer = None;
+            self.tokenizer_failures = 0;
             self.agent.exact.disable();
             self.emit_error(
                 "tokenizer",

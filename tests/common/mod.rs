@@ -53,6 +53,8 @@ struct Inner {
     requests: Vec<Recorded>,
     models: Option<Value>,
     tokenizer: Option<Tokenize>,
+    /// Tokenize requests still to answer with 503.
+    tokenize_failures: u32,
 }
 
 /// The tokenize endpoints the scripted server can offer. Its tokenizer makes one token of
@@ -115,6 +117,11 @@ impl Server {
     /// Offer (or, with `None`, stop offering) a tokenize endpoint.
     pub fn set_tokenizer(&self, t: Option<Tokenize>) {
         self.inner.lock().unwrap().tokenizer = t;
+    }
+
+    /// Answer the next `n` tokenize requests with 503 (a busy server).
+    pub fn fail_tokenize(&self, n: u32) {
+        self.inner.lock().unwrap().tokenize_failures = n;
     }
 
     /// The texts sent to the tokenize endpoint, in order.
@@ -286,6 +293,10 @@ impl Server {
             return Reply::Ok(json!({"object": "list", "data": data}));
         }
         let tokenize = inner.tokenizer;
+        if tokenize.is_some() && path.contains("tokenize") && inner.tokenize_failures > 0 {
+            inner.tokenize_failures -= 1;
+            return Reply::Http(503, "{\"error\":\"busy\"}".into(), vec![]);
+        }
         let text = |k: &str| body[k].as_str().map(scripted_tokens);
         let bad = || Reply::Http(400, "{\"error\":\"bad tokenize request\"}".into(), vec![]);
         match (path.as_str(), tokenize) {
