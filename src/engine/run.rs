@@ -160,7 +160,7 @@ impl Engine {
     }
 
     /// Looks for the server's tokenizer, unless the settings say local or tiktoken already
-    /// knows the model's own encoding.
+    /// knows the model's own encoding. The counting itself waits until `ready` is out.
     async fn find_tokenizer(&mut self) {
         self.tokenizer = None;
         self.agent.exact.disable();
@@ -173,7 +173,6 @@ impl Engine {
         if let Some(tok) = client.detect_tokenizer().await {
             self.agent.exact.enable(tok.label());
             self.tokenizer = Some(tok);
-            self.refresh_counts().await;
         }
     }
 
@@ -285,6 +284,7 @@ impl Engine {
     async fn run(mut self) -> Result<(), StoreError> {
         self.discover(self.discover_model).await;
         self.emit_ready();
+        self.recount().await;
         while let Some(cmd) = self.next_command().await {
             match cmd {
                 Command::UserMessage(text) => self.run_chain(text).await?,
@@ -293,6 +293,7 @@ impl Engine {
                         self.client = Some(client);
                         self.discover(true).await;
                         self.emit_ready();
+                        self.recount().await;
                     }
                     Err(e) => self.emit_error(e.kind(), e.to_string()),
                 },
