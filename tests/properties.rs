@@ -150,4 +150,45 @@ proptest! {
             prop_assert!(w <= width.max(2), "{line:?} is {w} wide");
         }
     }
+
+    #[test]
+    fn streamed_text_arrives_whole_and_without_the_key(
+        parts in proptest::collection::vec(prop_oneof![
+            Just("sk-pt-9z".to_string()),
+            Just("sk-".to_string()),
+            Just("s".to_string()),
+            Just("9z".to_string()),
+            "[a-z ]{0,5}",
+            "[à-ÿ☕🌊]{0,3}",
+        ], 0..12),
+        cuts in proptest::collection::vec(1usize..9, 1..40),
+    ) {
+        use memscope::model::stream::{REDACTED, StreamState};
+        let key = "sk-pt-9z";
+        let mut sse = String::new();
+        for p in &parts {
+            let ev = serde_json::json!({"choices": [{"delta": {"content": p}}]});
+            sse.push_str(&format!("data: {ev}\n\n"));
+        }
+        sse.push_str("data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+        // Cut the bytes anywhere, inside characters too.
+        let bytes = sse.as_bytes();
+        let mut st = StreamState::with_secret(Some(key));
+        let mut pieces = Vec::new();
+        let (mut at, mut i) = (0, 0);
+        while at < bytes.len() {
+            let n = cuts[i % cuts.len()].min(bytes.len() - at);
+            pieces.extend(st.feed(&bytes[at..at + n]).unwrap());
+            at += n;
+            i += 1;
+        }
+        pieces.extend(st.end().unwrap());
+        let expected = parts.concat().replace(key, REDACTED);
+        prop_assert_eq!(pieces.concat(), expected.clone());
+        for p in &pieces {
+            prop_assert!(!p.contains(key));
+        }
+        let content = st.finish().unwrap().content.unwrap_or_default();
+        prop_assert_eq!(content, expected);
+    }
 }
