@@ -312,3 +312,71 @@ async fn an_api_key_echoed_across_deltas_never_reaches_events_or_the_store() {
         "the key is in the store file"
     );
 }
+
+#[tokio::test]
+async fn a_stream_asked_for_usage_reports_the_servers_prompt_count() {
+    let Reply::Sse {
+        mut events,
+        done,
+        hang,
+    } = openai_stream(&["Short."], "send_message", &["{\"message\": \"Hi!\"}"])
+    else {
+        unreachable!()
+    };
+    // The closing chunk OpenAI, vLLM and llama.cpp send when asked: no choices, the usage.
+    events.push(json!({"object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 2345, "completion_tokens": 9}}));
+    let server = Server::start(vec![Reply::Sse { events, done, hang }]).await;
+    let (_d, path) = temp_store();
+    let mut agent = open_agent(&path, 8192);
+    agent.settings.stream_usage = true;
+    let mut h = memscope::engine::spawn(agent, Some(streaming_client(&server)));
+    until(&mut h.events, |k| matches!(k, EventKind::Budget(_))).await;
+    let ev = chat(&mut h, "hi").await;
+    shutdown(h).await;
+    let req = &server.step_requests()[0];
+    assert_eq!(req["stream_options"], json!({"include_usage": true}));
+    let last = ev
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            EventKind::Budget(b) => Some(b.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last.server_prompt_tokens, Some(2345));
+    // The trace still rebuilds the request byte for byte.
+    let agent = open_agent(&path, 8192);
+    let trace = &agent.store.traces("default").unwrap()[0];
+    assert_eq!(&agent.replay_request(&trace.request).unwrap(), req);
+}
+
+#[tokio::test]
+async fn streams_ask_for_usage_only_where_the_provider_takes_it() {
+    let server = Server::start(vec![openai_stream(
+        &["Short."],
+        "send_message",
+        &["{\"message\": \"Hi!\"}"],
+    )])
+    .await;
+    let (_d, _path, mut h) = start_streaming(&server).await;
+    chat(&mut h, "hi").await;
+    shutdown(h).await;
+    assert!(server.step_requests()[0].get("stream_options").is_none());
+    let resolved = |provider: Option<&str>| {
+        let args = memscope::config::ModelArgs {
+            provider: provider.map(String::from),
+            base_url: Some(server.base_url.clone()),
+            ..Default::default()
+        };
+        let common = memscope::config::CommonArgs {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        };
+        memscope::config::resolve(&common, &args, &|_| None)
+            .unwrap()
+            .engine
+            .stream_usage
+    };
+    assert!(resolved(Some("llamacpp")) && resolved(Some("vllm")));
+    assert!(!resolved(Some("lmstudio")) && !resolved(None));
+}

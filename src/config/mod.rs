@@ -168,6 +168,7 @@ impl Resolved {
     pub fn use_found(&mut self, provider: &'static Provider, base_url: &str) {
         self.provider = Some(provider);
         self.engine.json_format = provider.json_format;
+        self.engine.stream_usage = provider.stream_usage;
         self.client = Some(ClientConfig {
             base_url: base_url.trim_end_matches('/').to_string(),
             stream: self.template.stream || provider.streaming,
@@ -370,6 +371,7 @@ pub fn resolve(
         json_format: provider
             .map(|p| p.json_format)
             .unwrap_or(defaults.json_format),
+        stream_usage: provider.is_some_and(|p| p.stream_usage),
     };
     if !(0.1..=1.0).contains(&engine.flush_target)
         || !(0.1..=1.0).contains(&engine.warn_ratio)

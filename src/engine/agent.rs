@@ -350,6 +350,7 @@ impl Agent {
             tool_mode: policy.tool_mode,
             tool_choice: policy.tool_choice,
             stream: false,
+            stream_usage: false,
             response_format: (policy.tool_mode == ToolMode::Json)
                 .then(|| crate::functions::json_mode::response_format(self.settings.json_format)),
         }
@@ -370,9 +371,11 @@ impl Agent {
                 tool_choice,
                 response_format,
                 stream,
+                stream_usage,
                 ..
             } => Some(ChatRequest::new(ChatParts {
                 stream: *stream,
+                stream_usage: *stream_usage,
                 model,
                 max_tokens: *max_tokens,
                 system,
@@ -574,10 +577,19 @@ struct ChatRequest<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+/// Asks a stream to end with a chunk that carries `usage` (OpenAI, vLLM, llama.cpp).
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
 }
 
 struct ChatParts<'a> {
     stream: bool,
+    stream_usage: bool,
     model: &'a str,
     max_tokens: u32,
     system: &'a str,
@@ -612,6 +624,9 @@ impl<'a> ChatRequest<'a> {
             response_format: p.response_format,
             max_tokens: p.max_tokens,
             stream: p.stream,
+            stream_options: (p.stream && p.stream_usage).then_some(StreamOptions {
+                include_usage: true,
+            }),
         }
     }
 }

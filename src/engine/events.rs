@@ -29,8 +29,12 @@ pub enum Command {
     InsertPassage(String),
     /// Delete an archival passage by hand.
     DeletePassage(u64),
-    /// Use this model endpoint from now on (one found after start-up).
-    Connect(crate::model::ClientConfig),
+    /// Use this model endpoint from now on (one found after start-up), with what its provider
+    /// preset says about the server.
+    Connect {
+        client: crate::model::ClientConfig,
+        provider: Option<&'static crate::providers::Provider>,
+    },
     /// Finish what is queued, then stop.
     Shutdown,
 }

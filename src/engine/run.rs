@@ -288,9 +288,13 @@ impl Engine {
         while let Some(cmd) = self.next_command().await {
             match cmd {
                 Command::UserMessage(text) => self.run_chain(text).await?,
-                Command::Connect(cfg) => match ModelClient::new(cfg) {
+                Command::Connect { client, provider } => match ModelClient::new(client) {
                     Ok(client) => {
                         self.client = Some(client);
+                        if let Some(p) = provider {
+                            self.agent.settings.json_format = p.json_format;
+                            self.agent.settings.stream_usage = p.stream_usage;
+                        }
                         self.discover(true).await;
                         self.emit_ready();
                         self.recount().await;
@@ -339,7 +343,7 @@ impl Engine {
                 false => self.emit_error("edit_refused", format!("there is no passage {id}")),
             },
             Command::Step | Command::Continue => {}
-            Command::UserMessage(_) | Command::Shutdown | Command::Connect(_) => {
+            Command::UserMessage(_) | Command::Shutdown | Command::Connect { .. } => {
                 self.pending.push_back(cmd)
             }
         }
@@ -581,8 +585,14 @@ impl Engine {
         loop {
             let stream = self.client.as_ref().is_some_and(ModelClient::streams);
             let mut record = self.agent.request_record();
-            if let RequestRecord::Step { stream: s, .. } = &mut record {
+            if let RequestRecord::Step {
+                stream: s,
+                stream_usage,
+                ..
+            } = &mut record
+            {
                 *s = stream;
+                *stream_usage = stream && self.agent.settings.stream_usage;
             }
             let body = self.agent.encode_request(&record);
             let sent = self.agent.budget();

@@ -49,6 +49,9 @@ pub struct EngineSettings {
     pub json_format: crate::functions::json_mode::JsonFormat,
     /// Count tokens with the server's tokenizer when it has one (else tiktoken only).
     pub server_tokenizer: bool,
+    /// Ask streams for a closing usage chunk (`stream_options.include_usage`), so the server's
+    /// prompt count is known with streaming too. Set by provider presets whose servers take it.
+    pub stream_usage: bool,
 }
 
 impl Default for EngineSettings {
@@ -65,6 +68,7 @@ impl Default for EngineSettings {
             window_source: WindowSource::Default,
             json_format: Default::default(),
             server_tokenizer: true,
+            stream_usage: false,
         }
     }
 }

@@ -211,6 +211,9 @@ pub enum RequestRecord {
         /// Whether the reply was streamed.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         stream: bool,
+        /// Whether the stream asked for a closing usage chunk (`stream_options`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stream_usage: bool,
         /// The `response_format` sent in JSON mode.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         response_format: Option<serde_json::Value>,

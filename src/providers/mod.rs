@@ -20,6 +20,8 @@ pub struct Provider {
     pub streaming: bool,
     pub embeddings: bool,
     pub json_format: JsonFormat,
+    /// Takes `stream_options: {"include_usage": true}` (and then reports usage in streams).
+    pub stream_usage: bool,
 }
 
 pub const PROVIDERS: &[Provider] = &[
@@ -32,6 +34,7 @@ pub const PROVIDERS: &[Provider] = &[
         streaming: true,
         embeddings: true,
         json_format: JsonFormat::JsonSchema,
+        stream_usage: true,
     },
     Provider {
         name: "llamacpp",
@@ -42,6 +45,7 @@ pub const PROVIDERS: &[Provider] = &[
         streaming: true,
         embeddings: true,
         json_format: JsonFormat::JsonObject,
+        stream_usage: true,
     },
     Provider {
         name: "ollama",
@@ -52,6 +56,7 @@ pub const PROVIDERS: &[Provider] = &[
         streaming: true,
         embeddings: true,
         json_format: JsonFormat::JsonSchema,
+        stream_usage: true,
     },
     Provider {
         name: "vllm",
@@ -62,6 +67,7 @@ pub const PROVIDERS: &[Provider] = &[
         streaming: true,
         embeddings: false,
         json_format: JsonFormat::JsonSchema,
+        stream_usage: true,
     },
     Provider {
         name: "lmstudio",
@@ -72,6 +78,7 @@ pub const PROVIDERS: &[Provider] = &[
         streaming: true,
         embeddings: true,
         json_format: JsonFormat::JsonSchema,
+        stream_usage: false,
     },
     Provider {
         name: "openrouter",
@@ -82,6 +89,7 @@ pub const PROVIDERS: &[Provider] = &[
         streaming: true,
         embeddings: false,
         json_format: JsonFormat::JsonSchema,
+        stream_usage: true,
     },
 ];
 

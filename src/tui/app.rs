@@ -190,7 +190,7 @@ pub enum Loaded {
     Failed(String),
     /// A model server found on this machine (nothing was configured).
     Found {
-        label: String,
+        provider: &'static crate::providers::Provider,
         config: crate::model::ClientConfig,
     },
 }
@@ -610,12 +610,15 @@ impl App {
                 return vec![Effect::Load(Load::Archival), Effect::Load(Load::Recall)];
             }
             Loaded::Failed(e) => self.error = Some(text::visible(&e)),
-            Loaded::Found { label, config } => {
+            Loaded::Found { provider, config } => {
                 self.notice = Some(format!(
-                    "no endpoint was configured; connected to the {label} found at {}",
-                    config.base_url
+                    "no endpoint was configured; connected to the {} found at {}",
+                    provider.label, config.base_url
                 ));
-                return vec![Effect::Engine(Command::Connect(config))];
+                return vec![Effect::Engine(Command::Connect {
+                    client: config,
+                    provider: Some(provider),
+                })];
             }
         }
         Vec::new()

@@ -358,7 +358,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
                 probe_cfg.use_found(p, url);
                 if let Some(config) = probe_cfg.client {
                     let _ = feed.send(AppEvent::Loaded(app::Loaded::Found {
-                        label: p.label.to_string(),
+                        provider: p,
                         config,
                     }));
                 }
