@@ -51,6 +51,9 @@ pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.min(3600.0)))
 }
 
+/// How long the start-up check of `/models` waits.
+const MODELS_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Clone, PartialEq)]
 pub struct ClientConfig {
     /// Base URL including `/v1`, e.g. `http://127.0.0.1:8080/v1`.
@@ -173,11 +176,15 @@ impl ModelClient {
         let mut req = self
             .http
             .get(join(&self.cfg.base_url, "models"))
-            .timeout(Duration::from_secs(5));
+            .timeout(MODELS_TIMEOUT);
         if let Some(key) = self.cfg.api_key.as_deref().filter(|k| !k.is_empty()) {
             req = req.bearer_auth(key);
         }
-        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let resp = req.send().await.map_err(|e| match e.is_timeout() {
+            // Say the wait this request had, not the one model calls get.
+            true => ModelError::Timeout(MODELS_TIMEOUT),
+            false => self.transport_error(e),
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(classify(status, None, String::new()));
