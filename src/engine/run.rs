@@ -640,9 +640,9 @@ impl Engine {
                 self.emit_error(
                     "tools_not_in_prompt",
                     format!(
-                        "the server counted {} prompt tokens, fewer than the {} sent less the {} of function schemas: \
-                         its chat template seems to leave the functions out, so the model cannot see them. \
-                         Try --tool-mode json",
+                        "the server counted {} prompt tokens where memscope sent {}, {} of them function schemas: \
+                         its chat template seems to leave the functions out, so the model cannot see them; \
+                         try --tool-mode json",
                         reply.usage.prompt_tokens.unwrap_or_default(),
                         sent.total,
                         sent.functions
