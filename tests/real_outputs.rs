@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use memscope::engine::{EventKind, Status};
 use memscope::memory::{NoToolReply, ToolMode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn fixture(name: &str, key: &str) -> Value {
     let text = std::fs::read_to_string(format!(
@@ -73,7 +73,20 @@ async fn gemma_json_mode_reply_with_a_raw_newline_is_repaired_then_fails_cleanly
     let req = &server.step_requests_any()[0];
     assert!(req.get("tools").is_none() && req.get("tool_choice").is_none());
     assert_eq!(req["response_format"]["type"], "json_object");
-    assert!(req["response_format"]["schema"]["properties"]["function"]["enum"].is_array());
+    // One branch per function, each requiring that function's parameters with their types.
+    let branches = req["response_format"]["schema"]["anyOf"]
+        .as_array()
+        .unwrap();
+    assert_eq!(branches.len(), memscope::functions::spec::FUNCTIONS.len());
+    let send = branches
+        .iter()
+        .find(|b| b["properties"]["function"]["const"] == "send_message")
+        .unwrap();
+    assert_eq!(send["properties"]["params"]["required"], json!(["message"]));
+    assert_eq!(
+        send["properties"]["params"]["properties"]["message"]["type"],
+        "string"
+    );
     assert!(
         req["messages"][0]["content"]
             .as_str()

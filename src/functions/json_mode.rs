@@ -51,17 +51,29 @@ pub fn instructions() -> &'static str {
     })
 }
 
+/// The reply's schema: one branch per function, each naming it and requiring its parameters
+/// with their types, so a server that turns the schema into a grammar (llama.cpp, vLLM,
+/// Ollama) can only produce a call with what the function needs. The root also says "object",
+/// which OpenAI asks of every schema.
 fn schema() -> Value {
-    let names: Vec<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-    json!({
-        "type": "object",
-        "properties": {
-            "inner_thoughts": {"type": "string"},
-            "function": {"type": "string", "enum": names},
-            "params": {"type": "object"},
-        },
-        "required": ["inner_thoughts", "function", "params"],
-    })
+    let branches: Vec<Value> = super::spec::tools_json()
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|tool| {
+            let f = &tool["function"];
+            json!({
+                "type": "object",
+                "properties": {
+                    "inner_thoughts": {"type": "string"},
+                    "function": {"const": f["name"]},
+                    "params": f["parameters"],
+                },
+                "required": ["inner_thoughts", "function", "params"],
+            })
+        })
+        .collect();
+    json!({"type": "object", "anyOf": branches})
 }
 
 pub fn response_format(style: JsonFormat) -> Value {
