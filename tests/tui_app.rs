@@ -133,6 +133,61 @@ async fn typing_a_message_shows_the_reply_the_call_and_the_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_server_found_after_start_is_connected_with_its_presets_settings() {
+    let server = Server::start(vec![say("Found you.")]).await;
+    let (_d, path) = temp_store();
+    let store = Arc::new(Store::open(&path).unwrap());
+    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
+    let app = initial_app(
+        &agent,
+        None,
+        Theme::default_theme(),
+        Keymap::default(),
+        false,
+    );
+    let handle = engine::spawn(agent, None);
+    let mut rt = Runtime::new(
+        Terminal::new(TestBackend::new(120, 35)).unwrap(),
+        app,
+        store,
+        "default".into(),
+        Some(handle),
+        None,
+    );
+    rt.start();
+    // What the background probe sends when the llama.cpp preset's port answers.
+    let provider = memscope::providers::find("llamacpp").unwrap();
+    let mut cfg = memscope::config::resolve(
+        &memscope::config::CommonArgs {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        },
+        &Default::default(),
+        &|_| None,
+    )
+    .unwrap();
+    cfg.use_found(provider, &server.base_url);
+    rt.apply(AppEvent::Loaded(memscope::tui::app::Loaded::Found {
+        provider,
+        config: cfg.client.unwrap(),
+    }));
+    rt.draw().unwrap();
+    let s = screen(&rt);
+    assert!(s.contains("connected to the llama.cpp server"), "{s}");
+    type_text(&mut rt, "hello?");
+    press(&mut rt, KeyCode::Enter);
+    rt.until(|a| a.convo.entries.iter().any(|e| e.kind == EntryKind::Agent))
+        .await
+        .unwrap();
+    assert!(screen(&rt).contains("agent › Found you."));
+    rt.shutdown().await.unwrap();
+    // The preset streams and asks for usage in the stream; the engine heard both.
+    let req = &server.step_requests()[0];
+    assert_eq!(req["stream"], true);
+    assert_eq!(req["stream_options"]["include_usage"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn step_mode_pauses_before_each_call_and_steps_one_at_a_time() {
     let server = Server::start(vec![
         call(

@@ -611,6 +611,9 @@ impl App {
             }
             Loaded::Failed(e) => self.error = Some(text::visible(&e)),
             Loaded::Found { provider, config } => {
+                // Shown at once; the engine's `ready` confirms (or corrects the model name).
+                self.model = Some(config.model.clone());
+                self.endpoint = Some(config.base_url.clone());
                 self.notice = Some(format!(
                     "no endpoint was configured; connected to the {} found at {}",
                     provider.label, config.base_url
