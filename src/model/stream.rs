@@ -239,16 +239,18 @@ impl StreamState {
             if c.id.is_empty() {
                 c.id = format!("call_{i}");
             }
+            c.id = self.redactor.clean(&c.id);
             c.name = self.redactor.clean(&c.name);
             c.arguments = self.redactor.clean(&c.arguments);
         }
         let content = self.saw_content.then(|| self.redactor.clean(&self.content));
+        let finish_reason = self.finish_reason.map(|r| self.redactor.clean(&r));
         let raw = json!({
             "object": "chat.completion",
             "streamed": true,
             "choices": [{
                 "index": 0,
-                "finish_reason": self.finish_reason,
+                "finish_reason": finish_reason,
                 "message": {
                     "role": "assistant",
                     "content": content,
@@ -262,7 +264,7 @@ impl StreamState {
             notes: Vec::new(),
             tool_calls: calls,
             usage: self.usage,
-            finish_reason: self.finish_reason,
+            finish_reason,
             raw,
         })
     }
