@@ -69,7 +69,8 @@ def per_turn(events):
         if cur is None:
             continue
         if t == "function_call":
-            cur["_repairs"] = bool(e.get("repairs"))
+            # "read from the JSON-mode reply" says how the call travelled, not that it was mended.
+            cur["_repairs"] = any(r != "read from the JSON-mode reply" for r in e.get("repairs") or [])
             cur["calls"].append(e["name"])
         elif t == "function_return":
             if e["status"] == "Failed":
