@@ -51,8 +51,10 @@ pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.min(3600.0)))
 }
 
-/// How long the start-up check of `/models` waits.
-const MODELS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the start-up check of `/models` waits. A server that serves one request at a time
+/// (llama-cpp-python) answers only after the generation in hand, which can take a while; a
+/// server that is down is refused at once whatever this says.
+const MODELS_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, PartialEq)]
 pub struct ClientConfig {
