@@ -111,10 +111,11 @@ def main():
                 events = run(binary, url, mode, os.path.join(d, "compat.redb"))
             turns = per_turn(events)
             print(f"\n## {model} · {mode} mode ({url})")
-            print("turn  valid repaired failed  replies (as text)  memory changes; errors")
+            print("turn  valid repaired failed  replies (as text)  memory changes; calls; errors")
             for i, t in enumerate(turns, 1):
                 errs = f"; errors: {', '.join(t['errors'])}" if t["errors"] else ""
-                print(f"{i:>4}  {t['valid']:>5} {t['repaired']:>8} {t['failed']:>6}  {t['replies']:>7} ({t['text_replies']})      {', '.join(t['memory']) or '-'}{errs}")
+                calls = f"; calls: {', '.join(t['calls'])}" if t["calls"] else ""
+                print(f"{i:>4}  {t['valid']:>5} {t['repaired']:>8} {t['failed']:>6}  {t['replies']:>7} ({t['text_replies']})      {', '.join(t['memory']) or '-'}{calls}{errs}")
             tot = {k: sum(t[k] for t in turns) for k in ["valid", "repaired", "failed", "replies", "text_replies"]}
             print(f"total {tot['valid']:>5} {tot['repaired']:>8} {tot['failed']:>6}  {tot['replies']:>7} ({tot['text_replies']})")
             rows.append((model, mode, tot, len(turns)))
