@@ -484,12 +484,21 @@ async fn memory_pressure_follows_the_servers_tokenizer() {
     assert_eq!(last_budget(&events).encoding, "cl100k_base");
 }
 
+/// Waits until the engine has found the server's tokenizer (it looks right after `ready`).
+async fn counting_with_the_server(h: &mut memscope::engine::EngineHandle) {
+    until(&mut h.events, |k| {
+        matches!(k, memscope::engine::EventKind::Budget(b) if b.encoding.ends_with("tokenizer"))
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_busy_tokenizer_is_asked_again_and_the_counts_end_exact() {
     let server = Server::start(vec![say("Here.")]).await;
     server.set_tokenizer(Some(Tokenize::LlamaCpp));
     let (_d, path) = temp_store();
     let mut h = start(open_agent(&path, 32768), &server).await;
+    counting_with_the_server(&mut h).await;
     server.fail_tokenize(1);
     let events = chat(&mut h, "Are you there?").await;
     shutdown(h).await;
@@ -508,6 +517,7 @@ async fn a_tokenizer_that_stops_answering_falls_back_to_local_counts() {
     server.set_tokenizer(Some(Tokenize::Vllm));
     let (_d, path) = temp_store();
     let mut h = start(open_agent(&path, 32768), &server).await;
+    counting_with_the_server(&mut h).await;
     server.set_tokenizer(None);
     let events = chat(&mut h, "Are you there?").await;
     shutdown(h).await;

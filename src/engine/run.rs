@@ -156,11 +156,11 @@ impl Engine {
             self.agent.settings.context_window = n;
             self.agent.settings.window_source = super::WindowSource::Server;
         }
-        self.find_tokenizer().await;
     }
 
     /// Looks for the server's tokenizer, unless the settings say local or tiktoken already
-    /// knows the model's own encoding. The counting itself waits until `ready` is out.
+    /// knows the model's own encoding. Runs after `ready` is out, so that neither the probe nor
+    /// the first counting delays it; the next `budget` names the counter.
     async fn find_tokenizer(&mut self) {
         self.tokenizer = None;
         self.agent.exact.disable();
@@ -284,6 +284,7 @@ impl Engine {
     async fn run(mut self) -> Result<(), StoreError> {
         self.discover(self.discover_model).await;
         self.emit_ready();
+        self.find_tokenizer().await;
         self.recount().await;
         while let Some(cmd) = self.next_command().await {
             match cmd {
@@ -297,6 +298,7 @@ impl Engine {
                         }
                         self.discover(true).await;
                         self.emit_ready();
+                        self.find_tokenizer().await;
                         self.recount().await;
                     }
                     Err(e) => self.emit_error(e.kind(), e.to_string()),
