@@ -52,6 +52,8 @@ pub struct Runtime<B: Backend> {
     loads_rx: UnboundedReceiver<AppEvent>,
     inputs: Option<UnboundedReceiver<AppEvent>>,
     engine_task: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>,
+    /// Background store reads still running; each holds the store open.
+    reads: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -75,6 +77,7 @@ impl<B: Backend> Runtime<B> {
             loads_rx,
             inputs,
             engine_task: None,
+            reads: Vec::new(),
         }
     }
 
@@ -97,9 +100,10 @@ impl<B: Backend> Runtime<B> {
             self.agent.clone(),
             self.loads_tx.clone(),
         );
-        tokio::task::spawn_blocking(move || {
+        let read = tokio::task::spawn_blocking(move || {
             let _ = tx.send(AppEvent::Loaded(data::history(&store, &agent)));
         });
+        self.reads.push(read);
         let fx = self.app.start_effects();
         self.run_effects(fx);
     }
@@ -127,9 +131,10 @@ impl<B: Backend> Runtime<B> {
                         self.agent.clone(),
                         self.loads_tx.clone(),
                     );
-                    tokio::task::spawn_blocking(move || {
+                    self.reads.retain(|r| !r.is_finished());
+                    self.reads.push(tokio::task::spawn_blocking(move || {
                         let _ = tx.send(AppEvent::Loaded(data::load(&store, &agent, &l)));
-                    });
+                    }));
                 }
                 Effect::Quit => self.app.quit = true,
             }
@@ -165,7 +170,8 @@ impl<B: Backend> Runtime<B> {
         Ok(())
     }
 
-    /// Stops the engine, letting it finish its current commit.
+    /// Stops the engine, letting it finish its current commit, and waits for background reads,
+    /// so that the store file is free when this returns.
     pub async fn shutdown(mut self) -> Result<(), String> {
         if let Some(h) = self.engine.take() {
             let _ = h.commands.send(Command::Shutdown);
@@ -174,6 +180,10 @@ impl<B: Backend> Runtime<B> {
             let mut events = h.events;
             // Drain so the engine never blocks on a full channel while stopping.
             while events.recv().await.is_some() {}
+        }
+        // Reads still running hold the store open; the file is free only once they end.
+        for r in self.reads.drain(..) {
+            let _ = r.await;
         }
         if let Some(t) = self.engine_task.take() {
             match t.await {
