@@ -307,6 +307,7 @@ impl Engine {
                 Command::InsertPassage(text) => {
                     let embeds = self.embed_passage(&text).await;
                     self.insert_passage(&text, embeds.as_ref())?;
+                    self.recount().await;
                 }
                 other => {
                     self.handle_side_command(other)?;
