@@ -484,21 +484,26 @@ async fn memory_pressure_follows_the_servers_tokenizer() {
     assert_eq!(last_budget(&events).encoding, "cl100k_base");
 }
 
-/// Waits until the engine has found the server's tokenizer (it looks right after `ready`).
-async fn counting_with_the_server(h: &mut memscope::engine::EngineHandle) {
+/// An engine on a fresh store whose server answers `reply` and offers `tokenize`, once it has
+/// found the tokenizer (it looks right after `ready`).
+async fn counting_engine(
+    tokenize: Tokenize,
+    reply: &str,
+) -> (Server, tempfile::TempDir, memscope::engine::EngineHandle) {
+    let server = Server::start(vec![say(reply)]).await;
+    server.set_tokenizer(Some(tokenize));
+    let (dir, path) = temp_store();
+    let mut h = start(open_agent(&path, 32768), &server).await;
     until(&mut h.events, |k| {
         matches!(k, memscope::engine::EventKind::Budget(b) if b.encoding.ends_with("tokenizer"))
     })
     .await;
+    (server, dir, h)
 }
 
 #[tokio::test]
 async fn a_busy_tokenizer_is_asked_again_and_the_counts_end_exact() {
-    let server = Server::start(vec![say("Here.")]).await;
-    server.set_tokenizer(Some(Tokenize::LlamaCpp));
-    let (_d, path) = temp_store();
-    let mut h = start(open_agent(&path, 32768), &server).await;
-    counting_with_the_server(&mut h).await;
+    let (server, _d, mut h) = counting_engine(Tokenize::LlamaCpp, "Here.").await;
     server.fail_tokenize(1);
     let events = chat(&mut h, "Are you there?").await;
     shutdown(h).await;
@@ -513,11 +518,7 @@ async fn a_busy_tokenizer_is_asked_again_and_the_counts_end_exact() {
 
 #[tokio::test]
 async fn a_tokenizer_that_stops_answering_falls_back_to_local_counts() {
-    let server = Server::start(vec![say("Still here.")]).await;
-    server.set_tokenizer(Some(Tokenize::Vllm));
-    let (_d, path) = temp_store();
-    let mut h = start(open_agent(&path, 32768), &server).await;
-    counting_with_the_server(&mut h).await;
+    let (server, _d, mut h) = counting_engine(Tokenize::Vllm, "Still here.").await;
     server.set_tokenizer(None);
     let events = chat(&mut h, "Are you there?").await;
     shutdown(h).await;

@@ -30,21 +30,26 @@ async fn runtime_with(
     path: &std::path::Path,
     embedding_model: Option<&str>,
 ) -> Rt {
-    let store = Arc::new(Store::open(path).unwrap());
-    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
     let c = memscope::model::ModelClient::new(memscope::model::ClientConfig {
         embedding_model: embedding_model.map(String::from),
         ..client_config(&server.base_url)
     })
     .unwrap();
+    runtime_on(path, Some(c)).await
+}
+
+/// The whole TUI on the store at `path`, with an engine talking to `client` (or to nothing).
+async fn runtime_on(path: &std::path::Path, client: Option<memscope::model::ModelClient>) -> Rt {
+    let store = Arc::new(Store::open(path).unwrap());
+    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
     let app = initial_app(
         &agent,
-        Some(c.config()),
+        client.as_ref().map(|c| c.config()),
         Theme::default_theme(),
         Keymap::default(),
         false,
     );
-    let handle = engine::spawn(agent, Some(c));
+    let handle = engine::spawn(agent, client);
     let mut rt = Runtime::new(
         Terminal::new(TestBackend::new(120, 35)).unwrap(),
         app,
@@ -136,25 +141,7 @@ async fn typing_a_message_shows_the_reply_the_call_and_the_budget() {
 async fn a_server_found_after_start_is_connected_with_its_presets_settings() {
     let server = Server::start(vec![say("Found you.")]).await;
     let (_d, path) = temp_store();
-    let store = Arc::new(Store::open(&path).unwrap());
-    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
-    let app = initial_app(
-        &agent,
-        None,
-        Theme::default_theme(),
-        Keymap::default(),
-        false,
-    );
-    let handle = engine::spawn(agent, None);
-    let mut rt = Runtime::new(
-        Terminal::new(TestBackend::new(120, 35)).unwrap(),
-        app,
-        store,
-        "default".into(),
-        Some(handle),
-        None,
-    );
-    rt.start();
+    let mut rt = runtime_on(&path, None).await;
     // What the background probe sends when the llama.cpp preset's port answers.
     let provider = memscope::providers::find("llamacpp").unwrap();
     let mut cfg = memscope::config::resolve(
