@@ -562,3 +562,28 @@ async fn a_server_that_counts_fewer_tokens_than_the_schemas_weigh_gets_a_hint_on
     assert_eq!(said(&events), vec!["Three.".to_string()]);
     assert_eq!(hints(&events), 0);
 }
+
+#[tokio::test]
+async fn a_window_taken_from_the_model_table_follows_the_model_the_server_names() {
+    let server = Server::start(vec![]).await;
+    server.set_models(serde_json::json!({"object": "list", "data": [{"id": "smollm2"}]}));
+    let (_d, path) = temp_store();
+    let mut agent = open_agent(&path, 8192);
+    // What the settings hold when no model was named: the default model and its table window.
+    agent.settings.model = "gpt-4o-mini".into();
+    (agent.settings.context_window, agent.settings.window_source) =
+        memscope::engine::settings::table_window("gpt-4o-mini");
+    assert_eq!(agent.settings.context_window, 128_000);
+    let mut h = memscope::engine::spawn_with(agent, Some(client(&server)), true);
+    let ev = until(&mut h.events, |k| {
+        matches!(k, memscope::engine::EventKind::Budget(_))
+    })
+    .await;
+    shutdown(h).await;
+    let b = last_budget(&ev);
+    assert_eq!(
+        (b.context_window, b.window_source.as_str()),
+        (8192, "default"),
+        "gpt-4o-mini's 128k window must not stick to smollm2"
+    );
+}

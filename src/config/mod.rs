@@ -321,10 +321,7 @@ pub fn resolve(
             Some(w) => (w, WindowSource::Config),
             None => match file.context_window {
                 Some(w) => (w, WindowSource::Config),
-                None => match tiktoken_rs::model::get_context_size(&model_name) {
-                    Some(n) => (n as u32, WindowSource::ModelTable),
-                    None => (8192, WindowSource::Default),
-                },
+                None => crate::engine::settings::table_window(&model_name),
             },
         },
     };

@@ -126,7 +126,7 @@ impl Agent {
 
     /// Switches the model (after asking the server which one it serves).
     pub fn set_model(&mut self, model: &str) {
-        self.settings.model = model.to_string();
+        self.settings.set_model(model);
         self.counter = TokenCounter::for_model(model);
         self.tools_tokens = OnceLock::new();
         self.base_tokens = OnceLock::new();

@@ -229,6 +229,24 @@ impl Engine {
         true
     }
 
+    /// Takes the window an overflow error states when it is smaller than the one in use (the
+    /// server's limit is the real one, whatever the settings or the model table said).
+    fn learn_window(&mut self, overflow: &str) {
+        let s = &mut self.agent.settings;
+        if let Some(n) = crate::model::window_in_overflow(overflow)
+            && n < s.context_window
+        {
+            tracing::info!(
+                from = s.context_window,
+                to = n,
+                "the server states a smaller context window"
+            );
+            s.context_window = n;
+            s.window_source = super::WindowSource::Server;
+            self.emit(EventKind::Budget(self.agent.budget()));
+        }
+    }
+
     /// Brings the counts up to date and sends the budget again if anything was counted.
     async fn recount(&mut self) {
         if self.refresh_counts().await {
@@ -610,6 +628,7 @@ impl Engine {
                 Ok(r) => r,
                 Err(ModelError::ContextOverflow(msg)) if !overflowed => {
                     overflowed = true;
+                    self.learn_window(&msg);
                     self.emit_error(
                         "context_overflow",
                         format!("the server says the prompt is too long ({msg}); evicting"),

@@ -25,6 +25,28 @@ impl WindowSource {
     }
 }
 
+/// The context window for a model name when nothing better says: memscope's table of known
+/// models, else 8192.
+pub fn table_window(model: &str) -> (u32, WindowSource) {
+    match tiktoken_rs::model::get_context_size(model) {
+        Some(n) => (n as u32, WindowSource::ModelTable),
+        None => (8192, WindowSource::Default),
+    }
+}
+
+impl EngineSettings {
+    /// Switches the model name; a window that only came from the name follows it.
+    pub fn set_model(&mut self, model: &str) {
+        self.model = model.to_string();
+        if matches!(
+            self.window_source,
+            WindowSource::ModelTable | WindowSource::Default
+        ) {
+            (self.context_window, self.window_source) = table_window(model);
+        }
+    }
+}
+
 /// Limits and thresholds of one agent's loop.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {

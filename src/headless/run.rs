@@ -38,7 +38,7 @@ pub async fn connect(cfg: &mut Resolved) -> Result<ModelClient, Failure> {
             {
                 let mut c = client_cfg;
                 c.model = first.clone();
-                cfg.engine.model = first.clone();
+                cfg.engine.set_model(first);
                 cfg.client = Some(c.clone());
                 return ModelClient::new(c).map_err(Failure::start);
             }

@@ -66,8 +66,59 @@ const OVERFLOW_MARKERS: &[&str] = &[
     "prompt is too long",
 ];
 
+/// The context window an overflow error states, if it states one: OpenAI, vLLM and
+/// llama-cpp-python say "maximum context length is 4096 tokens", llama.cpp sends `"n_ctx": 4096`,
+/// others "context window of 4096".
+pub fn window_in_overflow(message: &str) -> Option<u32> {
+    let lower = message.to_lowercase();
+    for marker in [
+        "maximum context length is",
+        "context window of",
+        "\"n_ctx\":",
+        "n_ctx",
+    ] {
+        let Some(at) = lower.find(marker) else {
+            continue;
+        };
+        let rest = &lower[at + marker.len()..];
+        let digits: String = rest
+            .trim_start_matches([' ', ':', '=', '"'])
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        if let Ok(n) = digits.parse::<u32>()
+            && (256..=10_000_000).contains(&n)
+        {
+            return Some(n);
+        }
+    }
+    None
+}
+
 /// Whether an error body says the prompt did not fit.
 pub(crate) fn is_context_overflow(body: &str) -> bool {
     let lower = body.to_lowercase();
     OVERFLOW_MARKERS.iter().any(|m| lower.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overflow_errors_give_the_window_they_state() {
+        let llama_cpp_python = "This model's maximum context length is 4096 tokens. However, you requested 5041 tokens";
+        assert_eq!(window_in_overflow(llama_cpp_python), Some(4096));
+        let llama_server = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":5120,"n_ctx":8192}}"#;
+        assert_eq!(window_in_overflow(llama_server), Some(8192));
+        assert_eq!(
+            window_in_overflow("prompt exceeds the context window of 32768 tokens"),
+            Some(32768)
+        );
+        assert_eq!(window_in_overflow("prompt is too long"), None);
+        assert_eq!(
+            window_in_overflow("maximum context length is 12 tokens"),
+            None
+        );
+    }
 }
