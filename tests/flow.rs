@@ -335,14 +335,7 @@ async fn a_context_overflow_from_the_server_triggers_a_flush_and_a_retry() {
     );
     assert_eq!(said(&ev), vec!["after flush"]);
     // The window the server stated replaces the one configured, and the budget says so.
-    let b = ev
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            EventKind::Budget(b) => Some(b.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let b = last_budget(&ev);
     assert_eq!(
         (b.context_window, b.window_source.as_str()),
         (4096, "server")

@@ -361,17 +361,6 @@ async fn a_new_embedding_model_is_detected_and_reembed_embeds_with_progress() {
     );
 }
 
-fn last_budget(events: &[memscope::engine::EventKind]) -> memscope::tokens::Budget {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            memscope::engine::EventKind::Budget(b) => Some(b.clone()),
-            _ => None,
-        })
-        .expect("a budget event")
-}
-
 #[tokio::test]
 async fn each_tokenize_dialect_is_found_and_counts_as_the_server_does() {
     use memscope::model::Dialect;

@@ -335,14 +335,7 @@ async fn a_stream_asked_for_usage_reports_the_servers_prompt_count() {
     shutdown(h).await;
     let req = &server.step_requests()[0];
     assert_eq!(req["stream_options"], json!({"include_usage": true}));
-    let last = ev
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            EventKind::Budget(b) => Some(b.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let last = last_budget(&ev);
     assert_eq!(last.server_prompt_tokens, Some(2345));
     // The trace still rebuilds the request byte for byte.
     let agent = open_agent(&path, 8192);

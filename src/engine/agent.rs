@@ -46,6 +46,8 @@ pub struct Agent {
     pub counter: TokenCounter,
     pub(crate) archival: Option<ArchivalCache>,
     tools: Value,
+    /// `tools` as the text the function section costs in native mode (serialized once).
+    tools_text: String,
     /// Token counts, computed on first use so that opening an agent never waits for the
     /// tokenizer to load.
     tools_tokens: OnceLock<u32>,
@@ -92,6 +94,7 @@ impl Agent {
             counter,
             archival: None,
             tools: functions::tools_json(),
+            tools_text: functions::tools_json().to_string(),
             tools_tokens: OnceLock::new(),
             base_tokens: OnceLock::new(),
             core_tokens: OnceLock::new(),
@@ -177,10 +180,10 @@ impl Agent {
 
     /// The text the function section costs: the schemas in native mode, their description in
     /// JSON mode.
-    fn functions_text(&self) -> Cow<'static, str> {
+    fn functions_text(&self) -> &str {
         match self.state.policy.tool_mode {
-            ToolMode::Native => Cow::Owned(self.tools.to_string()),
-            ToolMode::Json => Cow::Borrowed(crate::functions::json_mode::instructions()),
+            ToolMode::Native => &self.tools_text,
+            ToolMode::Json => crate::functions::json_mode::instructions(),
         }
     }
 
@@ -204,7 +207,7 @@ impl Agent {
             Cow::Borrowed(BASE_INSTRUCTIONS),
             Cow::Owned(self.metadata()),
             Cow::Owned(self.state.core.render()),
-            self.functions_text(),
+            Cow::Borrowed(self.functions_text()),
             Cow::Owned(self.summary_event().unwrap_or_default()),
         ];
         let messages: Vec<(u64, String)> = self
@@ -252,12 +255,12 @@ impl Agent {
             n
         };
         let tools_tokens = active
-            .then(|| exact_of(&self.functions_text()))
+            .then(|| exact_of(self.functions_text()))
             .flatten()
             .unwrap_or_else(|| {
                 *self
                     .tools_tokens
-                    .get_or_init(|| c.count(&self.functions_text()))
+                    .get_or_init(|| c.count(self.functions_text()))
             });
         let base_tokens = active
             .then(|| exact_of(BASE_INSTRUCTIONS))

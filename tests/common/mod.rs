@@ -581,6 +581,18 @@ pub fn returns(events: &[EventKind]) -> Vec<(String, memscope::engine::Status, S
         .collect()
 }
 
+/// The last budget among `events`.
+pub fn last_budget(events: &[EventKind]) -> memscope::tokens::Budget {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            EventKind::Budget(b) => Some(b.clone()),
+            _ => None,
+        })
+        .expect("a budget event")
+}
+
 pub fn errors(events: &[EventKind]) -> Vec<String> {
     events
         .iter()
