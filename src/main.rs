@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use memscope::cli as commands;
 use memscope::config::{self, CommonArgs, ModelArgs, Resolved};
-use memscope::headless::{self, Failure};
+use memscope::session::Failure;
 use memscope::tui;
 
 #[derive(Parser)]
@@ -158,17 +159,17 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Cmd::Run { model }) => {
             let cfg = resolve(&cli.common, &model)?;
-            headless::run(cfg, &mut stdout).await
+            commands::run(cfg, &mut stdout).await
         }
         Some(Cmd::Dump { json, model }) => {
-            headless::dump(&resolve(&cli.common, &model)?, json, &mut stdout)
+            commands::dump(&resolve(&cli.common, &model)?, json, &mut stdout)
         }
         Some(Cmd::Archival {
             action: ArchivalCmd::Reembed { model },
-        }) => headless::archival_reembed(&resolve(&cli.common, &model)?, &mut stdout).await,
+        }) => commands::archival_reembed(&resolve(&cli.common, &model)?, &mut stdout).await,
         Some(Cmd::Archival {
             action: ArchivalCmd::Insert { text, model },
-        }) => headless::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await,
+        }) => commands::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await,
         Some(Cmd::Archival {
             action:
                 ArchivalCmd::Search {
@@ -178,7 +179,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     model,
                 },
         }) => {
-            headless::archival_search(
+            commands::archival_search(
                 &resolve(&cli.common, &model)?,
                 &query,
                 page,
@@ -190,12 +191,12 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Cmd::Agents { action }) => {
             let cfg = resolve(&cli.common, &ModelArgs::default())?;
             match action {
-                None | Some(AgentsCmd::List) => headless::agents_list(&cfg, &mut stdout),
+                None | Some(AgentsCmd::List) => commands::agents_list(&cfg, &mut stdout),
                 Some(AgentsCmd::Create { name }) => {
-                    headless::agents_create(&cfg, &name, &mut stdout)
+                    commands::agents_create(&cfg, &name, &mut stdout)
                 }
                 Some(AgentsCmd::Delete { name }) => {
-                    headless::agents_delete(&cfg, &name, &mut stdout)
+                    commands::agents_delete(&cfg, &name, &mut stdout)
                 }
             }
         }
@@ -226,7 +227,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(dispatch(cli)) {
+    let result = rt.block_on(dispatch(cli));
+    // A blocking read of stdin (`memscope run` stopped by a signal) never ends by itself; the
+    // faces have already waited for everything that writes.
+    rt.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             tracing::error!(code = f.code, "{}", f.message);

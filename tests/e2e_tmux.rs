@@ -328,3 +328,101 @@ async fn hostile_model_text_is_shown_as_text_in_a_real_terminal_and_the_key_neve
         "the key is on screen"
     );
 }
+
+impl Tmux {
+    fn flags(&self, format: &str) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                "-t",
+                "e2e",
+                format,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// The TUI in tmux, its pid written to a file, and after it ends the exit code and the
+/// terminal's modes printed on the screen.
+fn tui_with_pid(home: &Path, store: &Path, base_url: &str) -> (Tmux, std::path::PathBuf) {
+    let pid = home.join("pid");
+    let cmd = format!(
+        "sh -c 'echo $$ > {pid}; exec {bin} --store {store} --base-url {base_url} --model scripted-model'; \
+         echo MEMSCOPE-EXITED-$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 30",
+        pid = pid.display(),
+        bin = env!("CARGO_BIN_EXE_memscope"),
+        store = store.display(),
+    );
+    (Tmux::start(&cmd, home), pid)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_and_sighup_to_the_tui_restore_the_terminal_and_close_the_store() {
+    for sig in ["TERM", "HUP"] {
+        let server = Server::start(vec![say("Hello from the scripted model!")]).await;
+        let home = tempfile::tempdir().unwrap();
+        let store = home.path().join("t.redb");
+        let (t, pid) = tui_with_pid(home.path(), &store, &server.base_url);
+        t.wait_for("Context budget").await;
+        t.text("hi");
+        t.keys(&["Enter"]);
+        t.wait_for("Hello from the scripted model!").await;
+        assert_eq!(
+            t.flags("#{alternate_on}"),
+            "1",
+            "the TUI is on the alternate screen"
+        );
+        let pid = std::fs::read_to_string(&pid).unwrap();
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), pid.trim()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let s = t.wait_for("MEMSCOPE-EXITED-").await;
+        assert!(
+            s.contains("MEMSCOPE-EXITED-0"),
+            "SIG{sig}: a clean exit:\n{s}"
+        );
+        let s = t.wait_for("icanon").await;
+        assert!(
+            s.contains("icanon echo") && !s.contains("-icanon") && !s.contains("-echo"),
+            "SIG{sig}: the terminal is back in cooked mode:\n{s}"
+        );
+        assert_eq!(
+            t.flags("#{alternate_on} #{cursor_flag} #{mouse_any_flag}"),
+            "0 1 0",
+            "SIG{sig}: main screen, cursor shown, no mouse reporting"
+        );
+        let dump = memscope_cmd(home.path())
+            .args(["dump", "--store"])
+            .arg(&store)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&dump.stderr);
+        assert!(dump.status.success(), "SIG{sig}: {err}");
+        assert!(
+            !err.contains("not closed cleanly"),
+            "SIG{sig}: closed: {err}"
+        );
+        assert!(String::from_utf8_lossy(&dump.stdout).contains("Hello from the scripted model!"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_screen_redraws_after_a_4_kb_burst_of_input() {
+    let server = Server::start(vec![]).await;
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("b.redb");
+    let (t, _) = tui_with_pid(home.path(), &store, &server.base_url);
+    t.wait_for("Context budget").await;
+    let burst = format!("{}BURST-END", "word ".repeat(820));
+    assert!(burst.len() > 4096);
+    t.text(&burst);
+    // Nothing is typed after the burst: the last frame alone must show its end.
+    t.wait_for("BURST-END").await;
+}

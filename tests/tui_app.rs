@@ -503,3 +503,97 @@ async fn watch_mode_follows_a_store_that_another_process_writes() {
     drop(stdin);
     assert!(writer.wait().unwrap().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_that_stops_on_a_failure_is_reported_and_the_tui_still_quits() {
+    let (_d, path) = temp_store();
+    let store = Arc::new(Store::open(&path).unwrap());
+    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
+    let app = initial_app(
+        &agent,
+        None,
+        Theme::default_theme(),
+        Keymap::default(),
+        false,
+    );
+    // An engine whose task fails as one with a store it cannot write does.
+    let (cmd_tx, mut cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel::<memscope::engine::Event>();
+    let task = tokio::spawn(async move {
+        let _ = cmd_rx.recv().await;
+        drop(ev_tx);
+        Err(memscope::store::StoreError::Db(
+            "No space left on device".into(),
+        ))
+    });
+    let handle = memscope::engine::EngineHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        task,
+    };
+    let mut rt = Runtime::new(
+        Terminal::new(TestBackend::new(120, 35)).unwrap(),
+        app,
+        store,
+        "default".into(),
+        Some(handle),
+        None,
+    );
+    rt.draw().unwrap();
+    type_text(&mut rt, "hello");
+    press(&mut rt, KeyCode::Enter);
+    rt.until(|a| a.engine_stopped).await.unwrap();
+    let s = screen(&rt);
+    assert!(s.contains("engine stopped"), "{s}");
+    assert!(
+        s.contains("No space left on device"),
+        "the reason is shown: {s}"
+    );
+    assert_eq!(rt.app.run, RunState::Idle, "nothing claims to be running");
+    // Typing still works, sending says why it cannot.
+    type_text(&mut rt, "again");
+    press(&mut rt, KeyCode::Enter);
+    assert!(
+        rt.app
+            .notice
+            .as_deref()
+            .unwrap_or_default()
+            .contains("engine has stopped"),
+        "{:?}",
+        rt.app.notice
+    );
+    assert!(!ctrl(&mut rt, 'c'), "Ctrl-C quits");
+    let end = rt.shutdown().await;
+    assert!(
+        end.unwrap_err().contains("No space left on device"),
+        "the exit reports the failure"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paste_with_cr_line_ends_keeps_its_lines() {
+    let server = Server::start(vec![say("got it")]).await;
+    let (_d, path) = temp_store();
+    let mut rt = runtime(&server, &path).await;
+    rt.apply(AppEvent::Paste(
+        "first line\rsecond line\r\nthird line".into(),
+    ));
+    assert_eq!(
+        rt.app.input.lines(),
+        ["first line", "second line", "third line"],
+        "each CR or CR LF is a line break"
+    );
+    press(&mut rt, KeyCode::Enter);
+    rt.until(|a| a.convo.entries.iter().any(|e| e.text == "got it"))
+        .await
+        .unwrap();
+    let user = rt
+        .app
+        .convo
+        .entries
+        .iter()
+        .find(|e| e.kind == EntryKind::User)
+        .unwrap();
+    assert_eq!(user.text, "first line\nsecond line\nthird line");
+    rt.shutdown().await.unwrap();
+}

@@ -35,8 +35,11 @@ pub enum Command {
         client: crate::model::ClientConfig,
         provider: Option<&'static crate::providers::Provider>,
     },
-    /// Finish what is queued, then stop.
+    /// Finish what is queued, then stop (end of input).
     Shutdown,
+    /// Stop now (a signal): the step in flight is dropped as for `Interrupt`, and nothing queued
+    /// starts.
+    ShutdownNow,
 }
 
 /// Why the next model call happens.

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod events;
 pub mod exec;
+pub mod manual;
 pub mod policy;
 pub mod run;
 pub mod settings;

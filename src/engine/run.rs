@@ -53,6 +53,7 @@ pub fn spawn_with(agent: Agent, client: Option<ModelClient>, discover_model: boo
         step_mode: false,
         run_to_end: false,
         commands_closed: false,
+        stopping: false,
         discover_model,
         logged_in: false,
         tokenizer: None,
@@ -87,6 +88,8 @@ struct Engine {
     /// `Continue` was given: no more pauses until the chain ends.
     run_to_end: bool,
     commands_closed: bool,
+    /// `ShutdownNow` was heard: no further command runs.
+    stopping: bool,
     discover_model: bool,
     /// A login event was sent this session.
     logged_in: bool,
@@ -115,6 +118,9 @@ impl Engine {
     }
 
     async fn next_command(&mut self) -> Option<Command> {
+        if self.stopping {
+            return None;
+        }
         if let Some(c) = self.pending.pop_front() {
             return Some(c);
         }
@@ -321,7 +327,7 @@ impl Engine {
                     }
                     Err(e) => self.emit_error(e.kind(), e.to_string()),
                 },
-                Command::Shutdown => break,
+                Command::Shutdown | Command::ShutdownNow => break,
                 Command::InsertPassage(text) => {
                     let embeds = self.embed_passage(&text).await;
                     self.insert_passage(&text, embeds.as_ref())?;
@@ -347,6 +353,10 @@ impl Engine {
             }
             Command::EditCore { label, value } => self.edit_core(&label, &value)?,
             Command::Interrupt => return Ok(true),
+            Command::ShutdownNow => {
+                self.stopping = true;
+                return Ok(true);
+            }
             // With an embedding model the passage is embedded first, which waits for the
             // chain to end; without one it is saved at once.
             Command::InsertPassage(text) => {
@@ -385,45 +395,33 @@ impl Engine {
     }
 
     fn insert_passage(&mut self, text: &str, embeds: Option<&Embeds>) -> Result<(), StoreError> {
-        let mut fx = super::exec::Effects::default();
-        let r = self.agent.archival_insert(text, "user", embeds, &mut fx);
-        if !r.ok {
-            self.emit_error("edit_refused", r.message);
-            return Ok(());
+        match self.agent.insert_passage_by_hand(text, embeds)? {
+            Ok((added, message)) => {
+                self.emit(EventKind::ArchivalEdited {
+                    added,
+                    deleted: vec![],
+                    message,
+                });
+                self.emit(EventKind::Budget(self.agent.budget()));
+            }
+            Err(why) => self.emit_error("edit_refused", why),
         }
-        self.agent.commit(&[], &[], &fx.passages, None)?;
-        self.emit(EventKind::ArchivalEdited {
-            added: fx.passages.iter().map(|p| p.id).collect(),
-            deleted: vec![],
-            message: r.message,
-        });
-        self.emit(EventKind::Budget(self.agent.budget()));
         Ok(())
     }
 
     fn edit_core(&mut self, label: &str, value: &str) -> Result<(), StoreError> {
-        match self.agent.state.core.set(label, value) {
-            Ok(chars) => {
-                let limit = self
-                    .agent
-                    .state
-                    .core
-                    .get(label)
-                    .map(|b| b.limit)
-                    .unwrap_or_default();
-                self.agent.state.core_updated_at = Utc::now();
-                self.agent.core_changed();
-                self.agent.commit(&[], &[], &[], None)?;
+        match self.agent.edit_core_by_hand(label, value)? {
+            Ok(done) => {
                 self.emit(EventKind::CoreMemoryUpdated {
                     label: label.to_string(),
                     value: value.to_string(),
-                    chars,
-                    limit,
+                    chars: done.chars,
+                    limit: done.limit,
                     source: EditSource::User,
                 });
                 self.emit(EventKind::Budget(self.agent.budget()));
             }
-            Err(e) => self.emit_error("edit_refused", e.to_string()),
+            Err(why) => self.emit_error("edit_refused", why),
         }
         Ok(())
     }
@@ -529,6 +527,10 @@ impl Engine {
                     return Ok(Gate::Go);
                 }
                 Some(Command::Interrupt) => return Ok(Gate::Stop),
+                Some(Command::ShutdownNow) => {
+                    self.stopping = true;
+                    return Ok(Gate::Stop);
+                }
                 Some(Command::Shutdown) => {
                     self.pending.push_front(Command::Shutdown);
                     return Ok(Gate::Stop);

@@ -29,14 +29,23 @@ pub enum StoreError {
          process may write a store (read it alongside with `memscope dump`)"
     )]
     InUse(PathBuf),
-    #[error("{path} is not a memscope store or is damaged ({detail}); it was left untouched")]
+    #[error("{path} is not a memscope store ({detail}); it was left untouched")]
     NotAStore { path: PathBuf, detail: String },
+    #[error(
+        "the store {path} is damaged ({detail}) and cannot be read; it was left untouched. Move it \
+         aside and start a new store (or pass --store with another file), or restore it from a backup"
+    )]
+    Damaged { path: PathBuf, detail: String },
     #[error("the store {0} does not exist")]
     Missing(PathBuf),
     #[error("cannot open the store {path}: {detail}")]
     Io { path: PathBuf, detail: String },
     #[error("store error: {0}")]
     Db(String),
+    /// Damage found while reading; [`Store`]'s methods turn it into [`StoreError::Damaged`]
+    /// with the file's path.
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
     #[error("the store holds a record that cannot be read: {0}")]
     Decode(String),
     #[error("this store was opened read-only")]
@@ -45,8 +54,15 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-fn db_err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Db(e.to_string())
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    let e: redb::Error = e.into();
+    match &e {
+        redb::Error::Corrupted(detail) => StoreError::Corrupt(detail.clone()),
+        redb::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            StoreError::Corrupt(format!("the file ends early: {io}"))
+        }
+        _ => StoreError::Db(e.to_string()),
+    }
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -76,25 +92,42 @@ pub struct Commit<'a> {
 pub struct Store {
     db: Db,
     path: PathBuf,
+    /// Opening it found it not closed cleanly (its writer was killed) and recovered it.
+    recovered: bool,
 }
 
 fn map_open_error(path: &Path, e: DatabaseError) -> StoreError {
+    let path = path.to_path_buf();
     match e {
         DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
-            StoreError::InUse(path.to_path_buf())
+            StoreError::InUse(path)
         }
-        DatabaseError::Storage(redb::StorageError::Io(io)) => {
-            if io.kind() == std::io::ErrorKind::NotFound {
-                StoreError::Missing(path.to_path_buf())
-            } else {
-                StoreError::NotAStore {
-                    path: path.to_path_buf(),
-                    detail: io.to_string(),
-                }
-            }
+        DatabaseError::Storage(redb::StorageError::Io(io)) => match io.kind() {
+            std::io::ErrorKind::NotFound => StoreError::Missing(path),
+            // redb's word for "this file holds no redb database".
+            std::io::ErrorKind::InvalidData => StoreError::NotAStore {
+                path,
+                detail: io.to_string(),
+            },
+            std::io::ErrorKind::UnexpectedEof => StoreError::Damaged {
+                path,
+                detail: format!("the file ends early: {io}"),
+            },
+            _ => StoreError::Io {
+                path,
+                detail: io.to_string(),
+            },
+        },
+        DatabaseError::Storage(redb::StorageError::Corrupted(detail)) => {
+            StoreError::Damaged { path, detail }
         }
-        other => StoreError::NotAStore {
-            path: path.to_path_buf(),
+        // Only reached when recovery was not possible (see `Store::open_read_only`).
+        DatabaseError::RepairAborted => StoreError::Damaged {
+            path,
+            detail: "it needs recovery and cannot be recovered from here".into(),
+        },
+        other => StoreError::Damaged {
+            path,
             detail: other.to_string(),
         },
     }
@@ -123,23 +156,59 @@ impl Store {
         let store = Store {
             db: Db::Write(db),
             path: path.to_path_buf(),
+            recovered: false,
         };
         store.ensure_tables()?;
         Ok(store)
     }
 
     /// Opens an existing store for reading, alongside a writer if there is one.
+    ///
+    /// A store whose writer stopped without closing it (killed, power cut) needs recovery, which
+    /// a read-only handle cannot do. When no writer holds the file, this recovers it the way the
+    /// next writer would (redb's repair: only committed transactions are kept) and goes on;
+    /// [`Store::recovered`] then says so. A writer that holds the file has recovered it already.
     pub fn open_read_only(path: &Path) -> Result<Store> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        let db = builder()
-            .open_read_only(path)
-            .map_err(|e| map_open_error(path, e))?;
+        let (db, recovered) = match builder().open_read_only(path) {
+            Ok(db) => (db, false),
+            Err(DatabaseError::RepairAborted) => {
+                match builder().open(path) {
+                    Ok(writer) => drop(writer),
+                    // A writer opened it meanwhile, and recovered it in doing so.
+                    Err(DatabaseError::DatabaseAlreadyOpen) => {}
+                    Err(e) => return Err(map_open_error(path, e)),
+                }
+                let db = builder()
+                    .open_read_only(path)
+                    .map_err(|e| map_open_error(path, e))?;
+                (db, true)
+            }
+            Err(e) => return Err(map_open_error(path, e)),
+        };
         Ok(Store {
             db: Db::Read(db),
             path: path.to_path_buf(),
+            recovered,
         })
+    }
+
+    /// Names the file in damage found while reading it.
+    fn located<T>(&self, r: Result<T>) -> Result<T> {
+        r.map_err(|e| match e {
+            StoreError::Corrupt(detail) => StoreError::Damaged {
+                path: self.path.clone(),
+                detail,
+            },
+            other => other,
+        })
+    }
+
+    /// Whether opening found the store not closed cleanly and recovered it.
+    pub fn recovered(&self) -> bool {
+        self.recovered
     }
 
     pub fn path(&self) -> &Path {
@@ -175,86 +244,94 @@ impl Store {
     }
 
     pub fn agents(&self) -> Result<Vec<AgentState>> {
-        let tx = self.begin_read()?;
-        let table = match tx.open_table(AGENTS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(db_err(e)),
-        };
-        let mut out = Vec::new();
-        for row in table.iter().map_err(db_err)? {
-            let (_, v) = row.map_err(db_err)?;
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let table = match tx.open_table(AGENTS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(db_err(e)),
+            };
+            let mut out = Vec::new();
+            for row in table.iter().map_err(db_err)? {
+                let (_, v) = row.map_err(db_err)?;
+                out.push(decode(v.value())?);
+            }
+            Ok(out)
+        })())
     }
 
     pub fn load_agent(&self, name: &str) -> Result<Option<AgentState>> {
-        let tx = self.begin_read()?;
-        let table = match tx.open_table(AGENTS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
-        match table.get(name).map_err(db_err)? {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
-        }
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let table = match tx.open_table(AGENTS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(db_err(e)),
+            };
+            match table.get(name).map_err(db_err)? {
+                Some(v) => Ok(Some(decode(v.value())?)),
+                None => Ok(None),
+            }
+        })())
     }
 
     /// Writes a step's state, messages, passages and trace in one durable transaction.
     pub fn commit(&self, agent: &str, c: &Commit<'_>) -> Result<()> {
-        crate::crash::point("commit:begin");
-        let tx = self.writer()?.begin_write().map_err(db_err)?;
-        {
-            if let Some(state) = c.state {
-                let mut t = tx.open_table(AGENTS).map_err(db_err)?;
-                t.insert(agent, encode(state).as_slice()).map_err(db_err)?;
-            }
-            if !c.messages.is_empty() {
-                let mut t = tx.open_table(RECALL).map_err(db_err)?;
-                for m in c.messages {
-                    t.insert((agent, m.id), encode(m).as_slice())
+        self.located((|| {
+            crate::crash::point("commit:begin");
+            let tx = self.writer()?.begin_write().map_err(db_err)?;
+            {
+                if let Some(state) = c.state {
+                    let mut t = tx.open_table(AGENTS).map_err(db_err)?;
+                    t.insert(agent, encode(state).as_slice()).map_err(db_err)?;
+                }
+                if !c.messages.is_empty() {
+                    let mut t = tx.open_table(RECALL).map_err(db_err)?;
+                    for m in c.messages {
+                        t.insert((agent, m.id), encode(m).as_slice())
+                            .map_err(db_err)?;
+                    }
+                }
+                if !c.passages.is_empty() || !c.delete_passages.is_empty() {
+                    let mut t = tx.open_table(ARCHIVAL).map_err(db_err)?;
+                    for p in c.passages {
+                        t.insert((agent, p.id), encode(p).as_slice())
+                            .map_err(db_err)?;
+                    }
+                    for id in c.delete_passages {
+                        t.remove((agent, *id)).map_err(db_err)?;
+                    }
+                }
+                if let Some((key, trace)) = c.trace {
+                    let mut t = tx.open_table(TRACES).map_err(db_err)?;
+                    t.insert((agent, key), encode(trace).as_slice())
                         .map_err(db_err)?;
                 }
             }
-            if !c.passages.is_empty() || !c.delete_passages.is_empty() {
-                let mut t = tx.open_table(ARCHIVAL).map_err(db_err)?;
-                for p in c.passages {
-                    t.insert((agent, p.id), encode(p).as_slice())
-                        .map_err(db_err)?;
-                }
-                for id in c.delete_passages {
-                    t.remove((agent, *id)).map_err(db_err)?;
-                }
-            }
-            if let Some((key, trace)) = c.trace {
-                let mut t = tx.open_table(TRACES).map_err(db_err)?;
-                t.insert((agent, key), encode(trace).as_slice())
-                    .map_err(db_err)?;
-            }
-        }
-        crate::crash::point("commit:written");
-        tx.commit().map_err(db_err)?;
-        crate::crash::point("commit:done");
-        Ok(())
+            crate::crash::point("commit:written");
+            tx.commit().map_err(db_err)?;
+            crate::crash::point("commit:done");
+            Ok(())
+        })())
     }
 
     /// Deletes an agent and all its rows.
     pub fn delete_agent(&self, agent: &str) -> Result<bool> {
-        let tx = self.writer()?.begin_write().map_err(db_err)?;
-        let existed;
-        {
-            let mut t = tx.open_table(AGENTS).map_err(db_err)?;
-            existed = t.remove(agent).map_err(db_err)?.is_some();
-            for def in [RECALL, ARCHIVAL, TRACES] {
-                let mut t = tx.open_table(def).map_err(db_err)?;
-                t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
-                    .map_err(db_err)?;
+        self.located((|| {
+            let tx = self.writer()?.begin_write().map_err(db_err)?;
+            let existed;
+            {
+                let mut t = tx.open_table(AGENTS).map_err(db_err)?;
+                existed = t.remove(agent).map_err(db_err)?.is_some();
+                for def in [RECALL, ARCHIVAL, TRACES] {
+                    let mut t = tx.open_table(def).map_err(db_err)?;
+                    t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
+                        .map_err(db_err)?;
+                }
             }
-        }
-        tx.commit().map_err(db_err)?;
-        Ok(existed)
+            tx.commit().map_err(db_err)?;
+            Ok(existed)
+        })())
     }
 
     fn rows<T: DeserializeOwned>(
@@ -300,38 +377,40 @@ impl Store {
 
     /// Every message ever, oldest first.
     pub fn recall(&self, agent: &str) -> Result<Vec<Message>> {
-        self.rows(RECALL, agent)
+        self.located(self.rows(RECALL, agent))
     }
 
     /// Messages with an id above `after`, oldest first.
     pub fn recall_since(&self, agent: &str, after: u64) -> Result<Vec<Message>> {
-        let tx = self.begin_read()?;
-        let table = match tx.open_table(RECALL) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(db_err(e)),
-        };
-        let mut out = Vec::new();
-        for row in table
-            .range((agent, after.saturating_add(1))..=(agent, u64::MAX))
-            .map_err(db_err)?
-        {
-            let (_, v) = row.map_err(db_err)?;
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let table = match tx.open_table(RECALL) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(db_err(e)),
+            };
+            let mut out = Vec::new();
+            for row in table
+                .range((agent, after.saturating_add(1))..=(agent, u64::MAX))
+                .map_err(db_err)?
+            {
+                let (_, v) = row.map_err(db_err)?;
+                out.push(decode(v.value())?);
+            }
+            Ok(out)
+        })())
     }
 
     pub fn recall_get(&self, agent: &str, ids: &[u64]) -> Result<Vec<Message>> {
-        self.get_rows(RECALL, agent, ids)
+        self.located(self.get_rows(RECALL, agent, ids))
     }
 
     pub fn archival(&self, agent: &str) -> Result<Vec<Passage>> {
-        self.rows(ARCHIVAL, agent)
+        self.located(self.rows(ARCHIVAL, agent))
     }
 
     pub fn traces(&self, agent: &str) -> Result<Vec<StepTrace>> {
-        self.rows(TRACES, agent)
+        self.located(self.rows(TRACES, agent))
     }
 }
 

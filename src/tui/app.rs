@@ -204,6 +204,20 @@ pub enum AppEvent {
     Loaded(Loaded),
     /// Time passes (redraws the elapsed time while waiting).
     Tick,
+    /// A signal asks memscope to stop (SIGTERM, SIGHUP, SIGINT).
+    Signal(&'static str),
+    /// The engine task ended on its own, with the reason.
+    EngineStopped(String),
+}
+
+impl AppEvent {
+    /// Events from the user (or on the user's behalf): a frame follows them at once.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            AppEvent::Key(_) | AppEvent::Mouse(_) | AppEvent::Paste(_) | AppEvent::Signal(_)
+        )
+    }
 }
 
 pub struct App {
@@ -244,6 +258,8 @@ pub struct App {
     pub quit: bool,
     /// The conversation entry a streamed reply is being written into.
     pub streaming: Option<usize>,
+    /// The engine task has ended; nothing can be sent any more.
+    pub engine_stopped: bool,
 }
 
 const INPUT_HINT: &str = "Type a message · Enter sends · Alt-Enter new line · Esc to the panes";
@@ -317,6 +333,7 @@ impl App {
             convo_width: 60,
             quit: false,
             streaming: None,
+            engine_stopped: false,
         }
     }
 
@@ -331,7 +348,29 @@ impl App {
             AppEvent::Tick => Vec::new(),
             AppEvent::Engine(e) => self.on_engine(e),
             AppEvent::Loaded(l) => self.on_loaded(l),
+            AppEvent::Signal(name) => {
+                self.notice = Some(format!("{name}: quitting"));
+                self.quit()
+            }
+            AppEvent::EngineStopped(why) => {
+                let why = text::visible(&why);
+                if self.streaming.take().is_some() {
+                    self.convo.pop();
+                }
+                self.run = RunState::Idle;
+                self.convo.push(Entry::new(
+                    EntryKind::Error,
+                    &format!("engine_stopped: {why}"),
+                ));
+                self.error = Some(format!(
+                    "the engine stopped ({why}); what was committed is safe · Ctrl-C quits"
+                ));
+                self.engine_stopped = true;
+                Vec::new()
+            }
             AppEvent::Paste(s) => {
+                // Terminals send line ends of pasted text as CR (or CR LF).
+                let s = s.replace("\r\n", "\n").replace('\r', "\n");
                 match (&mut self.modal, self.focus) {
                     (
                         Some(
@@ -728,6 +767,12 @@ impl App {
             KeyCode::Enter => {
                 let text = self.input.lines().join("\n");
                 if text.trim().is_empty() {
+                    return Vec::new();
+                }
+                if self.engine_stopped {
+                    self.notice = Some(
+                        "the engine has stopped: the message was not sent · Ctrl-C quits".into(),
+                    );
                     return Vec::new();
                 }
                 self.input = new_area(INPUT_HINT);

@@ -26,8 +26,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::config::Resolved;
 use crate::engine::{self, Agent, Command, EngineHandle};
-use crate::headless::Failure;
 use crate::model::{ClientConfig, ModelClient};
+use crate::session::{self, Failure};
 use crate::store::Store;
 use app::{App, AppEvent, AppInit, Effect};
 use keymap::Keymap;
@@ -54,7 +54,17 @@ pub struct Runtime<B: Backend> {
     engine_task: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>,
     /// Background store reads still running; each holds the store open.
     reads: Vec<tokio::task::JoinHandle<()>>,
+    /// Something changed since the last frame.
+    dirty: bool,
+    last_draw: Instant,
+    /// Why the engine stopped, when it stopped on its own.
+    engine_failure: Option<String>,
 }
+
+/// The shortest time between two frames while events stream in (about 60 a second).
+pub const FRAME: Duration = Duration::from_millis(16);
+/// Most events applied before a frame is drawn.
+const MAX_BATCH: usize = 4096;
 
 impl<B: Backend> Runtime<B> {
     /// Sets up the loop. `inputs` is the key/mouse stream (the terminal's, or a test's).
@@ -78,6 +88,9 @@ impl<B: Backend> Runtime<B> {
             inputs,
             engine_task: None,
             reads: Vec::new(),
+            dirty: false,
+            last_draw: Instant::now(),
+            engine_failure: None,
         }
     }
 
@@ -87,6 +100,8 @@ impl<B: Backend> Runtime<B> {
     }
 
     pub fn draw(&mut self) -> Result<(), String> {
+        self.dirty = false;
+        self.last_draw = Instant::now();
         self.terminal
             .draw(|f| view::draw(f, &mut self.app))
             .map(|_| ())
@@ -121,6 +136,11 @@ impl<B: Backend> Runtime<B> {
                 Effect::Engine(cmd) => {
                     if let Some(h) = &self.engine {
                         let _ = h.commands.send(cmd);
+                    } else if self.engine_failure.is_some() {
+                        self.app.notice = Some(
+                            "the engine has stopped: nothing can be changed; quit with Ctrl-C"
+                                .into(),
+                        );
                     } else {
                         self.app.notice = Some("read-only: nothing can be changed here".into());
                     }
@@ -142,30 +162,86 @@ impl<B: Backend> Runtime<B> {
     }
 
     /// Waits for the next event from any source (input, engine, background reads, the clock
-    /// while a model call runs), applies it and redraws. False once the app quits.
+    /// while a model call runs, a frame that is due), applies it and everything else already
+    /// waiting, then redraws once. Redraws are coalesced: at once after input, else at most one
+    /// a [`FRAME`] (a streamed reply arrives as many small events). False once the app quits.
     pub async fn step(&mut self) -> Result<bool, String> {
-        let waiting = self.app.elapsed().is_some();
-        let ev = {
-            let engine = self.engine.as_mut().map(|h| &mut h.events);
-            let inputs = self.inputs.as_mut();
-            tokio::select! {
-                Some(e) = async { match engine { Some(rx) => rx.recv().await, None => std::future::pending().await } } => AppEvent::Engine(e),
-                Some(e) = async { match inputs { Some(rx) => rx.recv().await, None => std::future::pending().await } } => e,
-                Some(e) = self.loads_rx.recv() => e,
-                _ = tokio::time::sleep(Duration::from_millis(250)), if waiting => AppEvent::Tick,
-            }
-        };
-        let go_on = self.apply(ev);
-        self.draw()?;
+        let ev = self.next_event().await;
+        let mut input = ev.is_input();
+        let mut go_on = self.apply(ev);
+        let mut applied = 1;
+        while go_on && applied < MAX_BATCH {
+            let Some(ev) = self.try_next() else { break };
+            input |= ev.is_input();
+            go_on = self.apply(ev);
+            applied += 1;
+        }
+        self.dirty = true;
+        if input || !go_on || self.last_draw.elapsed() >= FRAME {
+            self.draw()?;
+        }
         Ok(go_on)
     }
 
-    /// Processes events until `done` holds for the app (tests use this to wait on state).
+    async fn next_event(&mut self) -> AppEvent {
+        let waiting = self.app.elapsed().is_some();
+        let frame_due = self.dirty.then(|| self.last_draw + FRAME);
+        let engine_gone = {
+            let engine = self.engine.as_mut().map(|h| &mut h.events);
+            let inputs = self.inputs.as_mut();
+            tokio::select! {
+                e = async { match engine { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match e {
+                    Some(e) => return AppEvent::Engine(e),
+                    None => true,
+                },
+                Some(e) = async { match inputs { Some(rx) => rx.recv().await, None => std::future::pending().await } } => return e,
+                Some(e) = self.loads_rx.recv() => return e,
+                _ = async { match frame_due { Some(t) => tokio::time::sleep_until(t.into()).await, None => std::future::pending().await } } => return AppEvent::Tick,
+                _ = tokio::time::sleep(Duration::from_millis(250)), if waiting => return AppEvent::Tick,
+            }
+        };
+        debug_assert!(engine_gone);
+        self.engine_stopped().await
+    }
+
+    /// An event already waiting, if any (never waits).
+    fn try_next(&mut self) -> Option<AppEvent> {
+        if let Some(Ok(e)) = self.engine.as_mut().map(|h| h.events.try_recv()) {
+            return Some(AppEvent::Engine(e));
+        }
+        if let Some(Ok(e)) = self.inputs.as_mut().map(|rx| rx.try_recv()) {
+            return Some(e);
+        }
+        self.loads_rx.try_recv().ok()
+    }
+
+    /// The engine's event channel closed while the UI runs: the task ended, which it only does
+    /// on a failure (a store it cannot write). Says why; the UI stays up so the user can read it
+    /// and quit.
+    async fn engine_stopped(&mut self) -> AppEvent {
+        let why = match self.engine.take() {
+            Some(h) => match h.task.await {
+                Ok(Ok(())) => "it stopped without saying why".to_string(),
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("it crashed ({e})"),
+            },
+            None => "it is not running".to_string(),
+        };
+        tracing::error!(reason = %why, "the engine stopped");
+        self.engine_failure = Some(why.clone());
+        AppEvent::EngineStopped(why)
+    }
+
+    /// Processes events until `done` holds for the app, then makes sure the screen shows that
+    /// state (tests use this to wait on state).
     pub async fn until(&mut self, done: impl Fn(&App) -> bool) -> Result<(), String> {
         while !done(&self.app) {
             if !self.step().await? {
                 return Err("the app quit".into());
             }
+        }
+        if self.dirty {
+            self.draw()?;
         }
         Ok(())
     }
@@ -192,7 +268,10 @@ impl<B: Backend> Runtime<B> {
                 Err(e) => return Err(e.to_string()),
             }
         }
-        Ok(())
+        match self.engine_failure {
+            Some(why) => Err(format!("the engine stopped: {why}")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -271,6 +350,7 @@ fn install_panic_hook() {
 
 /// Opens the TUI on the configured store and agent.
 pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
+    let mut signals = session::termination_signals();
     let theme = Theme::load(
         &opts.theme,
         crate::config::default_config_path()
@@ -282,7 +362,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     .map_err(Failure::start)?;
     let keymap = Keymap::with_overrides(&opts.keys).map_err(Failure::start)?;
     let store = Arc::new(if opts.watch {
-        Store::open_read_only(&cfg.store).map_err(Failure::start)?
+        session::open_reader(&cfg.store).map_err(Failure::start)?
     } else {
         Store::open(&cfg.store).map_err(Failure::start)?
     });
@@ -298,11 +378,11 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
             cfg.agent
         )));
     }
-    let mut agent =
-        Agent::open(store.clone(), &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
-    if !opts.watch {
-        agent.apply_policy(&cfg.policy).map_err(Failure::start)?;
-    }
+    let agent = if opts.watch {
+        Agent::open(store.clone(), &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?
+    } else {
+        session::open_writer(&cfg, store.clone())?
+    };
     let app = initial_app(&agent, cfg.client.as_ref(), theme, keymap, opts.watch);
     let last_id = agent.state.next_message_id.saturating_sub(1);
 
@@ -360,21 +440,23 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     // Nothing configured: look for a local server in the background (the UI does not wait).
     if !opts.watch && cfg.client.is_none() {
         let feed = in_tx_for_probe.clone();
-        let mut probe_cfg = cfg.clone();
+        let probe_cfg = cfg.clone();
         tokio::spawn(async move {
-            let targets = crate::providers::probe_targets(&|k| std::env::var(k).ok());
-            let found = crate::providers::detect(targets, Duration::from_millis(400)).await;
-            if let Some((p, url)) = found.first() {
-                probe_cfg.use_found(p, url);
-                if let Some(config) = probe_cfg.client {
-                    let _ = feed.send(AppEvent::Loaded(app::Loaded::Found {
-                        provider: p,
-                        config,
-                    }));
-                }
+            if let Some((provider, config)) = session::find_server(&probe_cfg).await {
+                let _ = feed.send(AppEvent::Loaded(app::Loaded::Found { provider, config }));
             }
         });
     }
+    // SIGTERM, SIGHUP, SIGINT: quit as the user would, so the terminal and the store are
+    // closed properly.
+    let feed = in_tx_for_probe.clone();
+    tokio::spawn(async move {
+        while let Some(name) = signals.recv().await {
+            if feed.send(AppEvent::Signal(name)).is_err() {
+                break;
+            }
+        }
+    });
     let mut rt = Runtime::new(
         terminal,
         app,

@@ -434,7 +434,15 @@ pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
     if let Some(n) = &app.notice {
         spans.push(Span::styled(format!(" {n} "), Style::default().fg(th.fg)));
     } else {
-        let hints = if app.focus == Focus::Input {
+        let hints = if app.read_only {
+            // Watch mode: only the keys that can act on a read-only view.
+            format!(
+                "{} help · {} next pane · {} quit",
+                k.key_for(Action::Help),
+                k.key_for(Action::FocusNext),
+                k.key_for(Action::Quit)
+            )
+        } else if app.focus == Focus::Input {
             "Enter send · Esc panes · Ctrl-C quit".to_string()
         } else {
             format!(
@@ -449,7 +457,7 @@ pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
     }
     // The endpoint goes last: it never changes, so it is the first thing to lose to a narrow
     // terminal (unless nothing is configured, which is worth saying first).
-    if app.model.is_none() && !app.read_only {
+    if app.model.is_none() && !app.read_only && !app.engine_stopped {
         spans.insert(1, endpoint);
     } else {
         spans.push(endpoint);

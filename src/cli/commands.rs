@@ -4,42 +4,16 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::{Failure, Outcome};
 use crate::config::Resolved;
 use crate::engine::Agent;
-use crate::engine::exec::{Effects, Embeds};
+use crate::engine::exec::Embeds;
 use crate::model::ModelClient;
+use crate::session::{Failure, Outcome, open_existing, open_reader};
 use crate::store::Store;
 use crate::text;
 
 fn out_err(e: std::io::Error) -> Failure {
     Failure::runtime(format!("cannot write the output: {e}"))
-}
-
-fn open_existing(cfg: &Resolved, store: Store) -> Result<Agent, Failure> {
-    if store
-        .load_agent(&cfg.agent)
-        .map_err(Failure::runtime)?
-        .is_none()
-    {
-        let names: Vec<String> = store
-            .agents()
-            .map_err(Failure::runtime)?
-            .into_iter()
-            .map(|a| a.name)
-            .collect();
-        return Err(Failure::runtime(format!(
-            "the store {} has no agent named '{}' (agents: {})",
-            cfg.store.display(),
-            cfg.agent,
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        )));
-    }
-    Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)
 }
 
 /// The agent's whole state as one JSON document.
@@ -80,7 +54,7 @@ pub fn dump_value(agent: &Agent) -> Result<Value, Failure> {
 }
 
 pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
-    let store = Store::open_read_only(&cfg.store).map_err(Failure::start)?;
+    let store = open_reader(&cfg.store).map_err(Failure::start)?;
     let agent = open_existing(cfg, store)?;
     let v = dump_value(&agent)?;
     if json_out {
@@ -138,15 +112,13 @@ pub async fn archival_insert(cfg: &Resolved, content: &str, out: &mut dyn Write)
         crate::memory::chunk::chunk_text(content, crate::memory::chunk::DEFAULT_CHUNK_CHARS),
     )
     .await?;
-    let mut fx = Effects::default();
-    let r = agent.archival_insert(content, "user", embeds.as_ref(), &mut fx);
-    if !r.ok {
-        return Err(Failure::runtime(r.message));
+    match agent
+        .insert_passage_by_hand(content, embeds.as_ref())
+        .map_err(Failure::runtime)?
+    {
+        Ok((_, message)) => writeln!(out, "{message}").map_err(out_err),
+        Err(why) => Err(Failure::runtime(why)),
     }
-    agent
-        .commit(&[], &[], &fx.passages, None)
-        .map_err(Failure::runtime)?;
-    writeln!(out, "{}", r.message).map_err(out_err)
 }
 
 /// Re-embeds every passage not embedded with the configured model, in batches committed as
@@ -160,7 +132,7 @@ pub async fn archival_reembed(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
     let model = c.embedding_model.clone().unwrap_or_default();
     let client = ModelClient::new(c).map_err(Failure::start)?;
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
-    let agent = open_existing(cfg, store)?;
+    let mut agent = open_existing(cfg, store)?;
     let stale: Vec<crate::memory::Passage> = agent
         .store
         .archival(agent.name())
@@ -187,14 +159,7 @@ pub async fn archival_reembed(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
             })
             .collect();
         agent
-            .store
-            .commit(
-                agent.name(),
-                &crate::store::Commit {
-                    passages: &updated,
-                    ..Default::default()
-                },
-            )
+            .update_embeddings(&updated)
             .map_err(Failure::runtime)?;
         done += updated.len();
         eprintln!("memscope: re-embedded {done}/{total} passages with {model}");
@@ -209,7 +174,7 @@ pub async fn archival_search(
     json_out: bool,
     out: &mut dyn Write,
 ) -> Outcome {
-    let store = Store::open_read_only(&cfg.store).map_err(Failure::start)?;
+    let store = open_reader(&cfg.store).map_err(Failure::start)?;
     let mut agent = open_existing(cfg, store)?;
     let embeds = embed_for(cfg, vec![query.to_string()]).await?;
     let (ranked, note) = agent
@@ -249,7 +214,7 @@ async fn embed_for(cfg: &Resolved, inputs: Vec<String>) -> Result<Option<Embeds>
 }
 
 pub fn agents_list(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
-    let store = match Store::open_read_only(&cfg.store) {
+    let store = match open_reader(&cfg.store) {
         Ok(s) => s,
         Err(crate::store::StoreError::Missing(_)) => return Ok(()),
         Err(e) => return Err(Failure::start(e)),

@@ -1,0 +1,17 @@
+//! The command-line face: `run` (JSON lines), `dump`, `archival` and `agents` commands.
+//!
+//! Contract: these functions write only to the writers they are given (stdout for data; errors
+//! are returned for the caller to print on stderr) and return an exit status. They build what
+//! they need through [`crate::session`] and change memory only through the engine's own
+//! operations (`Agent`'s methods), the same ones the TUI's commands reach. `run` reads one user
+//! message per line and prints every engine event as one JSON object per line; it uses the same
+//! engine and channels as the TUI.
+
+mod commands;
+mod run;
+
+pub use commands::{
+    agents_create, agents_delete, agents_list, archival_insert, archival_reembed, archival_search,
+    dump,
+};
+pub use run::run;

@@ -1,0 +1,196 @@
+//! The composition root both faces use: opening the store and the agent, finding and checking
+//! the model server, and hearing the signals that end a session.
+//!
+//! Contract: the TUI and the command line build their engine only through these functions, so
+//! that a store is opened, recovered and reported the same way whichever face opens it, and a
+//! server is found the same way. Failures come back as a [`Failure`] with the exit status the
+//! caller returns; notes for the user (a recovered store, a server found) go to stderr here and
+//! nowhere else.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Resolved;
+use crate::engine::Agent;
+use crate::model::{ClientConfig, ModelClient, ModelError};
+use crate::providers::Provider;
+use crate::store::{Store, StoreError};
+
+/// A failure that stops a command, with its exit status.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    /// Could not start (bad settings, store locked, endpoint unreachable): exit 2.
+    pub fn start(message: impl std::fmt::Display) -> Self {
+        Failure {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+    /// Failed while running: exit 1.
+    pub fn runtime(message: impl std::fmt::Display) -> Self {
+        Failure {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+/// The note a reader prints after recovering a store whose writer stopped without closing it.
+pub fn recovered_note(path: &Path) -> String {
+    format!(
+        "memscope: the store {} was not closed cleanly (its writer stopped without closing it); \
+         recovered it: every committed step is there",
+        path.display()
+    )
+}
+
+/// Opens a store for reading (alongside a writer, or after one crashed), saying on stderr when
+/// it had to be recovered.
+pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
+    let store = Store::open_read_only(path)?;
+    if store.recovered() {
+        tracing::warn!(path = %path.display(), "recovered a store that was not closed cleanly");
+        eprintln!("{}", recovered_note(path));
+    }
+    Ok(store)
+}
+
+/// Opens an agent that must exist already (readers: dump, archival search, watch), naming the
+/// agents the store has when it is not there.
+pub fn open_existing(cfg: &Resolved, store: impl Into<Arc<Store>>) -> Result<Agent, Failure> {
+    let store = store.into();
+    if store
+        .load_agent(&cfg.agent)
+        .map_err(Failure::runtime)?
+        .is_none()
+    {
+        let names: Vec<String> = store
+            .agents()
+            .map_err(Failure::runtime)?
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        return Err(Failure::runtime(format!(
+            "the store {} has no agent named '{}' (agents: {})",
+            cfg.store.display(),
+            cfg.agent,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)
+}
+
+/// Opens the agent in a store opened for writing (created when new), with the agent settings
+/// the configuration gives applied and saved.
+pub fn open_writer(cfg: &Resolved, store: impl Into<Arc<Store>>) -> Result<Agent, Failure> {
+    let mut agent = Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
+    agent.apply_policy(&cfg.policy).map_err(Failure::start)?;
+    Ok(agent)
+}
+
+/// Looks for a model server on this machine (the ports local servers use, all at once, with a
+/// short timeout). The first one found, with the client settings to talk to it.
+pub async fn find_server(cfg: &Resolved) -> Option<(&'static Provider, ClientConfig)> {
+    let targets = crate::providers::probe_targets(&|k| std::env::var(k).ok());
+    let found = crate::providers::detect(targets, Duration::from_millis(400)).await;
+    let (p, url) = found.first()?;
+    let mut with = cfg.clone();
+    with.use_found(p, url);
+    with.client.map(|c| (*p, c))
+}
+
+/// For the command line: settles the endpoint (finding a local server when none is
+/// configured), checks that it answers, and settles the model name from its `/models` when
+/// none was given. The TUI does the same without waiting: it finds the server in the
+/// background and lets the engine ask `/models`.
+pub async fn connect(cfg: &mut Resolved) -> Result<ModelClient, Failure> {
+    if cfg.client.is_none()
+        && let Some((p, found)) = find_server(cfg).await
+    {
+        eprintln!(
+            "memscope: no endpoint configured; using the {} found at {}",
+            p.label, found.base_url
+        );
+        let url = found.base_url.clone();
+        cfg.use_found(p, &url);
+    }
+    let Some(client_cfg) = cfg.client.clone() else {
+        return Err(Failure::start(
+            "no model endpoint is configured: pass --base-url (e.g. http://127.0.0.1:8080/v1), set \
+             OPENAI_BASE_URL, or set OPENAI_API_KEY for OpenAI",
+        ));
+    };
+    let client = ModelClient::new(client_cfg.clone()).map_err(Failure::start)?;
+    match client.list_models().await {
+        Ok(models) => {
+            if !cfg.model_given
+                && let Some(first) = models.first()
+            {
+                let mut c = client_cfg;
+                c.model = first.clone();
+                cfg.engine.set_model(first);
+                cfg.client = Some(c.clone());
+                return ModelClient::new(c).map_err(Failure::start);
+            }
+            Ok(client)
+        }
+        Err(e @ (ModelError::Connect(_) | ModelError::Timeout(_))) => Err(Failure::start(format!(
+            "cannot reach the model endpoint {}: {e}",
+            client.base_url()
+        ))),
+        // The server answered (even if without a model list): good enough.
+        Err(e) => {
+            tracing::info!(error = %e, "endpoint answered /models with an error; going on");
+            Ok(client)
+        }
+    }
+}
+
+/// The signals that end a session cleanly: SIGTERM (`kill`), SIGHUP (the terminal closed) and
+/// SIGINT (Ctrl-C outside raw mode). Each one heard is sent by name; from the first one on, the
+/// default action (dying on the spot, store open and terminal raw) no longer applies.
+pub fn termination_signals() -> tokio::sync::mpsc::UnboundedReceiver<&'static str> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        for (kind, name) in [
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::hangup(), "SIGHUP"),
+            (SignalKind::interrupt(), "SIGINT"),
+        ] {
+            let Ok(mut s) = signal(kind) else {
+                tracing::warn!(signal = name, "cannot listen for the signal");
+                continue;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    tracing::info!(signal = name, "heard a signal; stopping cleanly");
+                    if tx.send(name).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+    rx
+}
