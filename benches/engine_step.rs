@@ -67,7 +67,7 @@ fn step_8k(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut agent = filled_agent(&dir.path().join("bench.redb"));
     let body = reply_body();
-    let base_len = agent.fifo.len();
+    let base_len = agent.fifo().len();
     c.bench_function("step_8k", |b| {
         b.iter(|| {
             agent.state.step += 1;
@@ -91,8 +91,7 @@ fn step_8k(c: &mut Criterion) {
                 .unwrap();
             std::hint::black_box(report);
             // Keep the context at 8k: forget the step's messages from the queue (they stay in recall).
-            agent.fifo.truncate(base_len);
-            agent.state.fifo.truncate(base_len);
+            agent.forget_newest(base_len);
         })
     });
 }

@@ -525,7 +525,7 @@ async fn an_agent_resumes_after_a_restart_with_queue_summary_core_and_stores() {
     let agent = open_agent(&path, 8192);
     // The session's login event, the user message, three replies with their results, and
     // two heartbeats.
-    assert_eq!(agent.fifo.len(), 10);
+    assert_eq!(agent.fifo().len(), 10);
     assert!(
         agent
             .state

@@ -410,7 +410,7 @@ async fn the_budget_counts_with_the_servers_tokenizer_and_asks_once_per_message(
     let agent = open_agent(&path, 32768);
     let overhead = memscope::tokens::MESSAGE_OVERHEAD;
     let expected: u32 = agent
-        .fifo
+        .fifo()
         .iter()
         .map(|m| scripted_tokens(&m.token_text()) + overhead)
         .sum();
@@ -418,11 +418,15 @@ async fn the_budget_counts_with_the_servers_tokenizer_and_asks_once_per_message(
     assert_eq!(b.core_memory, scripted_tokens(&agent.state.core.render()));
     // Each message was sent to the tokenizer once, however many steps it stayed in context.
     let sent = server.tokenized();
-    for m in &agent.fifo {
+    for m in agent.fifo() {
         let text = m.token_text();
         let times = sent.iter().filter(|t| **t == text).count();
         // (Two messages can read the same, such as two "sent" results in one second.)
-        let twins = agent.fifo.iter().filter(|o| o.token_text() == text).count();
+        let twins = agent
+            .fifo()
+            .iter()
+            .filter(|o| o.token_text() == text)
+            .count();
         assert_eq!(times, twins, "message {} was tokenized {times} times", m.id);
     }
 }

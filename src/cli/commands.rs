@@ -32,7 +32,7 @@ pub fn dump_value(agent: &Agent) -> Result<Value, Failure> {
             "system": agent.system_prompt(),
             "summary": agent.state.summary.as_ref().map(|s| s.text.clone()),
             "evicted": agent.state.summary.as_ref().map(|s| s.evicted_total).unwrap_or(0),
-            "messages": agent.fifo.iter().map(|m| json!({
+            "messages": agent.fifo().iter().map(|m| json!({
                 "id": m.id, "role": m.role, "kind": m.kind, "text": m.text, "content": m.content,
                 "tool_calls": m.tool_calls.iter().map(|c| json!({"id": c.id, "name": c.name, "arguments": c.arguments})).collect::<Vec<_>>(),
                 "tool_call_id": m.tool_call_id, "tokens": m.tokens, "created_at": m.created_at,
@@ -85,12 +85,12 @@ pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
         writeln!(
             out,
             "\nqueue: {} messages · recall: {} · archival: {}",
-            agent.fifo.len(),
+            agent.fifo().len(),
             agent.state.recall_count,
             agent.state.archival_count
         )
         .map_err(out_err)?;
-        for m in &agent.fifo {
+        for m in agent.fifo() {
             writeln!(
                 out,
                 "  #{} {:?}: {}",

@@ -10,24 +10,21 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use chrono::Utc;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::settings::EngineSettings;
 use crate::functions;
 use crate::memory::search::Bm25Index;
 use crate::memory::{
-    AgentState, CoreMemory, Message, MessageKind, Passage, RequestRecord, Role, StepTrace,
-    ToolChoice, ToolMode,
+    AgentState, CoreMemory, Message, MessageKind, Passage, RequestRecord, Role, StepTrace, ToolMode,
 };
+use crate::model::request::ChatRequest;
 use crate::store::{Commit, Store, StoreError};
 use crate::tokens::{
     Budget, CountKey, ExactCounts, MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter, text_key,
 };
 
-pub const BASE_INSTRUCTIONS: &str = include_str!("../../assets/system.md");
-pub const DEFAULT_PERSONA: &str = include_str!("../../assets/persona.txt");
-pub const DEFAULT_HUMAN: &str = include_str!("../../assets/human.txt");
+pub use super::prompt::{BASE_INSTRUCTIONS, DEFAULT_HUMAN, DEFAULT_PERSONA};
 
 /// Archival passages in memory with their lexical index, loaded on first use.
 #[derive(Default)]
@@ -40,8 +37,9 @@ pub struct Agent {
     /// Shared so that faces can read (never write) alongside the engine.
     pub store: Arc<Store>,
     pub state: AgentState,
-    /// The FIFO queue, oldest first (mirrors `state.fifo`).
-    pub fifo: Vec<Message>,
+    /// The FIFO queue, oldest first (mirrors `state.fifo`). Private: it changes only by
+    /// [`Agent::commit`] (appends) and [`Agent::evict_front`] (a flush).
+    fifo: Vec<Message>,
     pub settings: EngineSettings,
     pub counter: TokenCounter,
     pub(crate) archival: Option<ArchivalCache>,
@@ -143,39 +141,46 @@ impl Agent {
     }
 
     fn metadata(&self) -> String {
-        format!(
-            "### Memory metadata\n\
-             - Core memory last changed: {}\n\
-             - Recall memory holds {} messages in all (conversation_search, conversation_search_date)\n\
-             - Archival memory holds {} passages (archival_memory_search)\n",
-            self.state.core_updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            self.state.recall_count,
-            self.state.archival_count,
-        )
+        super::prompt::metadata(&self.state)
     }
 
     /// The one system message: base instructions, memory metadata, core memory blocks.
     pub fn system_prompt(&self) -> String {
-        let json_mode = match self.state.policy.tool_mode {
-            ToolMode::Json => crate::functions::json_mode::instructions(),
-            ToolMode::Native => "",
-        };
-        format!(
-            "{}\n{json_mode}\n{}\n### Core memory\n{}",
-            BASE_INSTRUCTIONS.trim_end(),
-            self.metadata(),
-            self.state.core.render()
-        )
+        super::prompt::system_prompt(&self.state)
     }
 
     /// The summary as the system-alert event that follows the system message.
     pub fn summary_event(&self) -> Option<String> {
         let s = self.state.summary.as_ref()?;
-        Some(summary_event_text(
+        Some(super::prompt::summary_event_text(
             &s.text,
             s.evicted_total,
             self.state.recall_count,
         ))
+    }
+
+    /// The FIFO queue, oldest first.
+    pub fn fifo(&self) -> &[Message] {
+        &self.fifo
+    }
+
+    /// Takes the oldest `k` messages out of the queue (a flush; recall keeps them), with the
+    /// exact counts of the messages that left. Committed with the flush's summary.
+    pub fn evict_front(&mut self, k: usize) -> Vec<Message> {
+        let k = k.min(self.fifo.len());
+        let evicted: Vec<Message> = self.fifo.drain(..k).collect();
+        self.state.fifo.drain(..k);
+        let live: std::collections::HashSet<u64> = self.state.fifo.iter().copied().collect();
+        self.exact.retain_messages(|id| live.contains(&id));
+        evicted
+    }
+
+    /// Keeps only the oldest `len` messages of the queue in memory (they all stay in recall);
+    /// nothing is committed. For benchmarks that hold the context at one size.
+    #[doc(hidden)]
+    pub fn forget_newest(&mut self, len: usize) {
+        self.fifo.truncate(len);
+        self.state.fifo.truncate(len);
     }
 
     /// The text the function section costs: the schemas in native mode, their description in
@@ -364,6 +369,7 @@ impl Agent {
         record: &'a RequestRecord,
         queue: &'a [Message],
     ) -> Option<ChatRequest<'a>> {
+        use crate::model::request::ChatParts;
         match record {
             RequestRecord::Step {
                 model,
@@ -445,32 +451,9 @@ impl Agent {
 
     /// A user-role JSON event (`user_message`, `heartbeat`, `system_alert`, `login`).
     pub fn event_message(&mut self, kind: MessageKind, text: &str) -> Message {
-        let now = Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string();
-        let (content, searchable) = match kind {
-            MessageKind::UserMessage => (
-                json!({"type": "user_message", "message": text, "time": now}),
-                true,
-            ),
-            MessageKind::Heartbeat => (
-                json!({"type": "heartbeat", "reason": text, "time": now}),
-                false,
-            ),
-            MessageKind::Login => (
-                json!({"type": "login", "last_login": text, "time": now}),
-                false,
-            ),
-            _ => (
-                json!({"type": "system_alert", "message": text, "time": now}),
-                false,
-            ),
-        };
-        self.make_message(
-            Role::User,
-            kind,
-            content.to_string(),
-            text.to_string(),
-            searchable,
-        )
+        let content = super::prompt::event_json(kind, text);
+        let searchable = kind == MessageKind::UserMessage;
+        self.make_message(Role::User, kind, content, text.to_string(), searchable)
     }
 
     /// Appends `new` to the queue and recall and writes everything in one transaction.
@@ -550,158 +533,5 @@ impl Agent {
             },
         )?;
         Ok(true)
-    }
-}
-
-pub fn summary_event_text(summary: &str, evicted: u64, recall: u64) -> String {
-    let now = Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string();
-    json!({
-        "type": "system_alert",
-        "message": format!(
-            "{evicted} earlier messages (of {recall} in recall) have left your context to save \
-             space; they are still found by conversation_search. Summary of them:\n{summary}"
-        ),
-        "time": now,
-    })
-    .to_string()
-}
-
-/// A chat-completions request that borrows the agent's messages instead of copying them.
-#[derive(Serialize)]
-struct ChatRequest<'a> {
-    model: &'a str,
-    messages: Vec<WireMessage<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tools: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_choice: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<&'a Value>,
-    max_tokens: u32,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream_options: Option<StreamOptions>,
-}
-
-/// Asks a stream to end with a chunk that carries `usage` (OpenAI, vLLM, llama.cpp).
-#[derive(Serialize)]
-struct StreamOptions {
-    include_usage: bool,
-}
-
-struct ChatParts<'a> {
-    stream: bool,
-    stream_usage: bool,
-    model: &'a str,
-    max_tokens: u32,
-    system: &'a str,
-    summary: Option<&'a str>,
-    queue: &'a [Message],
-    tools: &'a Value,
-    mode: ToolMode,
-    choice: ToolChoice,
-    response_format: Option<&'a Value>,
-}
-
-impl<'a> ChatRequest<'a> {
-    fn new(p: ChatParts<'a>) -> Self {
-        let mut messages = Vec::with_capacity(p.queue.len() + 2);
-        messages.push(WireMessage::Plain {
-            role: "system",
-            content: Cow::Borrowed(p.system),
-        });
-        if let Some(s) = p.summary {
-            messages.push(WireMessage::Plain {
-                role: "user",
-                content: Cow::Borrowed(s),
-            });
-        }
-        messages.extend(p.queue.iter().map(|m| WireMessage::of(m, p.mode)));
-        let native = p.mode == ToolMode::Native;
-        ChatRequest {
-            model: p.model,
-            messages,
-            tools: native.then_some(p.tools),
-            tool_choice: native.then_some(p.choice.as_str()),
-            response_format: p.response_format,
-            max_tokens: p.max_tokens,
-            stream: p.stream,
-            stream_options: (p.stream && p.stream_usage).then_some(StreamOptions {
-                include_usage: true,
-            }),
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum WireMessage<'a> {
-    Calls {
-        role: &'static str,
-        /// Some servers reject `null` beside tool_calls, so this is always a string.
-        content: &'a str,
-        tool_calls: Vec<WireCall<'a>>,
-    },
-    Tool {
-        role: &'static str,
-        tool_call_id: &'a str,
-        content: &'a str,
-    },
-    Plain {
-        role: &'static str,
-        content: Cow<'a, str>,
-    },
-}
-
-#[derive(Serialize)]
-struct WireCall<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: WireFunction<'a>,
-}
-
-#[derive(Serialize)]
-struct WireFunction<'a> {
-    name: &'a str,
-    arguments: &'a str,
-}
-
-impl<'a> WireMessage<'a> {
-    fn of(m: &'a Message, mode: ToolMode) -> Self {
-        match (m.role, mode) {
-            (Role::Assistant, ToolMode::Native) if !m.tool_calls.is_empty() => WireMessage::Calls {
-                role: "assistant",
-                content: &m.content,
-                tool_calls: m
-                    .tool_calls
-                    .iter()
-                    .map(|c| WireCall {
-                        id: &c.id,
-                        kind: "function",
-                        function: WireFunction {
-                            name: &c.name,
-                            arguments: &c.arguments,
-                        },
-                    })
-                    .collect(),
-            },
-            (Role::Tool, ToolMode::Native) => WireMessage::Tool {
-                role: "tool",
-                tool_call_id: m.tool_call_id.as_deref().unwrap_or_default(),
-                content: &m.content,
-            },
-            // JSON mode: the reply goes back as the JSON the model wrote; results come back as
-            // user-role events, since the server knows nothing of tools.
-            (Role::Tool, ToolMode::Json) => WireMessage::Plain {
-                role: "user",
-                content: Cow::Owned(crate::functions::json_mode::result_event(m)),
-            },
-            (role, _) => WireMessage::Plain {
-                role: role.as_str(),
-                content: Cow::Borrowed(&m.content),
-            },
-        }
     }
 }

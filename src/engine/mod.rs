@@ -1,20 +1,29 @@
 //! The MemGPT agent engine: the loop, the memory functions, memory pressure. No terminal code.
 //!
-//! Contract: faces (TUI, headless) start the engine with [`spawn`] and talk to it only through
-//! [`Command`]s and [`Event`]s. Pure decisions live in [`policy`]; [`agent`] owns the memory and
-//! its persistence; [`step`] applies one model reply synchronously; [`run`] is the async task
-//! that calls the model and drives chains, the step gate, interrupts and flushes.
+//! Contract: faces (TUI, command line) start the engine with [`spawn`] and talk to it only
+//! through [`Command`]s and [`Event`]s. Pure decisions live in [`chain`] (what the engine does
+//! next: the chain state machine) and [`policy`] (what follows a step, what a flush evicts);
+//! [`agent`] owns the memory and its persistence; [`prompt`] holds every text the model reads;
+//! [`step`] applies one model reply synchronously; [`manual`] the user's own changes; [`run`]
+//! is the async driver that runs the machine's actions (calls in `call.rs`, flushes in
+//! `flush.rs`, token counting in `counting.rs`).
 
 pub mod agent;
+mod call;
+pub mod chain;
+mod counting;
 pub mod events;
 pub mod exec;
+mod flush;
 pub mod manual;
 pub mod policy;
+pub mod prompt;
 pub mod run;
 pub mod settings;
 pub mod step;
 
 pub use agent::Agent;
 pub use events::{Command, EditSource, Event, EventKind, Status, Trigger};
+pub use flush::KEEP_LAST;
 pub use run::{EngineHandle, spawn, spawn_with};
 pub use settings::{EngineSettings, WindowSource};

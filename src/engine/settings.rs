@@ -110,6 +110,11 @@ impl EngineSettings {
             .saturating_sub(self.reply_reserve())
     }
 
+    /// The most tokens a summary may take: a tenth of the window, within 64 and 1024.
+    pub fn summary_cap(&self) -> u32 {
+        (self.context_window / 10).clamp(64, 1024)
+    }
+
     pub fn flush_target_tokens(&self) -> u32 {
         (self.context_window as f32 * self.flush_target) as u32
     }

@@ -7,7 +7,7 @@
 //! returns the events to show, in order, only after the commit succeeded.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::agent::Agent;
 use super::events::{EditSource, EventKind, Status, Trigger};
@@ -102,15 +102,6 @@ pub fn embedding_inputs(parsed: &Option<Result<ParsedCall, CallError>>) -> Optio
         })) => Some(vec![query.clone()]).filter(|q| !q[0].trim().is_empty()),
         _ => None,
     }
-}
-
-fn result_json(status: Status, message: &str) -> String {
-    json!({
-        "status": status.as_str(),
-        "message": message,
-        "time": Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    })
-    .to_string()
 }
 
 impl Agent {
@@ -289,13 +280,10 @@ impl Agent {
         match &next {
             Next::Warn => {
                 let b = self.budget();
-                let text = format!(
-                    "Memory pressure: your context is over {:.0}% full ({} of {} tokens). Save anything \
-                     important from the conversation to core or archival memory now; the oldest \
-                     messages will soon be replaced by a summary.",
-                    self.settings.warn_ratio * 100.0,
+                let text = super::prompt::memory_warning(
+                    self.settings.warn_ratio,
                     b.total,
-                    b.context_window
+                    b.context_window,
                 );
                 new.push(self.event_message(MessageKind::SystemAlert, &text));
                 self.state.warned = true;
@@ -306,13 +294,7 @@ impl Agent {
                 });
             }
             Next::Heartbeat(trigger) => {
-                let reason = match trigger {
-                    Trigger::FunctionFailed { function } => {
-                        format!("function {function} failed; fix the problem and try again")
-                    }
-                    Trigger::Heartbeat { function } => format!("{function} requested a heartbeat"),
-                    other => other.to_string(),
-                };
+                let reason = super::prompt::heartbeat_reason(trigger);
                 new.push(self.event_message(MessageKind::Heartbeat, &reason));
                 events.push(EventKind::Heartbeat { reason });
             }
@@ -346,7 +328,7 @@ impl Agent {
         status: Status,
         message: &str,
     ) -> Message {
-        let content = result_json(status, message);
+        let content = super::prompt::result_json(status.as_str(), message);
         let mut m = self.make_message(
             Role::Tool,
             MessageKind::ToolResult,

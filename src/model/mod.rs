@@ -9,6 +9,7 @@
 
 mod client;
 mod error;
+pub mod request;
 pub mod stream;
 mod tokenize;
 

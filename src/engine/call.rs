@@ -1,0 +1,192 @@
+//! One model call of a step, and applying its reply.
+//!
+//! Contract: [`Engine::step`] sends the main context, hearing commands while the call is in
+//! flight (each goes to the chain machine; `Cancel` drops the call), then applies the reply
+//! (`step.rs`) and emits the step's events only after its commit. It answers the machine with
+//! what the policy says follows, or `Overflowed` when the server refused the prompt as too long.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use tokio::sync::mpsc::unbounded_channel;
+
+use super::chain::{Action, Input};
+use super::events::{Event, EventKind, Trigger};
+use super::exec::Embeds;
+use super::run::Engine;
+use super::step::{StepInput, embedding_inputs, parse_first};
+use crate::memory::RequestRecord;
+use crate::model::{ChatReply, ModelClient, ModelError};
+use crate::store::StoreError;
+
+impl Engine {
+    /// A model call that still hears commands. `Err(Interrupted)` when the machine cancels it.
+    pub(super) async fn call_model(
+        &mut self,
+        body: &[u8],
+        stream: bool,
+    ) -> Result<ChatReply, ModelError> {
+        let client = self
+            .client
+            .clone()
+            .ok_or(ModelError::Connect("no model configured".into()))?;
+        let (retry_tx, mut retry_rx) = unbounded_channel::<EventKind>();
+        let mut on_retry = move |e: &ModelError, attempt: u32, wait: std::time::Duration| {
+            let _ = retry_tx.send(EventKind::Retry {
+                kind: e.kind().to_string(),
+                message: e.to_string(),
+                attempt,
+                wait_ms: wait.as_millis() as u64,
+            });
+        };
+        let delta_tx = self.event_sender();
+        let step = self.agent.state.step;
+        let mut on_delta = move |piece: &str| {
+            let _ = delta_tx.send(Event {
+                step,
+                time: Utc::now(),
+                kind: EventKind::ThoughtDelta {
+                    text: piece.to_string(),
+                },
+            });
+        };
+        let call = client.chat(body, stream, &mut on_retry, &mut on_delta);
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                r = &mut call => {
+                    while let Ok(ev) = retry_rx.try_recv() { self.emit(ev); }
+                    return r;
+                }
+                Some(ev) = retry_rx.recv() => self.emit(ev),
+                cmd = self.commands.recv(), if !self.commands_closed => {
+                    let input = match cmd {
+                        Some(c) => Input::Command(c),
+                        None => {
+                            self.commands_closed = true;
+                            Input::Closed
+                        }
+                    };
+                    for action in self.chain.handle(input) {
+                        match action {
+                            Action::Cancel => return Err(ModelError::Interrupted),
+                            Action::Side(c) => {
+                                if let Err(e) = self.side(c).await {
+                                    self.emit_error("store", e.to_string());
+                                }
+                            }
+                            other => tracing::warn!(?other, "unexpected action during a call"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One model call and its effects (`retry`: the same step again after an overflow).
+    pub(super) async fn step(
+        &mut self,
+        trigger: &Trigger,
+        retry: bool,
+    ) -> Result<Input, StoreError> {
+        if !retry {
+            self.agent.state.step += 1;
+        }
+        let stream = self.client.as_ref().is_some_and(ModelClient::streams);
+        let mut record = self.agent.request_record();
+        if let RequestRecord::Step {
+            stream: s,
+            stream_usage,
+            ..
+        } = &mut record
+        {
+            *s = stream;
+            *stream_usage = stream && self.agent.settings.stream_usage;
+        }
+        let body = self.agent.encode_request(&record);
+        let sent = self.agent.budget();
+        let local_prompt_tokens = sent.total;
+        self.emit(EventKind::ModelCall {
+            trigger: trigger.clone(),
+        });
+        let started_at = Utc::now();
+        let t0 = Instant::now();
+        crate::crash::point("step:calling_model");
+        let reply = match self.call_model(&body, stream).await {
+            Ok(r) => r,
+            Err(ModelError::ContextOverflow(msg)) => {
+                self.learn_window(&msg);
+                self.emit_error(
+                    "context_overflow",
+                    format!("the server says the prompt is too long ({msg})"),
+                );
+                return Ok(Input::Overflowed);
+            }
+            Err(e) => {
+                self.agent.state.step -= 1;
+                let message = match &e {
+                    ModelError::Interrupted => {
+                        "the model call was interrupted; the unfinished step was dropped"
+                            .to_string()
+                    }
+                    other => format!("{other}; the message was kept and the agent is waiting"),
+                };
+                self.emit_error(e.kind(), message);
+                return Ok(Input::Stepped(None));
+            }
+        };
+        let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        crate::crash::point("step:reply_received");
+        self.check_tools_in_prompt(&sent, reply.usage.prompt_tokens);
+        let reply = super::step::interpret(reply, &self.agent.state.policy, self.agent.state.step);
+        let parsed = parse_first(&reply);
+        let embeds = self.fetch_embeddings(&parsed).await;
+        let report = self.agent.apply_step(StepInput {
+            trigger,
+            request: record,
+            reply: &reply,
+            parsed,
+            embeds,
+            started_at,
+            model_ms,
+            local_prompt_tokens,
+        })?;
+        crate::crash::point("step:committed");
+        for ev in report.events {
+            self.emit(ev);
+        }
+        Ok(Input::Stepped(Some(report.next)))
+    }
+
+    /// Says once when the server's prompt count shows that its chat template left the
+    /// function schemas out.
+    fn check_tools_in_prompt(&mut self, sent: &crate::tokens::Budget, server: Option<u32>) {
+        let native = self.agent.state.policy.tool_mode == crate::memory::ToolMode::Native;
+        if self.told_tools_left_out || !super::policy::tools_left_out(sent, server, native) {
+            return;
+        }
+        self.told_tools_left_out = true;
+        self.emit_error(
+            "tools_not_in_prompt",
+            format!(
+                "the server counted {} prompt tokens where memscope sent {}, {} of them function schemas: \
+                 its chat template seems to leave the functions out, so the model cannot see them; \
+                 try --tool-mode json",
+                server.unwrap_or_default(),
+                sent.total,
+                sent.functions
+            ),
+        );
+    }
+
+    async fn fetch_embeddings(
+        &self,
+        parsed: &Option<Result<crate::functions::ParsedCall, crate::functions::CallError>>,
+    ) -> Option<Embeds> {
+        let client = self.client.as_ref().filter(|c| c.has_embeddings())?;
+        let inputs = embedding_inputs(parsed)?;
+        let model = client.embedding_model()?.to_string();
+        let result = client.embed(&inputs).await.map_err(|e| e.to_string());
+        Some(Embeds { model, result })
+    }
+}
