@@ -140,7 +140,10 @@ fn frame(c: &mut Criterion) {
         false,
     );
     let now = Instant::now();
-    app.update(AppEvent::Loaded(data::history(&store, "default")), now);
+    app.update(
+        AppEvent::Loaded(data::history(&store, "default", u64::MAX)),
+        now,
+    );
     app.update(
         AppEvent::Loaded(data::load(
             &store,

@@ -315,13 +315,13 @@ async fn a_new_embedding_model_is_detected_and_reembed_embeds_with_progress() {
     };
     let mut h = memscope::engine::spawn(agent, Some(c));
     let ev = until(&mut h.events, |k| {
-        matches!(k, memscope::engine::EventKind::Error { .. })
+        matches!(k, memscope::engine::EventKind::Warning { .. })
     })
     .await;
-    let Some(memscope::engine::EventKind::Error { kind, message }) = ev.last() else {
+    let Some(memscope::engine::EventKind::Warning { kind, message }) = ev.last() else {
         unreachable!()
     };
-    assert_eq!(kind, "embedding_model_changed");
+    assert_eq!(kind.as_str(), "embedding_model_changed");
     assert!(
         message.contains("3 archival passages") && message.contains("reembed"),
         "{message}"
@@ -500,7 +500,7 @@ async fn a_busy_tokenizer_is_asked_again_and_the_counts_end_exact() {
     server.fail_tokenize(1);
     let events = chat(&mut h, "Are you there?").await;
     shutdown(h).await;
-    assert!(!errors(&events).contains(&"tokenizer".to_string()));
+    assert!(!warnings(&events).contains(&"tokenizer".to_string()));
     let b = last_budget(&events);
     // The text whose count failed was asked again: nothing is left on its estimate.
     assert_eq!(
@@ -515,7 +515,7 @@ async fn a_tokenizer_that_stops_answering_falls_back_to_local_counts() {
     server.set_tokenizer(None);
     let events = chat(&mut h, "Are you there?").await;
     shutdown(h).await;
-    assert!(errors(&events).contains(&"tokenizer".to_string()));
+    assert!(warnings(&events).contains(&"tokenizer".to_string()));
     assert_eq!(said(&events), vec!["Still here.".to_string()]);
     let b = last_budget(&events);
     assert_eq!((b.encoding.as_str(), b.approximate), ("cl100k_base", true));
@@ -524,7 +524,7 @@ async fn a_tokenizer_that_stops_answering_falls_back_to_local_counts() {
 #[tokio::test]
 async fn a_server_that_counts_fewer_tokens_than_the_schemas_weigh_gets_a_hint_once() {
     let hints = |events: &[memscope::engine::EventKind]| {
-        errors(events)
+        warnings(events)
             .iter()
             .filter(|k| *k == "tools_not_in_prompt")
             .count()

@@ -69,6 +69,7 @@ impl Fixture {
         let mut blocks: Vec<Block> = core.blocks;
         blocks[1].limit = 200;
         let app = App::new(AppInit {
+            history_before: 1,
             agent: "default".into(),
             model: Some("qwen2.5-7b-instruct".into()),
             endpoint: Some("http://127.0.0.1:8080/v1".into()),
@@ -134,6 +135,7 @@ impl Fixture {
             1,
             EventKind::FunctionReturn {
                 name: "archival_memory_insert".into(),
+                call_id: "c1".into(),
                 status: Status::Ok,
                 message: "saved to archival memory as passage 8".into(),
                 heartbeat: true,
@@ -167,6 +169,7 @@ impl Fixture {
             2,
             EventKind::FunctionReturn {
                 name: "core_memory_append".into(),
+                call_id: "c2".into(),
                 status: Status::Failed,
                 message:
                     "there is no core memory block named 'Priya'; the blocks are: persona, human"
@@ -192,6 +195,7 @@ impl Fixture {
             3,
             EventKind::FunctionReturn {
                 name: "send_message".into(),
+                call_id: "c3".into(),
                 status: Status::Ok,
                 message: "sent to the user".into(),
                 heartbeat: false,

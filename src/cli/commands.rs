@@ -116,7 +116,10 @@ pub async fn archival_insert(cfg: &Resolved, content: &str, out: &mut dyn Write)
         .insert_passage_by_hand(content, embeds.as_ref())
         .map_err(Failure::runtime)?
     {
-        Ok((_, message)) => writeln!(out, "{message}").map_err(out_err),
+        Ok(crate::protocol::EventKind::ArchivalEdited { message, .. }) => {
+            writeln!(out, "{message}").map_err(out_err)
+        }
+        Ok(_) => Ok(()),
         Err(why) => Err(Failure::runtime(why)),
     }
 }

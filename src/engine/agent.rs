@@ -5,7 +5,6 @@
 //! index) and the store handle. Every change goes through [`Agent::commit`], one redb write
 //! transaction. Nothing here talks to the network or the terminal.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -20,9 +19,7 @@ use crate::memory::{
 };
 use crate::model::request::ChatRequest;
 use crate::store::{Commit, Store, StoreError};
-use crate::tokens::{
-    Budget, CountKey, ExactCounts, MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCounter, text_key,
-};
+use crate::tokens::{ExactCounts, TokenCounter};
 
 pub use super::prompt::{BASE_INSTRUCTIONS, DEFAULT_HUMAN, DEFAULT_PERSONA};
 
@@ -48,9 +45,9 @@ pub struct Agent {
     tools_text: String,
     /// Token counts, computed on first use so that opening an agent never waits for the
     /// tokenizer to load.
-    tools_tokens: OnceLock<u32>,
-    base_tokens: OnceLock<u32>,
-    core_tokens: OnceLock<u32>,
+    pub(super) tools_tokens: OnceLock<u32>,
+    pub(super) base_tokens: OnceLock<u32>,
+    pub(super) core_tokens: OnceLock<u32>,
     /// `usage.prompt_tokens` of the last model call.
     pub server_prompt_tokens: Option<u32>,
     /// How much larger the server's count of the last prompt was than the local one (at least
@@ -59,6 +56,10 @@ pub struct Agent {
     pub server_ratio: f64,
     /// Counts from the server's tokenizer, when it has one; they replace the local counts.
     pub exact: ExactCounts,
+    /// The next journal sequence number (see `journal.rs`).
+    pub(super) journal_seq: std::sync::atomic::AtomicU64,
+    /// Journal entries that go with the next commit.
+    pub(super) staged: Vec<crate::protocol::Event>,
 }
 
 impl Agent {
@@ -99,7 +100,21 @@ impl Agent {
             server_prompt_tokens: None,
             server_ratio: 1.0,
             exact: ExactCounts::default(),
+            journal_seq: std::sync::atomic::AtomicU64::new(0),
+            staged: Vec::new(),
         };
+        // A reader shows the window the agent's writer last used (the server may have said
+        // it), not a guess from the model name, unless its configuration names one.
+        if !agent.store.is_writer()
+            && agent.settings.window_source != super::WindowSource::Config
+            && let Some(w) = &agent.state.window
+            && let Some(source) = super::WindowSource::parse(&w.source)
+        {
+            agent.settings.context_window = w.tokens;
+            agent.settings.window_source = source;
+        }
+        let next = agent.store.journal_next(name)?;
+        agent.journal_seq = std::sync::atomic::AtomicU64::new(next);
         if created && agent.store.is_writer() {
             agent.commit(&[], &[], &[], None)?;
         }
@@ -140,7 +155,7 @@ impl Agent {
         self.core_tokens = OnceLock::new();
     }
 
-    fn metadata(&self) -> String {
+    pub(super) fn metadata(&self) -> String {
         super::prompt::metadata(&self.state)
     }
 
@@ -185,164 +200,10 @@ impl Agent {
 
     /// The text the function section costs: the schemas in native mode, their description in
     /// JSON mode.
-    fn functions_text(&self) -> &str {
+    pub(super) fn functions_text(&self) -> &str {
         match self.state.policy.tool_mode {
             ToolMode::Native => &self.tools_text,
             ToolMode::Json => crate::functions::json_mode::instructions(),
-        }
-    }
-
-    /// A message's tokens: the server's count when known, else the local count (scaled by
-    /// what the server's counts have shown so far).
-    pub fn message_tokens(&self, m: &Message) -> u32 {
-        if !self.exact.active() {
-            return m.tokens;
-        }
-        self.exact
-            .message(m.id)
-            .unwrap_or_else(|| (m.tokens as f64 * self.exact.scale()).ceil() as u32)
-    }
-
-    /// The texts the server's tokenizer has not counted yet (nothing without one).
-    pub fn uncounted(&self) -> Vec<(CountKey, String)> {
-        if !self.exact.active() {
-            return Vec::new();
-        }
-        let sections = [
-            Cow::Borrowed(BASE_INSTRUCTIONS),
-            Cow::Owned(self.metadata()),
-            Cow::Owned(self.state.core.render()),
-            Cow::Borrowed(self.functions_text()),
-            Cow::Owned(self.summary_event().unwrap_or_default()),
-        ];
-        let messages: Vec<(u64, String)> = self
-            .fifo
-            .iter()
-            .filter(|m| self.exact.message(m.id).is_none())
-            .map(|m| (m.id, m.token_text()))
-            .collect();
-        self.exact.wanted(
-            sections
-                .iter()
-                .filter(|t| !t.is_empty())
-                .map(|t| (text_key(t), t.as_ref()))
-                .chain(
-                    messages
-                        .iter()
-                        .map(|(id, t)| (CountKey::Message(*id), t.as_str())),
-                ),
-        )
-    }
-
-    /// Stores a count the server's tokenizer gave for one of [`Agent::uncounted`].
-    pub fn record_count(&mut self, key: CountKey, tokens: u32) {
-        match key {
-            CountKey::Message(id) => {
-                if let Some(m) = self.fifo.iter().find(|m| m.id == id) {
-                    let local = m.tokens;
-                    self.exact.insert_message(id, tokens, local);
-                }
-            }
-            CountKey::Text(_) => self.exact.insert(key, tokens),
-        }
-    }
-
-    pub fn budget(&self) -> Budget {
-        let s = &self.settings;
-        let c = &self.counter;
-        let exact = &self.exact;
-        // With the server's tokenizer, each section takes its exact count when there is one.
-        let active = exact.active();
-        let mut missing = 0usize;
-        let mut exact_of = |text: &str| -> Option<u32> {
-            let n = exact.text(text);
-            missing += n.is_none() as usize;
-            n
-        };
-        let tools_tokens = active
-            .then(|| exact_of(self.functions_text()))
-            .flatten()
-            .unwrap_or_else(|| {
-                *self
-                    .tools_tokens
-                    .get_or_init(|| c.count(self.functions_text()))
-            });
-        let base_tokens = active
-            .then(|| exact_of(BASE_INSTRUCTIONS))
-            .flatten()
-            .unwrap_or_else(|| *self.base_tokens.get_or_init(|| c.count(BASE_INSTRUCTIONS)));
-        let core_tokens = active
-            .then(|| exact_of(&self.state.core.render()))
-            .flatten()
-            .unwrap_or_else(|| {
-                *self
-                    .core_tokens
-                    .get_or_init(|| c.count(&self.state.core.render()))
-            });
-        let metadata = self.metadata();
-        let metadata_tokens = active
-            .then(|| exact_of(&metadata))
-            .flatten()
-            .unwrap_or_else(|| c.count(&metadata));
-        let system = base_tokens + metadata_tokens + MESSAGE_OVERHEAD;
-        let summary = match &self.state.summary {
-            None => 0,
-            Some(s) => {
-                active
-                    .then(|| exact_of(&self.summary_event().unwrap_or_default()))
-                    .flatten()
-                    .unwrap_or(s.tokens)
-                    + MESSAGE_OVERHEAD
-            }
-        };
-        let messages: u32 = self
-            .fifo
-            .iter()
-            .map(|m| {
-                if active && exact.message(m.id).is_none() {
-                    missing += 1;
-                }
-                self.message_tokens(m) + MESSAGE_OVERHEAD
-            })
-            .sum();
-        let total = system + tools_tokens + core_tokens + summary + messages + REPLY_PRIMING;
-        let (encoding, approximate) = match exact.source() {
-            Some(source) => (source.to_string(), missing > 0),
-            None => (self.counter.encoding.to_string(), self.counter.approximate),
-        };
-        Budget {
-            context_window: s.context_window,
-            system,
-            functions: tools_tokens,
-            core_memory: core_tokens,
-            summary,
-            messages,
-            total,
-            server_prompt_tokens: self.server_prompt_tokens,
-            warn_at: s.warn_at(),
-            flush_at: s.flush_at(),
-            encoding,
-            approximate,
-            window_source: self.settings.window_source.as_str().to_string(),
-            queue_len: self.fifo.len() as u32,
-        }
-    }
-
-    /// Whether the next prompt would leave too little room for the reply.
-    pub fn needs_flush(&self) -> bool {
-        self.effective(self.budget().total) > self.settings.flush_at()
-    }
-
-    /// A local count scaled to what the server would count (see `server_ratio`).
-    pub fn effective(&self, local: u32) -> u32 {
-        (local as f64 * self.server_ratio.max(1.0)) as u32
-    }
-
-    /// Learns from the server's own count of a prompt the local count put at `local`.
-    pub fn calibrate(&mut self, local: u32, server: Option<u32>) {
-        if let Some(s) = server.filter(|_| local > 0) {
-            self.server_prompt_tokens = Some(s);
-            self.server_ratio = (s as f64 / local as f64).clamp(1.0, 4.0);
         }
     }
 
@@ -480,7 +341,12 @@ impl Agent {
             self.state.next_trace_id += 1;
             (self.state.next_trace_id - 1, t)
         });
+        self.state.window = Some(crate::memory::SavedWindow {
+            tokens: self.settings.context_window,
+            source: self.settings.window_source.as_str().to_string(),
+        });
         let name = self.state.name.clone();
+        let journal = self.take_staged();
         self.store.commit(
             &name,
             &Commit {
@@ -489,6 +355,7 @@ impl Agent {
                 passages,
                 delete_passages: &[],
                 trace,
+                journal: &journal,
             },
         )?;
         if let Some(cache) = self.archival.as_mut() {
@@ -524,11 +391,13 @@ impl Agent {
         }
         self.state.archival_count = self.state.archival_count.saturating_sub(1);
         let name = self.state.name.clone();
+        let journal = self.take_staged();
         self.store.commit(
             &name,
             &Commit {
                 state: Some(&self.state),
                 delete_passages: &[id],
+                journal: &journal,
                 ..Default::default()
             },
         )?;

@@ -11,12 +11,12 @@ use chrono::Utc;
 use tokio::sync::mpsc::unbounded_channel;
 
 use super::chain::{Action, Input};
-use super::events::{Event, EventKind, Trigger};
 use super::exec::Embeds;
 use super::run::Engine;
 use super::step::{StepInput, embedding_inputs, parse_first};
 use crate::memory::RequestRecord;
 use crate::model::{ChatReply, ModelClient, ModelError};
+use crate::protocol::{ErrorKind, Event, EventKind, Trigger, WarningKind};
 use crate::store::StoreError;
 
 impl Engine {
@@ -33,7 +33,7 @@ impl Engine {
         let (retry_tx, mut retry_rx) = unbounded_channel::<EventKind>();
         let mut on_retry = move |e: &ModelError, attempt: u32, wait: std::time::Duration| {
             let _ = retry_tx.send(EventKind::Retry {
-                kind: e.kind().to_string(),
+                kind: e.kind(),
                 message: e.to_string(),
                 attempt,
                 wait_ms: wait.as_millis() as u64,
@@ -72,7 +72,7 @@ impl Engine {
                             Action::Cancel => return Err(ModelError::Interrupted),
                             Action::Side(c) => {
                                 if let Err(e) = self.side(c).await {
-                                    self.emit_error("store", e.to_string());
+                                    self.emit_error(ErrorKind::Store, e.to_string());
                                 }
                             }
                             other => tracing::warn!(?other, "unexpected action during a call"),
@@ -117,7 +117,7 @@ impl Engine {
             Err(ModelError::ContextOverflow(msg)) => {
                 self.learn_window(&msg);
                 self.emit_error(
-                    "context_overflow",
+                    ErrorKind::ContextOverflow,
                     format!("the server says the prompt is too long ({msg})"),
                 );
                 return Ok(Input::Overflowed);
@@ -153,7 +153,7 @@ impl Engine {
         })?;
         crate::crash::point("step:committed");
         for ev in report.events {
-            self.emit(ev);
+            self.send(ev);
         }
         Ok(Input::Stepped(Some(report.next)))
     }
@@ -166,8 +166,7 @@ impl Engine {
             return;
         }
         self.told_tools_left_out = true;
-        self.emit_error(
-            "tools_not_in_prompt",
+        self.emit_warning(WarningKind::ToolsNotInPrompt,
             format!(
                 "the server counted {} prompt tokens where memscope sent {}, {} of them function schemas: \
                  its chat template seems to leave the functions out, so the model cannot see them; \

@@ -10,8 +10,8 @@
 
 use std::collections::VecDeque;
 
-use super::events::{Command, Trigger};
 use super::policy::Next;
+use crate::protocol::{Command, Trigger};
 
 /// Where the engine is.
 #[derive(Debug, Clone, PartialEq)]

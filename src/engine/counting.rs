@@ -7,6 +7,7 @@
 //! failing rounds in a row. Nothing here decides what the agent does.
 
 use super::run::Engine;
+use crate::protocol::WarningKind;
 
 impl Engine {
     /// Looks for the server's tokenizer, unless the settings say local or tiktoken already
@@ -68,8 +69,7 @@ impl Engine {
             self.tokenizer = None;
             self.tokenizer_failures = 0;
             self.agent.exact.disable();
-            self.emit_error(
-                "tokenizer",
+            self.emit_warning(WarningKind::Tokenizer,
                 format!(
                     "the server's tokenizer failed ({e}); counting with {} (approximate) from now on",
                     self.agent.counter.encoding

@@ -10,12 +10,12 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::Value;
 
-use super::events::EventKind;
 use super::policy::plan_eviction;
 use super::prompt;
 use super::run::Engine;
 use crate::memory::{MessageKind, RequestRecord, Role, StepTrace, Summary};
 use crate::model::ModelError;
+use crate::protocol::{ErrorKind, EventKind};
 use crate::store::StoreError;
 
 /// Messages always kept in the queue by a flush.
@@ -40,8 +40,7 @@ impl Engine {
         let cut_ok: Vec<bool> = a.fifo().iter().map(|m| m.role != Role::Tool).collect();
         let k = plan_eviction(&tokens, &cut_ok, target, KEEP_LAST);
         if k == 0 {
-            self.emit_error(
-                "memory_full",
+            self.emit_error(ErrorKind::MemoryFull,
                 "the context is full but no more messages can be evicted (the newest are always kept); \
                  shorten core memory or raise the context window",
             );
@@ -68,7 +67,7 @@ impl Engine {
             ),
             Err(ModelError::Interrupted) => {
                 self.emit_error(
-                    "interrupted",
+                    ErrorKind::Interrupted,
                     "the summary call was interrupted; nothing was evicted",
                 );
                 return Ok(false);
@@ -79,7 +78,7 @@ impl Engine {
                     Err(e) => e.to_string(),
                 };
                 self.emit_error(
-                    "summary_failed",
+                    ErrorKind::SummaryFailed,
                     format!("{why}; kept a plain extract of the evicted messages instead"),
                 );
                 (
@@ -147,11 +146,13 @@ impl Engine {
             model_ms,
             results: Vec::new(),
         };
-        a.commit(&[], &[summary_msg], &[], Some(&trace))?;
-        self.emit(EventKind::Summary {
+        let shown = EventKind::Summary {
             evicted: k,
             summary: summary_text,
-        });
+        };
+        a.stage(&shown);
+        a.commit(&[], &[summary_msg], &[], Some(&trace))?;
+        self.send(shown);
         self.emit_budget();
         Ok(())
     }

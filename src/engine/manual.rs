@@ -11,21 +11,16 @@ use chrono::Utc;
 use super::agent::Agent;
 use super::exec::{Effects, Embeds};
 use crate::memory::Passage;
+use crate::protocol::{EditSource, EventKind};
 use crate::store::{Commit, StoreError};
 
-/// A manual change that was made, or refused with the reason.
-pub type Manual<T> = Result<Result<T, String>, StoreError>;
-
-/// A core block after a manual edit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CoreEdited {
-    pub chars: usize,
-    pub limit: usize,
-}
+/// A manual change that was made (the event that reports it, journaled with the commit), or
+/// refused with the reason.
+pub type Manual = Result<Result<EventKind, String>, StoreError>;
 
 impl Agent {
     /// Replaces a core block's whole value.
-    pub fn edit_core_by_hand(&mut self, label: &str, value: &str) -> Manual<CoreEdited> {
+    pub fn edit_core_by_hand(&mut self, label: &str, value: &str) -> Manual {
         let chars = match self.state.core.set(label, value) {
             Ok(chars) => chars,
             Err(e) => return Ok(Err(e.to_string())),
@@ -38,24 +33,50 @@ impl Agent {
             .unwrap_or_default();
         self.state.core_updated_at = Utc::now();
         self.core_changed();
+        let shown = EventKind::CoreMemoryUpdated {
+            label: label.to_string(),
+            value: value.to_string(),
+            chars,
+            limit,
+            source: EditSource::User,
+        };
+        self.stage(&shown);
         self.commit(&[], &[], &[], None)?;
-        Ok(Ok(CoreEdited { chars, limit }))
+        Ok(Ok(shown))
     }
 
     /// Saves text as archival passages (chunked; embedded when `embeds` holds vectors).
-    /// Returns the new passages' ids and the message to show.
-    pub fn insert_passage_by_hand(
-        &mut self,
-        text: &str,
-        embeds: Option<&Embeds>,
-    ) -> Manual<(Vec<u64>, String)> {
+    pub fn insert_passage_by_hand(&mut self, text: &str, embeds: Option<&Embeds>) -> Manual {
         let mut fx = Effects::default();
         let r = self.archival_insert(text, "user", embeds, &mut fx);
         if !r.ok {
             return Ok(Err(r.message));
         }
+        let shown = EventKind::ArchivalEdited {
+            added: fx.passages.iter().map(|p| p.id).collect(),
+            deleted: vec![],
+            message: r.message,
+        };
+        self.stage(&shown);
         self.commit(&[], &[], &fx.passages, None)?;
-        Ok(Ok((fx.passages.iter().map(|p| p.id).collect(), r.message)))
+        Ok(Ok(shown))
+    }
+
+    /// Deletes an archival passage.
+    pub fn delete_passage_by_hand(&mut self, id: u64) -> Manual {
+        let shown = EventKind::ArchivalEdited {
+            added: vec![],
+            deleted: vec![id],
+            message: format!("deleted passage {id}"),
+        };
+        self.stage(&shown);
+        match self.delete_passage(id)? {
+            true => Ok(Ok(shown)),
+            false => {
+                self.staged.clear();
+                Ok(Err(format!("there is no passage {id}")))
+            }
+        }
     }
 
     /// Writes passages whose embeddings were computed again (same ids, same text).

@@ -9,12 +9,13 @@
 //! `flush.rs`, token counting in `counting.rs`).
 
 pub mod agent;
+mod budget;
 mod call;
 pub mod chain;
 mod counting;
-pub mod events;
 pub mod exec;
 mod flush;
+mod journal;
 pub mod manual;
 pub mod policy;
 pub mod prompt;
@@ -22,8 +23,10 @@ pub mod run;
 pub mod settings;
 pub mod step;
 
+pub use crate::protocol::{
+    Command, EditSource, ErrorKind, Event, EventKind, Status, Trigger, WarningKind,
+};
 pub use agent::Agent;
-pub use events::{Command, EditSource, Event, EventKind, Status, Trigger};
 pub use flush::KEEP_LAST;
 pub use run::{EngineHandle, spawn, spawn_with};
 pub use settings::{EngineSettings, WindowSource};

@@ -5,7 +5,7 @@
 //! the newest messages; [`tools_left_out`] reads the server's prompt count for a sign that its
 //! chat template dropped the function schemas.
 
-use super::events::Trigger;
+use crate::protocol::Trigger;
 
 /// What one step did, as far as control flow cares.
 #[derive(Debug, Clone, Default, PartialEq)]

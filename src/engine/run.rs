@@ -10,15 +10,14 @@
 
 use std::collections::VecDeque;
 
-use chrono::Utc;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::agent::Agent;
 use super::chain::{Action, Chain, Ended, Input};
-use super::events::{Command, EditSource, Event, EventKind};
 use super::exec::Embeds;
 use crate::memory::MessageKind;
 use crate::model::{ModelClient, ServerTokenizer};
+use crate::protocol::{Command, ErrorKind, Event, EventKind, WarningKind};
 use crate::store::StoreError;
 
 pub struct EngineHandle {
@@ -82,21 +81,35 @@ pub(super) struct Engine {
 }
 
 impl Engine {
+    /// Sends an event to the faces, journaling it first when it is journaled (an event that
+    /// went into a commit is sent with [`Engine::send`] instead).
     pub(super) fn emit(&self, kind: EventKind) {
-        let _ = self.events.send(Event {
-            step: self.agent.state.step,
-            time: Utc::now(),
-            kind,
-        });
+        let ev = self.agent.event(kind);
+        if let Err(e) = self.agent.journal(&ev) {
+            tracing::warn!(error = %e, "cannot journal an event; it is shown all the same");
+        }
+        let _ = self.events.send(ev);
+    }
+
+    /// Sends an event whose journal entry was already committed with the change it reports.
+    pub(super) fn send(&self, kind: EventKind) {
+        let _ = self.events.send(self.agent.event(kind));
     }
 
     pub(super) fn event_sender(&self) -> UnboundedSender<Event> {
         self.events.clone()
     }
 
-    pub(super) fn emit_error(&self, kind: &str, message: impl Into<String>) {
+    pub(super) fn emit_error(&self, kind: ErrorKind, message: impl Into<String>) {
         self.emit(EventKind::Error {
-            kind: kind.to_string(),
+            kind,
+            message: message.into(),
+        });
+    }
+
+    pub(super) fn emit_warning(&self, kind: WarningKind, message: impl Into<String>) {
+        self.emit(EventKind::Warning {
+            kind,
             message: message.into(),
         });
     }
@@ -196,10 +209,11 @@ impl Engine {
             );
         }
         let msg = self.agent.event_message(MessageKind::UserMessage, &text);
-        let id = msg.id;
+        let shown = EventKind::UserMessage { id: msg.id, text };
         new.push(msg);
+        self.agent.stage(&shown);
         self.agent.commit(&new, &[], &[], None)?;
-        self.emit(EventKind::UserMessage { id, text });
+        self.send(shown);
         self.refresh_counts().await;
         self.emit_budget();
         Ok(())
@@ -208,19 +222,16 @@ impl Engine {
     async fn end_chain(&mut self, steps: u32, ended: Ended) {
         match ended {
             Ended::Normally => {}
-            Ended::Cap => self.emit_error(
-                "chain_cap",
+            Ended::Cap => self.emit_error(ErrorKind::ChainCap,
                 format!(
                     "stopped after {steps} model calls for one input (the chain cap); the agent now waits for you"
                 ),
             ),
-            Ended::NoModel => self.emit_error(
-                "no_model",
+            Ended::NoModel => self.emit_error(ErrorKind::NoModel,
                 "no model endpoint is configured: set --base-url (or OPENAI_BASE_URL) and --model; \
                  the message was saved",
             ),
-            Ended::AtGate => self.emit_error(
-                "interrupted",
+            Ended::AtGate => self.emit_error(ErrorKind::Interrupted,
                 "the chain was stopped before the next model call",
             ),
         }
@@ -238,13 +249,9 @@ impl Engine {
                 let embeds = self.embed_passage(&text).await;
                 self.insert_passage(&text, embeds.as_ref())?;
             }
-            Command::DeletePassage(id) => match self.agent.delete_passage(id)? {
-                true => self.emit(EventKind::ArchivalEdited {
-                    added: vec![],
-                    deleted: vec![id],
-                    message: format!("deleted passage {id}"),
-                }),
-                false => self.emit_error("edit_refused", format!("there is no passage {id}")),
+            Command::DeletePassage(id) => match self.agent.delete_passage_by_hand(id)? {
+                Ok(shown) => self.send(shown),
+                Err(why) => self.emit_error(ErrorKind::EditRefused, why),
             },
             Command::Connect { client, provider } => self.connect(client, provider).await,
             other => tracing::warn!(?other, "not a side command; ignored"),
@@ -336,11 +343,10 @@ impl Engine {
                 .values()
                 .filter(|p| p.embedding_model.as_deref() != Some(model.as_str()))
                 .count(),
-            Err(e) => return self.emit_error("store", e.to_string()),
+            Err(e) => return self.emit_error(ErrorKind::Store, e.to_string()),
         };
         if stale > 0 {
-            self.emit_error(
-                "embedding_model_changed",
+            self.emit_warning(WarningKind::EmbeddingModelChanged,
                 format!(
                     "{stale} archival passages are not embedded with {model}; searches rank them by words after the rest. \
                      Run `memscope archival reembed --embedding-model {model}` to embed them again"
@@ -364,32 +370,22 @@ impl Engine {
 
     fn insert_passage(&mut self, text: &str, embeds: Option<&Embeds>) -> Result<(), StoreError> {
         match self.agent.insert_passage_by_hand(text, embeds)? {
-            Ok((added, message)) => {
-                self.emit(EventKind::ArchivalEdited {
-                    added,
-                    deleted: vec![],
-                    message,
-                });
+            Ok(shown) => {
+                self.send(shown);
                 self.emit_budget();
             }
-            Err(why) => self.emit_error("edit_refused", why),
+            Err(why) => self.emit_error(ErrorKind::EditRefused, why),
         }
         Ok(())
     }
 
     fn edit_core(&mut self, label: &str, value: &str) -> Result<(), StoreError> {
         match self.agent.edit_core_by_hand(label, value)? {
-            Ok(done) => {
-                self.emit(EventKind::CoreMemoryUpdated {
-                    label: label.to_string(),
-                    value: value.to_string(),
-                    chars: done.chars,
-                    limit: done.limit,
-                    source: EditSource::User,
-                });
+            Ok(shown) => {
+                self.send(shown);
                 self.emit_budget();
             }
-            Err(why) => self.emit_error("edit_refused", why),
+            Err(why) => self.emit_error(ErrorKind::EditRefused, why),
         }
         Ok(())
     }

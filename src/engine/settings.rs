@@ -23,6 +23,18 @@ impl WindowSource {
             WindowSource::Default => "default",
         }
     }
+
+    /// The source named by [`WindowSource::as_str`].
+    pub fn parse(s: &str) -> Option<WindowSource> {
+        [
+            WindowSource::Config,
+            WindowSource::Server,
+            WindowSource::ModelTable,
+            WindowSource::Default,
+        ]
+        .into_iter()
+        .find(|w| w.as_str() == s)
+    }
 }
 
 /// The context window for a model name when nothing better says: memscope's table of known

@@ -4,13 +4,13 @@
 //! for it), runs the first tool call, answers every other call with a Failed result so the
 //! transcript stays valid, decides what follows ([`policy::next`]), and commits the step —
 //! reply, results, any heartbeat or warning, state and trace — in one write transaction. It
-//! returns the events to show, in order, only after the commit succeeded.
+//! returns the events to show, in order, only after the commit succeeded; the commit journals
+//! them.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::agent::Agent;
-use super::events::{EditSource, EventKind, Status, Trigger};
 use super::exec::{Effects, Embeds, FnResult};
 use super::policy::{self, Next, StepOutcome};
 use crate::functions::{Call, CallError, ParsedCall, parse_call};
@@ -19,6 +19,7 @@ use crate::memory::{
     ToolMode, TraceResult,
 };
 use crate::model::ChatReply;
+use crate::protocol::{EditSource, EventKind, Status, Trigger};
 use crate::store::StoreError;
 use crate::text;
 
@@ -126,7 +127,7 @@ impl Agent {
             });
         } else if reply.tool_calls.is_empty() {
             events.push(EventKind::Error {
-                kind: "empty_reply".into(),
+                kind: crate::protocol::ErrorKind::EmptyReply,
                 message:
                     "the model replied with neither text nor a function call; waiting for the user"
                         .into(),
@@ -143,8 +144,8 @@ impl Agent {
         // Every call kept in the transcript needs a result; a flood of calls is cut short.
         let kept = &reply.tool_calls[..reply.tool_calls.len().min(MAX_CALLS_PER_REPLY)];
         if kept.len() < reply.tool_calls.len() {
-            events.push(EventKind::Error {
-                kind: "too_many_calls".into(),
+            events.push(EventKind::Warning {
+                kind: crate::protocol::WarningKind::TooManyCalls,
                 message: format!(
                     "the reply held {} function calls; only the first {MAX_CALLS_PER_REPLY} were kept (and only the first runs)",
                     reply.tool_calls.len()
@@ -221,6 +222,7 @@ impl Agent {
             return_index = Some(events.len());
             events.push(EventKind::FunctionReturn {
                 name: shown_name.clone(),
+                call_id: text::visible(&call.id),
                 status,
                 message: result.message.clone(),
                 heartbeat: false,
@@ -247,6 +249,7 @@ impl Agent {
             });
             events.push(EventKind::FunctionReturn {
                 name: name.clone(),
+                call_id: text::visible(&extra.id),
                 status: Status::Failed,
                 message: msg.clone(),
                 heartbeat: false,
@@ -317,6 +320,9 @@ impl Agent {
             model_ms: input.model_ms,
             results: traces,
         };
+        for ev in &events {
+            self.stage(ev);
+        }
         self.commit(&new, &[], &fx.passages, Some(&trace))?;
         events.push(EventKind::Budget(self.budget()));
         Ok(StepReport { events, next })

@@ -44,6 +44,18 @@ pub struct AgentState {
     /// How this agent talks to its model.
     #[serde(default)]
     pub policy: AgentPolicy,
+    /// The context window the writer last used, and where it came from, so that readers
+    /// (`dump`, `watch`) show the same budget.
+    #[serde(default)]
+    pub window: Option<SavedWindow>,
+}
+
+/// A context window as saved with the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedWindow {
+    pub tokens: u32,
+    /// `config`, `server`, `model table` or `default`.
+    pub source: String,
 }
 
 /// How function calls travel between memscope and the model.
@@ -178,6 +190,7 @@ impl AgentState {
             warned: false,
             heartbeats_paused_until: None,
             policy: AgentPolicy::default(),
+            window: None,
         }
     }
 }

@@ -637,9 +637,9 @@ mod tests {
             None,
             r#"{"error":{"code":"context_length_exceeded"}}"#.into(),
         );
-        assert_eq!(e.kind(), "context_overflow");
+        assert_eq!(e.kind().as_str(), "context_overflow");
         let e = classify(StatusCode::BAD_REQUEST, None, "bad field".into());
-        assert_eq!(e.kind(), "bad_request");
+        assert_eq!(e.kind().as_str(), "bad_request");
     }
 
     #[test]

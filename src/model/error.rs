@@ -29,17 +29,18 @@ pub enum ModelError {
 
 impl ModelError {
     /// A stable name for the headless `error` event and the UI.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> crate::protocol::ErrorKind {
+        use crate::protocol::ErrorKind as K;
         match self {
-            ModelError::Connect(_) => "connection",
-            ModelError::Timeout(_) => "timeout",
-            ModelError::RateLimited { .. } => "rate_limited",
-            ModelError::Server { .. } => "server_error",
-            ModelError::Auth { .. } => "auth",
-            ModelError::BadRequest { .. } => "bad_request",
-            ModelError::ContextOverflow(_) => "context_overflow",
-            ModelError::InvalidResponse(_) => "invalid_response",
-            ModelError::Interrupted => "interrupted",
+            ModelError::Connect(_) => K::Connection,
+            ModelError::Timeout(_) => K::Timeout,
+            ModelError::RateLimited { .. } => K::RateLimited,
+            ModelError::Server { .. } => K::ServerError,
+            ModelError::Auth { .. } => K::Auth,
+            ModelError::BadRequest { .. } => K::BadRequest,
+            ModelError::ContextOverflow(_) => K::ContextOverflow,
+            ModelError::InvalidResponse(_) => K::InvalidResponse,
+            ModelError::Interrupted => K::Interrupted,
         }
     }
 

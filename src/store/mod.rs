@@ -4,8 +4,11 @@
 //! [`StoreError::InUse`] and the file is left untouched. Any number of readers
 //! ([`Store::open_read_only`]) may follow a writer's commits at the same time (redb's
 //! single-writer concurrency mode). [`Store::commit`] writes everything a step produced in one
-//! durable write transaction, so a crash keeps either all of a step or none of it. Values are
-//! JSON; keys are `(agent, id)` so each agent's rows are contiguous and ordered by id.
+//! durable write transaction, so a crash keeps either all of a step or none of it, the step's
+//! journal entries included. Values are JSON; keys are `(agent, id)` so each agent's rows are
+//! contiguous and ordered by id. A store that is only unclean (its writer was killed) is
+//! recovered by the next reader or writer; a damaged one is reported as [`StoreError::Damaged`],
+//! naming the file, by every command.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +24,10 @@ const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
 const RECALL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("recall");
 const ARCHIVAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("archival");
 const TRACES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("traces");
+/// The events a face showed, in order (see `journal.rs`).
+const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
+
+mod journal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -87,6 +94,8 @@ pub struct Commit<'a> {
     pub delete_passages: &'a [u64],
     /// A trace and its key.
     pub trace: Option<(u64, &'a StepTrace)>,
+    /// Journal entries and their sequence numbers.
+    pub journal: &'a [(u64, crate::protocol::Event)],
 }
 
 pub struct Store {
@@ -240,6 +249,7 @@ impl Store {
         tx.open_table(RECALL).map_err(db_err)?;
         tx.open_table(ARCHIVAL).map_err(db_err)?;
         tx.open_table(TRACES).map_err(db_err)?;
+        tx.open_table(JOURNAL).map_err(db_err)?;
         tx.commit().map_err(db_err)
     }
 
@@ -307,6 +317,13 @@ impl Store {
                     t.insert((agent, key), encode(trace).as_slice())
                         .map_err(db_err)?;
                 }
+                if !c.journal.is_empty() {
+                    let mut t = tx.open_table(JOURNAL).map_err(db_err)?;
+                    for (seq, ev) in c.journal {
+                        t.insert((agent, *seq), encode(ev).as_slice())
+                            .map_err(db_err)?;
+                    }
+                }
             }
             crate::crash::point("commit:written");
             tx.commit().map_err(db_err)?;
@@ -323,7 +340,7 @@ impl Store {
             {
                 let mut t = tx.open_table(AGENTS).map_err(db_err)?;
                 existed = t.remove(agent).map_err(db_err)?.is_some();
-                for def in [RECALL, ARCHIVAL, TRACES] {
+                for def in [RECALL, ARCHIVAL, TRACES, JOURNAL] {
                     let mut t = tx.open_table(def).map_err(db_err)?;
                     t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
                         .map_err(db_err)?;

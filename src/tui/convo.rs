@@ -11,7 +11,6 @@ use unicode_width::UnicodeWidthChar;
 
 use super::theme::Theme;
 use crate::engine::Status;
-use crate::memory::{Message, MessageKind, Role};
 use crate::text;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +35,8 @@ pub struct Entry {
     pub kind: EntryKind,
     pub text: String,
     pub expanded: bool,
+    /// A reply still streaming in (at most one entry at a time).
+    pub streaming: bool,
 }
 
 impl Entry {
@@ -44,6 +45,7 @@ impl Entry {
             kind,
             text: text::visible(text),
             expanded: false,
+            streaming: false,
         }
     }
 
@@ -198,17 +200,44 @@ impl Conversation {
         }
     }
 
-    /// Drops the last entry (an unfinished streamed thought whose step was dropped).
-    pub fn pop(&mut self) {
-        self.entries.pop();
-        self.heights.truncate(self.entries.len());
+    /// Removes an entry (an unfinished streamed reply whose step was dropped).
+    pub fn remove(&mut self, i: usize) {
+        if i < self.entries.len() {
+            self.entries.remove(i);
+            if i < self.heights.len() {
+                self.heights.remove(i);
+            }
+            if self.selected.is_some_and(|s| s >= self.entries.len()) {
+                self.selected = self.entries.len().checked_sub(1);
+            }
+        }
     }
 
-    /// Replaces an entry's kind and text (a streamed thought becoming final).
+    /// The entry a reply is streaming into, if any.
+    pub fn streaming(&self) -> Option<usize> {
+        self.entries.iter().rposition(|e| e.streaming)
+    }
+
+    /// Puts entries before the ones shown (history that loaded after live events came in).
+    pub fn prepend(&mut self, mut earlier: Vec<Entry>) {
+        if earlier.is_empty() {
+            return;
+        }
+        let n = earlier.len();
+        earlier.append(&mut self.entries);
+        self.entries = earlier;
+        self.heights.clear();
+        if let Some(s) = self.selected.as_mut() {
+            *s += n;
+        }
+    }
+
+    /// Replaces an entry's kind and text (a streamed reply becoming final).
     pub fn set(&mut self, i: usize, kind: EntryKind, text: &str) {
         if let Some(e) = self.entries.get_mut(i) {
             e.kind = kind;
             e.text = text::visible(text);
+            e.streaming = false;
             self.invalidate(i);
         }
     }
@@ -295,78 +324,6 @@ impl Conversation {
             self.scroll = (below + h).saturating_sub(height as usize);
         }
     }
-}
-
-/// Entries for messages read back from recall (history at start, `watch` mode).
-pub fn entries_from_messages(messages: &[Message]) -> Vec<Entry> {
-    let mut out: Vec<Entry> = Vec::new();
-    for m in messages {
-        match (m.role, m.kind) {
-            (Role::User, MessageKind::UserMessage) => {
-                out.push(Entry::new(EntryKind::User, &m.text))
-            }
-            (Role::User, MessageKind::Heartbeat) => {
-                out.push(Entry::new(EntryKind::System("heartbeat"), &m.text))
-            }
-            (Role::User, MessageKind::Login) => {
-                out.push(Entry::new(EntryKind::System("login"), "session started"))
-            }
-            (_, MessageKind::SystemAlert) => {
-                let label = if m.text.starts_with("Memory pressure") {
-                    "memory warning"
-                } else {
-                    "system alert"
-                };
-                out.push(Entry::new(EntryKind::System(label), &m.text))
-            }
-            (_, MessageKind::Summary) => {
-                out.push(Entry::new(EntryKind::System("summary"), &m.text))
-            }
-            (Role::Assistant, _) => {
-                if !m.content.trim().is_empty() {
-                    out.push(Entry::new(EntryKind::Thought, m.content.trim()));
-                }
-                for c in &m.tool_calls {
-                    out.push(Entry::new(
-                        EntryKind::Call {
-                            name: text::visible(&c.name),
-                            args: text::visible(&c.arguments),
-                            call_id: text::visible(&c.id),
-                            result: None,
-                        },
-                        "",
-                    ));
-                    if c.name == "send_message"
-                        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&c.arguments)
-                        && let Some(said) = v["message"].as_str()
-                        && c == &m.tool_calls[0]
-                    {
-                        out.push(Entry::new(EntryKind::Agent, said));
-                    }
-                }
-            }
-            (Role::Tool, _) => {
-                let id = text::visible(m.tool_call_id.as_deref().unwrap_or_default());
-                let v: serde_json::Value = serde_json::from_str(&m.content).unwrap_or_default();
-                let status = if v["status"] == "OK" {
-                    Status::Ok
-                } else {
-                    Status::Failed
-                };
-                let msg = text::visible(v["message"].as_str().unwrap_or_default());
-                if let Some(EntryKind::Call { result, .. }) = out
-                    .iter_mut()
-                    .rev()
-                    .map(|e| &mut e.kind)
-                    .find(|k| matches!(k, EntryKind::Call { call_id, .. } if *call_id == id))
-                {
-                    *result = Some((status, msg));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]

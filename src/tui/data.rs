@@ -5,13 +5,12 @@
 //! agent's functions (BM25 over the same text).
 
 use crate::memory::search::Bm25Index;
-use crate::memory::{Message, MessageKind, Role};
+use crate::memory::{Message, MessageKind};
 use crate::store::Store;
 use crate::text;
 
-use super::app::{Load, Loaded, LogEntry, Row, StoreTab};
-use super::convo::entries_from_messages;
-use crate::engine::Status;
+use super::app::{Load, Loaded, Row, StoreTab};
+use super::transcript;
 
 const TIME: &str = "%Y-%m-%d %H:%M";
 
@@ -122,59 +121,38 @@ fn load_inner(store: &Store, agent: &str, what: &Load) -> Result<Loaded, crate::
     })
 }
 
-/// Function-log entries for messages read back from recall.
-pub fn log_from_messages(messages: &[Message]) -> Vec<LogEntry> {
-    let mut out: Vec<LogEntry> = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
-        if m.role != Role::Assistant {
-            continue;
-        }
-        for c in &m.tool_calls {
-            let result = messages[i + 1..]
-                .iter()
-                .take_while(|r| r.role == Role::Tool)
-                .find(|r| r.tool_call_id.as_deref() == Some(c.id.as_str()));
-            let (status, message) = match result {
-                Some(r) => {
-                    let v: serde_json::Value = serde_json::from_str(&r.content).unwrap_or_default();
-                    (
-                        Some(if v["status"] == "OK" {
-                            Status::Ok
-                        } else {
-                            Status::Failed
-                        }),
-                        text::visible(v["message"].as_str().unwrap_or_default()),
-                    )
-                }
-                None => (None, String::new()),
-            };
-            let heartbeat = messages[i + 1..]
-                .iter()
-                .find(|r| r.role != Role::Tool)
-                .map(|r| matches!(r.kind, MessageKind::Heartbeat | MessageKind::SystemAlert));
-            out.push(LogEntry {
-                step: m.step,
-                name: text::visible(&c.name),
-                args: text::visible(&c.arguments),
-                status,
-                message,
-                heartbeat,
-                duration_ms: None,
-                manual: false,
-                repairs: Vec::new(),
-            });
-        }
-    }
-    out
-}
-
-/// The conversation and function log as recall holds them.
-pub fn history(store: &Store, agent: &str) -> Loaded {
-    match store.recall(agent) {
-        Ok(messages) => Loaded::History {
-            entries: entries_from_messages(&messages),
-            log: log_from_messages(&messages),
-        },
+/// The conversation and function log as the store tells them: the journal's events before
+/// `before` (the first one this session writes), replayed through the same transcript as live
+/// events, preceded by what recall tells of messages older than the journal.
+pub fn history(store: &Store, agent: &str, before: u64) -> Loaded {
+    match history_inner(store, agent, before) {
+        Ok(l) => l,
         Err(e) => Loaded::Failed(format!("cannot read the conversation: {e}")),
     }
+}
+
+fn history_inner(
+    store: &Store,
+    agent: &str,
+    before: u64,
+) -> Result<Loaded, crate::store::StoreError> {
+    let journal = store.journal(agent, 0, before)?;
+    let journal_starts = journal.iter().find_map(|(_, e)| match &e.kind {
+        crate::engine::EventKind::UserMessage { id, .. } => Some(*id),
+        _ => None,
+    });
+    let older: Vec<Message> = match (journal.is_empty(), journal_starts) {
+        (true, _) => store.recall(agent)?,
+        (false, Some(first)) => store
+            .recall(agent)?
+            .into_iter()
+            .take_while(|m| m.id < first)
+            .collect(),
+        (false, None) => Vec::new(),
+    };
+    let (mut entries, mut log) = transcript::entries_from_messages(&older);
+    let (more, more_log) = transcript::replay(journal.iter().map(|(_, e)| e));
+    entries.extend(more);
+    log.extend(more_log);
+    Ok(Loaded::History { entries, log })
 }

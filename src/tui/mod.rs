@@ -11,6 +11,7 @@ pub mod convo;
 pub mod data;
 pub mod keymap;
 pub mod theme;
+pub mod transcript;
 pub mod view;
 pub mod watch;
 
@@ -115,8 +116,9 @@ impl<B: Backend> Runtime<B> {
             self.agent.clone(),
             self.loads_tx.clone(),
         );
+        let before = self.app.history_before;
         let read = tokio::task::spawn_blocking(move || {
-            let _ = tx.send(AppEvent::Loaded(data::history(&store, &agent)));
+            let _ = tx.send(AppEvent::Loaded(data::history(&store, &agent, before)));
         });
         self.reads.push(read);
         let fx = self.app.start_effects();
@@ -285,6 +287,7 @@ pub fn initial_app(
     read_only: bool,
 ) -> App {
     App::new(AppInit {
+        history_before: agent.journal_next(),
         agent: agent.name().to_string(),
         model: client.map(|c| c.model.clone()),
         endpoint: client.map(|c| c.base_url.clone()),
@@ -384,7 +387,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
         session::open_writer(&cfg, store.clone())?
     };
     let app = initial_app(&agent, cfg.client.as_ref(), theme, keymap, opts.watch);
-    let last_id = agent.state.next_message_id.saturating_sub(1);
+    let journal_from = agent.journal_next();
 
     let engine = if opts.watch {
         None
@@ -470,7 +473,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
             store,
             cfg.agent.clone(),
             cfg.engine.clone(),
-            last_id,
+            journal_from,
             rt.feed(),
         ));
     }

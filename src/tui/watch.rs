@@ -1,8 +1,10 @@
 //! `memscope watch`: follow a store another memscope process is writing.
 //!
 //! Contract: opens the store read-only (never blocking or disturbing the writer), checks it a
-//! few times a second, and sends what changed as [`Loaded::Watched`]: new recall messages as
-//! conversation and function-log entries, core memory and the budget.
+//! few times a second, and sends what changed as [`Loaded::Watched`]: the writer's journal since
+//! the last look (the same events its own face showed: the conversation, function calls and
+//! their results, errors, warnings, model calls and chain ends, so the run state follows too),
+//! core memory and the budget (with the window the writer saved for the agent).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,51 +12,41 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::app::{AppEvent, Loaded};
-use super::convo::entries_from_messages;
-use super::data::log_from_messages;
 use crate::engine::{Agent, EngineSettings};
 use crate::store::Store;
 
 pub const POLL: Duration = Duration::from_millis(300);
 
-/// What identifies a version of the agent: it changes with every commit that matters.
-#[derive(Debug, Clone, PartialEq)]
-struct Mark {
-    step: u64,
-    recall: u64,
-    archival: u64,
-    core_updated: String,
-}
-
-/// What changed since `after`, or None when the agent is as it was at `seen`.
+/// What changed since journal entry `after`: the new entries, or None when there are none and
+/// the agent is as it was at `seen` (its step, counts and core memory).
 fn poll_once(
     store: Arc<Store>,
     agent: &str,
     settings: EngineSettings,
     after: u64,
-    seen: Option<&Mark>,
-) -> Result<Option<(Loaded, u64, Mark)>, String> {
+    seen: Option<&String>,
+) -> Result<Option<(Loaded, u64, String)>, String> {
     let state = store
         .load_agent(agent)
         .map_err(|e| e.to_string())?
         .ok_or("the agent was deleted")?;
-    let mark = Mark {
-        step: state.step,
-        recall: state.recall_count,
-        archival: state.archival_count,
-        core_updated: state.core_updated_at.to_rfc3339(),
-    };
-    if seen == Some(&mark) {
+    let mark = format!(
+        "{} {} {} {}",
+        state.step,
+        state.recall_count,
+        state.archival_count,
+        state.core_updated_at.to_rfc3339()
+    );
+    let new = store
+        .journal(agent, after, u64::MAX)
+        .map_err(|e| e.to_string())?;
+    if new.is_empty() && seen == Some(&mark) {
         return Ok(None);
     }
-    let new = store
-        .recall_since(agent, after)
-        .map_err(|e| e.to_string())?;
-    let newest = new.last().map(|m| m.id).unwrap_or(after);
+    let newest = new.last().map(|(seq, _)| *seq).unwrap_or(after);
     let a = Agent::open(store, agent, settings).map_err(|e| e.to_string())?;
     let loaded = Loaded::Watched {
-        entries: entries_from_messages(&new),
-        log: log_from_messages(&new),
+        events: new.into_iter().map(|(_, e)| e).collect(),
         core: a.state.core.blocks.clone(),
         budget: a.budget(),
         step: a.state.step,
@@ -62,29 +54,30 @@ fn poll_once(
     Ok(Some((loaded, newest, mark)))
 }
 
-/// Runs until the receiver is gone. `last_id` is the newest message already shown.
+/// Runs until the receiver is gone. Journal entries below `from` were shown as history.
 pub async fn follow(
     store: Arc<Store>,
     agent: String,
     settings: EngineSettings,
-    mut last_id: u64,
+    from: u64,
     tx: UnboundedSender<AppEvent>,
 ) {
-    let mut seen: Option<Mark> = None;
+    let mut seen: Option<String> = None;
+    let mut after = from.saturating_sub(1);
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
         let (store2, agent2, settings2, seen2) =
             (store.clone(), agent.clone(), settings.clone(), seen.clone());
-        let after = last_id;
+        let since = after;
         let result = tokio::task::spawn_blocking(move || {
-            poll_once(store2, &agent2, settings2, after, seen2.as_ref())
+            poll_once(store2, &agent2, settings2, since, seen2.as_ref())
         })
         .await;
         let event = match result {
             Ok(Ok(Some((loaded, newest, mark)))) => {
                 seen = Some(mark);
-                last_id = newest;
+                after = newest;
                 AppEvent::Loaded(loaded)
             }
             Ok(Ok(None)) => continue,

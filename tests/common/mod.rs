@@ -597,7 +597,18 @@ pub fn errors(events: &[EventKind]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            EventKind::Error { kind, .. } => Some(kind.clone()),
+            EventKind::Error { kind, .. } => Some(kind.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The kinds of the warnings among `events`.
+pub fn warnings(events: &[EventKind]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::Warning { kind, .. } => Some(kind.to_string()),
             _ => None,
         })
         .collect()

@@ -1,11 +1,15 @@
-//! The typed channels between the engine and its faces (TUI, headless).
+//! The protocol between the engine and its faces (TUI, command line, watch).
 //!
 //! Contract: faces send [`Command`]s and receive [`Event`]s; nothing else crosses. Every event
 //! carries the agent's step number (the model call it belongs to) and a UTC timestamp, and
-//! serializes to one JSON object with a `type` field (the headless output is exactly this).
+//! serializes to one JSON object with a `type` field (the `run` output is exactly this). Function
+//! calls and their returns carry the call's id. An `error` means something failed (its kind is
+//! an [`ErrorKind`]); a `warning` is advice, nothing failed ([`WarningKind`]). The events a
+//! transcript is made of are also journaled in the store ([`EventKind::journaled`]), so history
+//! and `watch` replay exactly what a live face saw.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::tokens::Budget;
@@ -42,8 +46,98 @@ pub enum Command {
     ShutdownNow,
 }
 
+/// What failed, for an `error` event (and the `kind` of a `retry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The endpoint could not be reached.
+    Connection,
+    Timeout,
+    RateLimited,
+    ServerError,
+    /// The key was refused.
+    Auth,
+    BadRequest,
+    /// The server refused the prompt as too long.
+    ContextOverflow,
+    /// The server's answer was not a completion.
+    InvalidResponse,
+    /// The user stopped a call or a chain.
+    Interrupted,
+    /// The store could not be read or written.
+    Store,
+    /// A manual change was refused (nothing was written).
+    EditRefused,
+    /// The chain cap stopped a chain.
+    ChainCap,
+    /// No endpoint is configured.
+    NoModel,
+    /// The context is full and nothing more can be evicted.
+    MemoryFull,
+    /// The summariser failed; a plain extract was kept.
+    SummaryFailed,
+    /// The model answered with neither text nor a call.
+    EmptyReply,
+}
+
+/// What a `warning` advises about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// The server's chat template seems to leave the function schemas out.
+    ToolsNotInPrompt,
+    /// Archival passages were embedded with another model than the one configured.
+    EmbeddingModelChanged,
+    /// The server's tokenizer failed; local counting took over.
+    Tokenizer,
+    /// A reply held more function calls than are kept.
+    TooManyCalls,
+}
+
+macro_rules! kind_names {
+    ($t:ty { $($v:ident => $name:literal),* $(,)? }) => {
+        impl $t {
+            /// The name in events and on screen (snake_case, as serialized).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(<$t>::$v => $name,)*
+                }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+kind_names!(ErrorKind {
+    Connection => "connection",
+    Timeout => "timeout",
+    RateLimited => "rate_limited",
+    ServerError => "server_error",
+    Auth => "auth",
+    BadRequest => "bad_request",
+    ContextOverflow => "context_overflow",
+    InvalidResponse => "invalid_response",
+    Interrupted => "interrupted",
+    Store => "store",
+    EditRefused => "edit_refused",
+    ChainCap => "chain_cap",
+    NoModel => "no_model",
+    MemoryFull => "memory_full",
+    SummaryFailed => "summary_failed",
+    EmptyReply => "empty_reply",
+});
+kind_names!(WarningKind {
+    ToolsNotInPrompt => "tools_not_in_prompt",
+    EmbeddingModelChanged => "embedding_model_changed",
+    Tokenizer => "tokenizer",
+    TooManyCalls => "too_many_calls",
+});
+
 /// Why the next model call happens.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
     UserMessage,
@@ -72,7 +166,7 @@ impl std::fmt::Display for Trigger {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     #[serde(rename = "OK")]
     Ok,
@@ -89,14 +183,14 @@ impl Status {
 }
 
 /// Who changed core memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EditSource {
     Agent,
     User,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// The engine is up; first event of a session.
@@ -120,7 +214,7 @@ pub enum EventKind {
     },
     /// A failed model call will be retried after `wait_ms`.
     Retry {
-        kind: String,
+        kind: ErrorKind,
         message: String,
         attempt: u32,
         wait_ms: u64,
@@ -147,6 +241,8 @@ pub enum EventKind {
     },
     FunctionReturn {
         name: String,
+        /// The id of the call this answers.
+        call_id: String,
         status: Status,
         message: String,
         /// Whether a heartbeat (another step) followed.
@@ -182,8 +278,14 @@ pub enum EventKind {
         message: String,
     },
     Budget(Budget),
+    /// Something failed.
     Error {
-        kind: String,
+        kind: ErrorKind,
+        message: String,
+    },
+    /// Advice: nothing failed, but the user should know.
+    Warning {
+        kind: WarningKind,
         message: String,
     },
     /// The chain for one user input is over; the engine waits for the user.
@@ -192,7 +294,21 @@ pub enum EventKind {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+impl EventKind {
+    /// Whether the event belongs in the store's journal: what a transcript, a function log or a
+    /// watcher is made of. Budgets, streamed pieces, retries and `ready` are for the moment only.
+    pub fn journaled(&self) -> bool {
+        !matches!(
+            self,
+            EventKind::Budget(_)
+                | EventKind::ThoughtDelta { .. }
+                | EventKind::Retry { .. }
+                | EventKind::Ready { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub step: u64,
     pub time: DateTime<Utc>,
@@ -207,5 +323,24 @@ impl Event {
         crate::text::json_terminal_safe(
             serde_json::to_string(self).expect("events always serialize"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_are_what_serde_writes() {
+        for k in [
+            ErrorKind::Connection,
+            ErrorKind::EditRefused,
+            ErrorKind::EmptyReply,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for k in [WarningKind::ToolsNotInPrompt, WarningKind::TooManyCalls] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
     }
 }

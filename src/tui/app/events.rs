@@ -1,0 +1,170 @@
+//! The app's side of engine events and background reads: the transcript (`transcript.rs`
+//! makes the entries and log rows), the run state, core memory, the budget, notices, and the
+//! reads to start.
+
+use super::*;
+use crate::engine::{EditSource, ErrorKind, Event, EventKind};
+use crate::tui::transcript;
+
+impl App {
+    pub(super) fn on_engine(&mut self, e: Event) -> Vec<Effect> {
+        self.step = e.step;
+        let log_len = self.log.len();
+        transcript::apply(&mut self.convo, &mut self.log, &e);
+        if self.log.len() > log_len {
+            self.log_selected = self.log.len() - 1;
+        }
+        let mut fx = Vec::new();
+        match e.kind {
+            EventKind::Ready {
+                model,
+                base_url,
+                policy,
+                ..
+            } => {
+                self.model = model;
+                self.endpoint = base_url;
+                self.policy = policy;
+            }
+            EventKind::UserMessage { .. } => self.convo.scroll = 0,
+            EventKind::ModelCall { trigger } => {
+                self.run = RunState::Waiting {
+                    since: self.now,
+                    trigger: trigger.to_string(),
+                };
+            }
+            EventKind::Retry {
+                message,
+                attempt,
+                wait_ms,
+                ..
+            } => {
+                self.notice = Some(format!(
+                    "retry {attempt} in {:.1}s: {}",
+                    wait_ms as f64 / 1000.0,
+                    text::visible(&message)
+                ));
+            }
+            EventKind::Paused { trigger, budget } => {
+                self.run = RunState::Paused {
+                    trigger: trigger.to_string(),
+                };
+                self.budget = budget;
+            }
+            EventKind::Summary { .. } => fx.push(Effect::Load(Load::Recall)),
+            EventKind::CoreMemoryUpdated {
+                label,
+                value,
+                chars,
+                limit,
+                source,
+            } => {
+                match self.core.iter_mut().find(|b| b.label == label) {
+                    Some(b) => {
+                        b.value = value;
+                        b.limit = limit;
+                    }
+                    None => self.core.push(Block {
+                        limit,
+                        ..Block::new(&label, &value)
+                    }),
+                }
+                if source == EditSource::User {
+                    self.notice =
+                        Some(format!("saved {} ({chars}/{limit})", text::visible(&label)));
+                }
+            }
+            EventKind::ArchivalEdited { message, .. } => {
+                self.notice = Some(text::visible(&message));
+                fx.push(Effect::Load(Load::Archival));
+            }
+            EventKind::Budget(b) => self.budget = b,
+            EventKind::Error { kind, message } => {
+                let message = text::visible(&message);
+                if kind == ErrorKind::EditRefused {
+                    self.notice = Some(message);
+                } else {
+                    self.error = Some(message);
+                }
+            }
+            EventKind::Warning { message, .. } => self.notice = Some(text::visible(&message)),
+            EventKind::ChainEnded { .. } => {
+                self.run = RunState::Idle;
+                fx.push(Effect::Load(Load::Recall));
+                fx.push(Effect::Load(Load::Archival));
+            }
+            EventKind::ThoughtDelta { .. }
+            | EventKind::Thought { .. }
+            | EventKind::FunctionCall { .. }
+            | EventKind::FunctionReturn { .. }
+            | EventKind::AssistantMessage { .. }
+            | EventKind::Heartbeat { .. }
+            | EventKind::MemoryWarning { .. } => {}
+        }
+        fx
+    }
+
+    pub(super) fn on_loaded(&mut self, l: Loaded) -> Vec<Effect> {
+        match l {
+            Loaded::History { entries, log } => {
+                self.convo.prepend(entries);
+                let n = log.len();
+                let live_log = std::mem::take(&mut self.log);
+                self.log = log.into_iter().chain(live_log).collect();
+                self.log_selected = if self.log_selected == 0 && n > 0 {
+                    self.log.len().saturating_sub(1)
+                } else {
+                    self.log_selected + n
+                }
+                .min(self.log.len().saturating_sub(1));
+            }
+            Loaded::Archival(rows) => set_rows(&mut self.stores.archival, rows),
+            Loaded::Recall(rows) => set_rows(&mut self.stores.recall, rows),
+            Loaded::Search { tab, query, rows } => {
+                self.stores.tab = tab;
+                let mut list = StoreList::default();
+                set_rows(&mut list, rows);
+                self.stores.search = Some((query, list));
+            }
+            Loaded::Watched {
+                events,
+                core,
+                budget,
+                step,
+            } => {
+                let at_bottom = self.convo.scroll == 0;
+                let following = self.log_selected + 1 >= self.log.len();
+                let selected = self.log_selected;
+                for ev in events {
+                    self.on_engine(ev);
+                }
+                if at_bottom {
+                    self.convo.scroll = 0;
+                }
+                // The log follows new rows unless the user moved up to read an older one.
+                if !following {
+                    self.log_selected = selected;
+                }
+                self.core = core;
+                self.budget = budget;
+                self.step = step;
+                return vec![Effect::Load(Load::Archival), Effect::Load(Load::Recall)];
+            }
+            Loaded::Failed(e) => self.error = Some(text::visible(&e)),
+            Loaded::Found { provider, config } => {
+                // Shown at once; the engine's `ready` confirms (or corrects the model name).
+                self.model = Some(config.model.clone());
+                self.endpoint = Some(config.base_url.clone());
+                self.notice = Some(format!(
+                    "no endpoint was configured; connected to the {} found at {}",
+                    provider.label, config.base_url
+                ));
+                return vec![Effect::Engine(Command::Connect {
+                    client: config,
+                    provider: Some(provider),
+                })];
+            }
+        }
+        Vec::new()
+    }
+}

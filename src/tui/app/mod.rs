@@ -1,0 +1,233 @@
+//! The TUI's state and its one update function: events in, effects out.
+//!
+//! Contract: [`App::update`] is pure apart from the clock value it is given: it never touches
+//! the terminal, the network or the disk. What must happen outside is returned as [`Effect`]s
+//! (a command for the engine, a background load, quitting) for the runtime to carry out. The
+//! views in `view/` only read an `App`.
+
+use std::time::{Duration, Instant};
+
+use ratatui::layout::Rect;
+use tui_textarea::{TextArea, WrapMode};
+
+use super::convo::{Conversation, Entry, EntryKind};
+use super::keymap::Keymap;
+use super::theme::Theme;
+use crate::engine::Command;
+use crate::memory::Block;
+use crate::text;
+use crate::tokens::Budget;
+
+mod events;
+mod keys;
+mod modal;
+mod types;
+
+pub use types::*;
+pub struct App {
+    pub agent: String,
+    pub model: Option<String>,
+    pub endpoint: Option<String>,
+    /// `watch` mode: nothing can be changed from here.
+    pub read_only: bool,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub focus: Focus,
+    pub modal: Option<Modal>,
+    pub convo: Conversation,
+    pub input: TextArea<'static>,
+    pub sent: Vec<String>,
+    sent_pos: Option<usize>,
+    pub budget: Budget,
+    pub core: Vec<Block>,
+    pub core_selected: usize,
+    pub stores: Stores,
+    pub log: Vec<LogEntry>,
+    pub log_selected: usize,
+    pub run: RunState,
+    pub step_mode: bool,
+    /// How the agent talks to its model (tool mode, no-tool replies).
+    pub policy: String,
+    pub step: u64,
+    /// The last thing that went wrong, shown in the status bar until the next message.
+    pub error: Option<String>,
+    /// A one-off note for the status bar.
+    pub notice: Option<String>,
+    pub now: Instant,
+    /// Where each pane was last drawn (for the mouse); set by the view.
+    pub areas: Vec<(Focus, Rect)>,
+    /// Lines the conversation pane showed last frame (for paging).
+    pub convo_height: u16,
+    pub convo_width: u16,
+    pub quit: bool,
+    /// The engine task has ended; nothing can be sent any more.
+    pub engine_stopped: bool,
+    /// Journal entries below this sequence number are history (the rest arrive live).
+    pub history_before: u64,
+}
+
+pub(super) const INPUT_HINT: &str =
+    "Type a message · Enter sends · Alt-Enter new line · Esc to the panes";
+
+pub(super) fn new_area(placeholder: &str) -> TextArea<'static> {
+    let mut t = TextArea::default();
+    t.set_wrap_mode(WrapMode::WordOrGlyph);
+    t.set_placeholder_text(placeholder.to_string());
+    t.set_cursor_line_style(ratatui::style::Style::default());
+    t
+}
+
+pub struct AppInit {
+    /// The journal's next sequence number when the app starts.
+    pub history_before: u64,
+    pub agent: String,
+    pub model: Option<String>,
+    pub endpoint: Option<String>,
+    pub read_only: bool,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub core: Vec<Block>,
+    pub budget: Budget,
+    pub policy: String,
+    pub step: u64,
+    pub now: Instant,
+}
+
+impl App {
+    pub fn new(init: AppInit) -> App {
+        let placeholder = if init.read_only {
+            "watching another memscope process (read-only)"
+        } else {
+            INPUT_HINT
+        };
+        App {
+            agent: init.agent,
+            model: init.model,
+            endpoint: init.endpoint,
+            read_only: init.read_only,
+            theme: init.theme,
+            keymap: init.keymap,
+            focus: if init.read_only {
+                Focus::Conversation
+            } else {
+                Focus::Input
+            },
+            modal: None,
+            convo: Conversation::default(),
+            input: new_area(placeholder),
+            sent: Vec::new(),
+            sent_pos: None,
+            budget: init.budget,
+            core: init.core,
+            core_selected: 0,
+            stores: Stores {
+                tab: StoreTab::Archival,
+                archival: StoreList::default(),
+                recall: StoreList::default(),
+                search: None,
+            },
+            log: Vec::new(),
+            log_selected: 0,
+            run: RunState::Idle,
+            step_mode: false,
+            step: init.step,
+            policy: init.policy,
+            error: None,
+            notice: None,
+            now: init.now,
+            areas: Vec::new(),
+            convo_height: 20,
+            convo_width: 60,
+            quit: false,
+            engine_stopped: false,
+            history_before: init.history_before,
+        }
+    }
+
+    /// Effects to run once at start: fill the stores pane.
+    pub fn start_effects(&self) -> Vec<Effect> {
+        vec![Effect::Load(Load::Archival), Effect::Load(Load::Recall)]
+    }
+
+    pub fn update(&mut self, ev: AppEvent, now: Instant) -> Vec<Effect> {
+        self.now = now;
+        match ev {
+            AppEvent::Tick => Vec::new(),
+            AppEvent::Engine(e) => self.on_engine(e),
+            AppEvent::Loaded(l) => self.on_loaded(l),
+            AppEvent::Signal(name) => {
+                self.notice = Some(format!("{name}: quitting"));
+                self.quit()
+            }
+            AppEvent::EngineStopped(why) => {
+                let why = text::visible(&why);
+                super::transcript::drop_streaming(&mut self.convo);
+                self.run = RunState::Idle;
+                self.convo.push(Entry::new(
+                    EntryKind::Error,
+                    &format!("engine_stopped: {why}"),
+                ));
+                self.error = Some(format!(
+                    "the engine stopped ({why}); what was committed is safe · Ctrl-C quits"
+                ));
+                self.engine_stopped = true;
+                Vec::new()
+            }
+            AppEvent::Paste(s) => {
+                // Terminals send line ends of pasted text as CR (or CR LF).
+                let s = s.replace("\r\n", "\n").replace('\r', "\n");
+                match (&mut self.modal, self.focus) {
+                    (
+                        Some(
+                            Modal::EditCore { area, .. }
+                            | Modal::Insert { area }
+                            | Modal::Search { area },
+                        ),
+                        _,
+                    ) => {
+                        area.insert_str(&s);
+                    }
+                    (None, Focus::Input) if !self.read_only => {
+                        self.input.insert_str(&s);
+                    }
+                    _ => {}
+                }
+                Vec::new()
+            }
+            AppEvent::Mouse(m) => self.on_mouse(m),
+            AppEvent::Key(k) => self.on_key(k),
+        }
+    }
+
+    pub(super) fn quit(&mut self) -> Vec<Effect> {
+        self.quit = true;
+        let mut fx = Vec::new();
+        if matches!(self.run, RunState::Waiting { .. } | RunState::Paused { .. }) {
+            fx.push(Effect::Engine(Command::Interrupt));
+        }
+        fx.push(Effect::Quit);
+        fx
+    }
+
+    /// Seconds the model call has been running.
+    pub fn elapsed(&self) -> Option<Duration> {
+        match &self.run {
+            RunState::Waiting { since, .. } => Some(self.now.saturating_duration_since(*since)),
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn set_rows(list: &mut StoreList, rows: Vec<Row>) {
+    list.selected = list.selected.min(rows.len().saturating_sub(1));
+    list.rows = rows;
+    list.loaded = true;
+}
+
+pub(super) fn pretty(args: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(args)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .map(|s| text::visible(&s))
+        .unwrap_or_else(|| args.to_string())
+}

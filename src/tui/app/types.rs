@@ -1,0 +1,215 @@
+//! The TUI's data types: panes, rows, the run state, modals, and what crosses between the app
+//! and its runtime (events in, effects out, background reads).
+
+use std::time::Instant;
+
+use crossterm::event::{KeyEvent, MouseEvent};
+use tui_textarea::TextArea;
+
+use super::super::convo::Entry;
+use crate::engine::{Command, Event, Status};
+use crate::memory::Block;
+use crate::tokens::Budget;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Focus {
+    Input,
+    Conversation,
+    Budget,
+    Core,
+    Stores,
+    Log,
+}
+
+impl Focus {
+    pub const PANES: [Focus; 6] = [
+        Focus::Input,
+        Focus::Conversation,
+        Focus::Budget,
+        Focus::Core,
+        Focus::Stores,
+        Focus::Log,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Focus::Input => "Input",
+            Focus::Conversation => "1 Conversation",
+            Focus::Budget => "2 Context budget",
+            Focus::Core => "3 Core memory",
+            Focus::Stores => "4 Stores",
+            Focus::Log => "5 Function log",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreTab {
+    Archival,
+    Recall,
+}
+
+/// One row of the archival or recall list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub id: u64,
+    pub time: String,
+    /// Role for recall rows, source for archival rows.
+    pub tag: String,
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+pub struct StoreList {
+    /// Newest first.
+    pub rows: Vec<Row>,
+    pub selected: usize,
+    pub loaded: bool,
+}
+
+#[derive(Debug)]
+pub struct Stores {
+    pub tab: StoreTab,
+    pub archival: StoreList,
+    pub recall: StoreList,
+    /// Search results for the tab shown, with the query.
+    pub search: Option<(String, StoreList)>,
+}
+
+impl Stores {
+    pub fn shown(&self) -> &StoreList {
+        match (&self.search, self.tab) {
+            (Some((_, l)), _) => l,
+            (None, StoreTab::Archival) => &self.archival,
+            (None, StoreTab::Recall) => &self.recall,
+        }
+    }
+
+    pub(super) fn shown_mut(&mut self) -> &mut StoreList {
+        match (&mut self.search, self.tab) {
+            (Some((_, l)), _) => l,
+            (None, StoreTab::Archival) => &mut self.archival,
+            (None, StoreTab::Recall) => &mut self.recall,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub step: u64,
+    pub name: String,
+    /// The call's id (empty for manual edits).
+    pub call_id: String,
+    pub args: String,
+    pub status: Option<Status>,
+    pub message: String,
+    pub heartbeat: Option<bool>,
+    pub duration_ms: Option<f64>,
+    pub manual: bool,
+    pub repairs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunState {
+    Idle,
+    Waiting { since: Instant, trigger: String },
+    Paused { trigger: String },
+}
+
+pub enum Modal {
+    Help {
+        scroll: u16,
+    },
+    EditCore {
+        label: String,
+        limit: usize,
+        read_only: bool,
+        area: TextArea<'static>,
+        error: Option<String>,
+    },
+    Detail {
+        title: String,
+        text: String,
+        scroll: u16,
+    },
+    Search {
+        area: TextArea<'static>,
+    },
+    Insert {
+        area: TextArea<'static>,
+    },
+    ConfirmDelete {
+        id: u64,
+        preview: String,
+    },
+}
+
+/// Background reads the runtime performs for the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load {
+    Archival,
+    Recall,
+    Search { tab: StoreTab, query: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Engine(Command),
+    Load(Load),
+    Quit,
+}
+
+/// Results of background reads.
+#[derive(Debug, Clone)]
+pub enum Loaded {
+    History {
+        entries: Vec<Entry>,
+        log: Vec<LogEntry>,
+    },
+    Archival(Vec<Row>),
+    Recall(Vec<Row>),
+    Search {
+        tab: StoreTab,
+        query: String,
+        rows: Vec<Row>,
+    },
+    /// Watch mode: what the other process did (its journal since the last look) and memory as
+    /// it now is.
+    Watched {
+        events: Vec<Event>,
+        core: Vec<Block>,
+        budget: Budget,
+        step: u64,
+    },
+    Failed(String),
+    /// A model server found on this machine (nothing was configured).
+    Found {
+        provider: &'static crate::providers::Provider,
+        config: crate::model::ClientConfig,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Paste(String),
+    Engine(Event),
+    Loaded(Loaded),
+    /// Time passes (redraws the elapsed time while waiting).
+    Tick,
+    /// A signal asks memscope to stop (SIGTERM, SIGHUP, SIGINT).
+    Signal(&'static str),
+    /// The engine task ended on its own, with the reason.
+    EngineStopped(String),
+}
+
+impl AppEvent {
+    /// Events from the user (or on the user's behalf): a frame follows them at once.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            AppEvent::Key(_) | AppEvent::Mouse(_) | AppEvent::Paste(_) | AppEvent::Signal(_)
+        )
+    }
+}
