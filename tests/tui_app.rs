@@ -449,7 +449,7 @@ async fn watch_mode_follows_a_store_that_another_process_writes() {
     // The watcher opens the same store read-only while the writer keeps it open.
     let store = Arc::new(Store::open_read_only(&path).unwrap());
     let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
-    let last = agent.state.next_message_id - 1;
+    let last = agent.journal_next();
     let app = initial_app(
         &agent,
         None,
