@@ -10,6 +10,7 @@
 mod client;
 mod error;
 pub mod request;
+mod response;
 pub mod stream;
 mod tokenize;
 

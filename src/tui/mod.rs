@@ -1,26 +1,28 @@
 //! The terminal UI: one face over the engine, talking to it only through its channels.
 //!
-//! Contract: [`run`] owns the terminal: it restores it on every exit path, a panic included
-//! (the report goes to a file, never the screen). [`Runtime`] is the event loop, independent of
-//! the backend, so tests drive it with a `TestBackend` and synthetic events: it applies an event
-//! to the [`App`], carries out the effects (engine commands, background reads on blocking
-//! threads) and redraws. The draw path never waits on the network or the disk.
+//! Contract: [`run`] owns the terminal (`terminal.rs`): it restores it on every exit path, a
+//! panic included (the report goes to a file, never the screen), and SIGTERM, SIGHUP or SIGINT
+//! quit as the user would. [`Runtime`] is the event loop, independent of the backend, so tests
+//! drive it with a `TestBackend` and synthetic events: it applies every event already waiting to
+//! the [`App`], carries out the effects (engine commands; store reads through `reads.rs`, one per
+//! kind at a time) and draws one frame: at once after input, else at most one a [`FRAME`]. An
+//! engine that stops on its own is reported and the UI stays up to quit. The draw path never
+//! waits on the network or the disk.
 
 pub mod app;
 pub mod convo;
 pub mod data;
 pub mod keymap;
+pub mod reads;
+pub mod terminal;
 pub mod theme;
 pub mod transcript;
 pub mod view;
 pub mod watch;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event as TermEvent, EventStream};
-use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -53,8 +55,8 @@ pub struct Runtime<B: Backend> {
     loads_rx: UnboundedReceiver<AppEvent>,
     inputs: Option<UnboundedReceiver<AppEvent>>,
     engine_task: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>,
-    /// Background store reads still running; each holds the store open.
-    reads: Vec<tokio::task::JoinHandle<()>>,
+    /// Background store reads (one per kind at a time, stale results dropped).
+    reads: reads::Reads,
     /// Something changed since the last frame.
     dirty: bool,
     last_draw: Instant,
@@ -78,6 +80,7 @@ impl<B: Backend> Runtime<B> {
         inputs: Option<UnboundedReceiver<AppEvent>>,
     ) -> Self {
         let (loads_tx, loads_rx) = unbounded_channel();
+        let reads = reads::Reads::new(store.clone(), agent.clone());
         Runtime {
             terminal,
             app,
@@ -88,7 +91,7 @@ impl<B: Backend> Runtime<B> {
             loads_rx,
             inputs,
             engine_task: None,
-            reads: Vec::new(),
+            reads,
             dirty: false,
             last_draw: Instant::now(),
             engine_failure: None,
@@ -111,16 +114,8 @@ impl<B: Backend> Runtime<B> {
 
     /// Loads history and the stores in the background.
     pub fn start(&mut self) {
-        let (store, agent, tx) = (
-            self.store.clone(),
-            self.agent.clone(),
-            self.loads_tx.clone(),
-        );
-        let before = self.app.history_before;
-        let read = tokio::task::spawn_blocking(move || {
-            let _ = tx.send(AppEvent::Loaded(data::history(&store, &agent, before)));
-        });
-        self.reads.push(read);
+        self.reads
+            .request(reads::Read::History(self.app.history_before));
         let fx = self.app.start_effects();
         self.run_effects(fx);
     }
@@ -147,17 +142,7 @@ impl<B: Backend> Runtime<B> {
                         self.app.notice = Some("read-only: nothing can be changed here".into());
                     }
                 }
-                Effect::Load(l) => {
-                    let (store, agent, tx) = (
-                        self.store.clone(),
-                        self.agent.clone(),
-                        self.loads_tx.clone(),
-                    );
-                    self.reads.retain(|r| !r.is_finished());
-                    self.reads.push(tokio::task::spawn_blocking(move || {
-                        let _ = tx.send(AppEvent::Loaded(data::load(&store, &agent, &l)));
-                    }));
-                }
+                Effect::Load(l) => self.reads.request(reads::Read::Load(l)),
                 Effect::Quit => self.app.quit = true,
             }
         }
@@ -186,6 +171,15 @@ impl<B: Backend> Runtime<B> {
     }
 
     async fn next_event(&mut self) -> AppEvent {
+        loop {
+            if let Some(ev) = self.wait_event().await {
+                return ev;
+            }
+        }
+    }
+
+    /// The next event, or None for a read result that a newer read superseded.
+    async fn wait_event(&mut self) -> Option<AppEvent> {
         let waiting = self.app.elapsed().is_some();
         let frame_due = self.dirty.then(|| self.last_draw + FRAME);
         let engine_gone = {
@@ -193,17 +187,20 @@ impl<B: Backend> Runtime<B> {
             let inputs = self.inputs.as_mut();
             tokio::select! {
                 e = async { match engine { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match e {
-                    Some(e) => return AppEvent::Engine(e),
+                    Some(e) => return Some(AppEvent::Engine(e)),
                     None => true,
                 },
-                Some(e) = async { match inputs { Some(rx) => rx.recv().await, None => std::future::pending().await } } => return e,
-                Some(e) = self.loads_rx.recv() => return e,
-                _ = async { match frame_due { Some(t) => tokio::time::sleep_until(t.into()).await, None => std::future::pending().await } } => return AppEvent::Tick,
-                _ = tokio::time::sleep(Duration::from_millis(250)), if waiting => return AppEvent::Tick,
+                Some(e) = async { match inputs { Some(rx) => rx.recv().await, None => std::future::pending().await } } => return Some(e),
+                Some(e) = self.loads_rx.recv() => return Some(e),
+                Some((kind, l)) = self.reads.results.recv() => {
+                    return self.reads.arrived(kind, l).map(AppEvent::Loaded);
+                }
+                _ = async { match frame_due { Some(t) => tokio::time::sleep_until(t.into()).await, None => std::future::pending().await } } => return Some(AppEvent::Tick),
+                _ = tokio::time::sleep(Duration::from_millis(250)), if waiting => return Some(AppEvent::Tick),
             }
         };
         debug_assert!(engine_gone);
-        self.engine_stopped().await
+        Some(self.engine_stopped().await)
     }
 
     /// An event already waiting, if any (never waits).
@@ -214,7 +211,15 @@ impl<B: Backend> Runtime<B> {
         if let Some(Ok(e)) = self.inputs.as_mut().map(|rx| rx.try_recv()) {
             return Some(e);
         }
-        self.loads_rx.try_recv().ok()
+        if let Ok(e) = self.loads_rx.try_recv() {
+            return Some(e);
+        }
+        while let Ok((kind, l)) = self.reads.results.try_recv() {
+            if let Some(l) = self.reads.arrived(kind, l) {
+                return Some(AppEvent::Loaded(l));
+            }
+        }
+        None
     }
 
     /// The engine's event channel closed while the UI runs: the task ended, which it only does
@@ -260,9 +265,7 @@ impl<B: Backend> Runtime<B> {
             while events.recv().await.is_some() {}
         }
         // Reads still running hold the store open; the file is free only once they end.
-        for r in self.reads.drain(..) {
-            let _ = r.await;
-        }
+        self.reads.finish().await;
         if let Some(t) = self.engine_task.take() {
             match t.await {
                 Ok(Ok(())) => {}
@@ -307,48 +310,6 @@ pub fn initial_app(
         policy: agent.state.policy.describe(),
         now: Instant::now(),
     })
-}
-
-fn restore_terminal() {
-    use crossterm::{cursor, event, execute, terminal};
-    let _ = terminal::disable_raw_mode();
-    let _ = execute!(
-        std::io::stdout(),
-        event::DisableMouseCapture,
-        event::DisableBracketedPaste,
-        terminal::LeaveAlternateScreen,
-        cursor::Show
-    );
-}
-
-/// Restores the terminal on a panic and writes the report to a file, never the screen.
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        let dir = crate::config::state_dir();
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join(format!(
-            "panic-{}.log",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S")
-        ));
-        let report = format!(
-            "memscope panicked: {info}\n\nbacktrace:\n{}\n",
-            std::backtrace::Backtrace::force_capture()
-        );
-        tracing::error!("{report}");
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let written = opts
-            .open(&path)
-            .and_then(|mut f| f.write_all(report.as_bytes()));
-        match written {
-            Ok(()) => eprintln!("memscope crashed; the report is in {}", path.display()),
-            Err(_) => previous(info),
-        }
-    }));
 }
 
 /// Opens the TUI on the configured store and agent.
@@ -400,45 +361,10 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
         Some(engine::spawn_with(agent, client, discover))
     };
 
-    // The terminal: raw mode, alternate screen, mouse, bracketed paste; restored on every exit.
-    install_panic_hook();
-    crossterm::terminal::enable_raw_mode()
-        .map_err(|e| Failure::start(format!("cannot set up the terminal: {e}")))?;
-    let setup = crossterm::execute!(
-        std::io::stdout(),
-        crossterm::terminal::EnterAlternateScreen,
-        crossterm::event::EnableMouseCapture,
-        crossterm::event::EnableBracketedPaste
-    );
-    if let Err(e) = setup {
-        restore_terminal();
-        return Err(Failure::start(format!("cannot set up the terminal: {e}")));
-    }
-    let terminal = match Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout())) {
-        Ok(t) => t,
-        Err(e) => {
-            restore_terminal();
-            return Err(Failure::start(format!("cannot set up the terminal: {e}")));
-        }
-    };
-
+    let terminal = terminal::setup()?;
     let (in_tx, in_rx) = unbounded_channel();
     let in_tx_for_probe = in_tx.clone();
-    tokio::spawn(async move {
-        let mut stream = EventStream::new();
-        while let Some(Ok(ev)) = stream.next().await {
-            let ev = match ev {
-                TermEvent::Key(k) => AppEvent::Key(k),
-                TermEvent::Mouse(m) => AppEvent::Mouse(m),
-                TermEvent::Paste(s) => AppEvent::Paste(s),
-                TermEvent::Resize(..) => AppEvent::Tick,
-                _ => continue,
-            };
-            if in_tx.send(ev).is_err() {
-                break;
-            }
-        }
-    });
+    terminal::forward_input(in_tx);
 
     // Nothing configured: look for a local server in the background (the UI does not wait).
     if !opts.watch && cfg.client.is_none() {
@@ -491,6 +417,6 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     }
     .await;
     let stopped = rt.shutdown().await;
-    restore_terminal();
+    terminal::restore();
     result.and(stopped).map_err(Failure::runtime)
 }
