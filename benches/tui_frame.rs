@@ -163,10 +163,16 @@ fn frame(c: &mut Criterion) {
     assert!(app.convo.entries.len() >= MESSAGES as usize * 2 / 3);
     assert_eq!(app.stores.archival.rows.len(), PASSAGES as usize);
     let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
-    term.draw(|f| view::draw(f, &mut app)).unwrap();
+    term.draw(|f| {
+        view::draw(f, &app);
+    })
+    .unwrap();
     c.bench_function("frame_10k_messages_100k_passages", |b| {
         b.iter(|| {
-            term.draw(|f| view::draw(f, &mut app)).unwrap();
+            term.draw(|f| {
+                view::draw(f, &app);
+            })
+            .unwrap();
         })
     });
     // Scrolled half-way up the conversation, with the stores pane focused on a row deep down.
@@ -174,7 +180,10 @@ fn frame(c: &mut Criterion) {
     app.stores.archival.selected = 50_000;
     c.bench_function("frame_scrolled_deep", |b| {
         b.iter(|| {
-            term.draw(|f| view::draw(f, &mut app)).unwrap();
+            term.draw(|f| {
+                view::draw(f, &app);
+            })
+            .unwrap();
         })
     });
     // After a resize every wrapped height is computed again.
@@ -185,7 +194,10 @@ fn frame(c: &mut Criterion) {
         b.iter(|| {
             flip = !flip;
             let t = if flip { &mut narrow } else { &mut wide };
-            t.draw(|f| view::draw(f, &mut app)).unwrap();
+            t.draw(|f| {
+                view::draw(f, &app);
+            })
+            .unwrap();
         })
     });
 }
@@ -203,7 +215,7 @@ fn start_to_first_frame(c: &mut Criterion) {
                 let t0 = Instant::now();
                 let store = Arc::new(Store::open(&path).unwrap());
                 let agent = Agent::open(store, "default", settings()).unwrap();
-                let mut app = initial_app(
+                let app = initial_app(
                     &agent,
                     None,
                     Theme::load("dark", None).unwrap(),
@@ -211,7 +223,10 @@ fn start_to_first_frame(c: &mut Criterion) {
                     false,
                 );
                 let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
-                term.draw(|f| view::draw(f, &mut app)).unwrap();
+                term.draw(|f| {
+                    view::draw(f, &app);
+                })
+                .unwrap();
                 total += t0.elapsed();
                 drop(agent);
             }

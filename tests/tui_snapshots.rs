@@ -223,13 +223,17 @@ impl Fixture {
 
     fn screen(&mut self, w: u16, h: u16) -> String {
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| view::draw(f, &mut self.app)).unwrap();
+        let mut drawn = view::Drawn::default();
+        t.draw(|f| drawn = view::draw(f, &self.app)).unwrap();
+        self.app.layout(drawn);
         view::buffer_text(t.backend().buffer())
     }
 
     fn styled(&mut self, w: u16, h: u16) -> String {
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| view::draw(f, &mut self.app)).unwrap();
+        let mut drawn = view::Drawn::default();
+        t.draw(|f| drawn = view::draw(f, &self.app)).unwrap();
+        self.app.layout(drawn);
         format!("{:?}", t.backend().buffer())
     }
 }

@@ -164,11 +164,18 @@ pub fn wrap(s: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// Wrapped heights of the entries at one width: a cache, filled while drawing.
+#[derive(Debug, Default)]
+struct Heights {
+    width: u16,
+    list: Vec<u16>,
+}
+
 #[derive(Debug, Default)]
 pub struct Conversation {
     pub entries: Vec<Entry>,
-    heights: Vec<u16>,
-    heights_width: u16,
+    /// Interior mutability so that drawing, which only reads the app, can fill it.
+    heights: std::cell::RefCell<Heights>,
     /// Lines scrolled up from the bottom.
     pub scroll: usize,
     /// Index of the selected entry (when the pane has focus).
@@ -177,15 +184,11 @@ pub struct Conversation {
 
 impl Conversation {
     pub fn push(&mut self, e: Entry) {
-        self.entries.push(e);
-        if self.heights_width > 0 {
-            let h = self
-                .entries
-                .last()
-                .map(|e| e.lines_at(self.heights_width).len() as u16)
-                .unwrap_or(1);
-            self.heights.push(h);
+        let hs = self.heights.get_mut();
+        if hs.width > 0 && hs.list.len() == self.entries.len() {
+            hs.list.push(e.lines_at(hs.width).len() as u16);
         }
+        self.entries.push(e);
     }
 
     /// Attaches a function result to its call entry.
@@ -204,8 +207,9 @@ impl Conversation {
     pub fn remove(&mut self, i: usize) {
         if i < self.entries.len() {
             self.entries.remove(i);
-            if i < self.heights.len() {
-                self.heights.remove(i);
+            let hs = self.heights.get_mut();
+            if i < hs.list.len() {
+                hs.list.remove(i);
             }
             if self.selected.is_some_and(|s| s >= self.entries.len()) {
                 self.selected = self.entries.len().checked_sub(1);
@@ -226,7 +230,7 @@ impl Conversation {
         let n = earlier.len();
         earlier.append(&mut self.entries);
         self.entries = earlier;
-        self.heights.clear();
+        self.heights.get_mut().list.clear();
         if let Some(s) = self.selected.as_mut() {
             *s += n;
         }
@@ -251,8 +255,9 @@ impl Conversation {
     }
 
     pub fn invalidate(&mut self, i: usize) {
-        if i < self.heights.len() {
-            self.heights[i] = self.entries[i].lines_at(self.heights_width).len() as u16;
+        let hs = self.heights.get_mut();
+        if i < hs.list.len() && i < self.entries.len() {
+            hs.list[i] = self.entries[i].lines_at(hs.width).len() as u16;
         }
     }
 
@@ -263,32 +268,46 @@ impl Conversation {
         }
     }
 
-    fn ensure_heights(&mut self, width: u16) {
-        if self.heights_width != width || self.heights.len() != self.entries.len() {
-            self.heights_width = width;
-            self.heights = self
+    /// The heights at `width`, computed again only after a resize or a change of entries.
+    fn heights_at(&self, width: u16) -> std::cell::RefMut<'_, Heights> {
+        let mut hs = self.heights.borrow_mut();
+        if hs.width != width || hs.list.len() != self.entries.len() {
+            hs.width = width;
+            hs.list = self
                 .entries
                 .iter()
                 .map(|e| e.lines_at(width).len() as u16)
                 .collect();
         }
+        hs
     }
 
-    /// The lines to draw in a `width` × `height` area, bottom-anchored and scrolled.
-    pub fn visible(&mut self, width: u16, height: u16, theme: &Theme) -> Vec<Line<'static>> {
-        self.ensure_heights(width);
+    /// The furthest the pane can scroll up in a `width` × `height` area.
+    pub fn max_scroll(&self, width: u16, height: u16) -> usize {
+        let total: usize = self
+            .heights_at(width)
+            .list
+            .iter()
+            .map(|h| *h as usize)
+            .sum();
+        total.saturating_sub(height as usize)
+    }
+
+    /// The lines to draw in a `width` × `height` area, bottom-anchored and scrolled (a scroll
+    /// past the top shows the top).
+    pub fn visible(&self, width: u16, height: u16, theme: &Theme) -> Vec<Line<'static>> {
+        let scroll = self.scroll.min(self.max_scroll(width, height));
+        let hs = self.heights_at(width);
         let height = height as usize;
-        let total: usize = self.heights.iter().map(|h| *h as usize).sum();
-        self.scroll = self.scroll.min(total.saturating_sub(height));
         // Lines from the bottom to skip, then lines to take.
-        let mut skip = self.scroll;
+        let mut skip = scroll;
         let mut want = height;
         let mut chunks: Vec<Vec<Line<'static>>> = Vec::new();
         for i in (0..self.entries.len()).rev() {
             if want == 0 {
                 break;
             }
-            let h = self.heights[i] as usize;
+            let h = hs.list[i] as usize;
             if skip >= h {
                 skip -= h;
                 continue;
@@ -315,9 +334,11 @@ impl Conversation {
 
     /// Scrolls so that entry `i` is in view.
     pub fn scroll_to(&mut self, i: usize, width: u16, height: u16) {
-        self.ensure_heights(width);
-        let below: usize = self.heights[i + 1..].iter().map(|h| *h as usize).sum();
-        let h = self.heights[i] as usize;
+        let (below, h) = {
+            let hs = self.heights_at(width);
+            let below: usize = hs.list[i + 1..].iter().map(|h| *h as usize).sum();
+            (below, hs.list[i] as usize)
+        };
         if below < self.scroll {
             self.scroll = below;
         } else if below + h > self.scroll + height as usize {

@@ -106,10 +106,13 @@ impl<B: Backend> Runtime<B> {
     pub fn draw(&mut self) -> Result<(), String> {
         self.dirty = false;
         self.last_draw = Instant::now();
+        let mut drawn = view::Drawn::default();
+        let app = &self.app;
         self.terminal
-            .draw(|f| view::draw(f, &mut self.app))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .draw(|f| drawn = view::draw(f, app))
+            .map_err(|e| e.to_string())?;
+        self.app.layout(drawn);
+        Ok(())
     }
 
     /// Loads history and the stores in the background.

@@ -209,6 +209,17 @@ impl App {
         fx
     }
 
+    /// Takes in where the last frame put things: pane areas for the mouse, the conversation's
+    /// size for paging, and a scroll kept within what there is to scroll.
+    pub fn layout(&mut self, drawn: crate::tui::view::Drawn) {
+        self.areas = drawn.areas;
+        if let Some((w, h)) = drawn.convo {
+            self.convo_width = w;
+            self.convo_height = h;
+            self.convo.scroll = self.convo.scroll.min(self.convo.max_scroll(w, h));
+        }
+    }
+
     /// Seconds the model call has been running.
     pub fn elapsed(&self) -> Option<Duration> {
         match &self.run {

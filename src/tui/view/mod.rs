@@ -1,6 +1,8 @@
 //! Drawing: pure functions from an [`App`] to a frame.
 //!
-//! Contract: nothing here waits on anything; each pane builds only what is visible. At 120×35 or
+//! Contract: drawing only reads the app (a conversation's wrap-height cache aside) and reports
+//! the layout back as [`Drawn`], which the runtime hands to [`App::layout`] for the mouse and
+//! for paging. Nothing here waits on anything; each pane builds only what is visible. At 120×35 or
 //! larger all panes show at once; smaller terminals get one pane at a time with a tab bar; below
 //! [`MIN_WIDTH`]×[`MIN_HEIGHT`] a message says so instead of drawing garbage.
 
@@ -32,10 +34,19 @@ pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
     out
 }
 
-pub fn draw(frame: &mut Frame, app: &mut App) {
+/// Where a frame put things, for the app to know.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Drawn {
+    /// Each pane's area (for the mouse).
+    pub areas: Vec<(Focus, Rect)>,
+    /// The conversation's text area, width × height, when it was drawn.
+    pub convo: Option<(u16, u16)>,
+}
+
+pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
+    let mut drawn = Drawn::default();
     let area = frame.area();
     frame.render_widget(Block::default().style(app.theme.base()), area);
-    app.areas.clear();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let msg = format!(
             "memscope needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press Ctrl-C to quit.",
@@ -47,25 +58,26 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
                 .wrap(Wrap { trim: true }),
             area,
         );
-        return;
+        return drawn;
     }
     let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
     if area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT {
-        draw_full(frame, app, main);
+        draw_full(frame, app, &mut drawn, main);
     } else {
-        draw_tabs(frame, app, main);
+        draw_tabs(frame, app, &mut drawn, main);
     }
     panes::status(frame, app, status);
     if app.modal.is_some() {
         modal::draw(frame, app, area);
     }
+    drawn
 }
 
 fn input_height(app: &App) -> u16 {
     (app.input.lines().len() as u16).clamp(1, 4) + 2
 }
 
-fn draw_full(frame: &mut Frame, app: &mut App, area: Rect) {
+fn draw_full(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     let [top, log] = Layout::vertical([Constraint::Fill(1), Constraint::Length(8)]).areas(area);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(56), Constraint::Percentage(44)]).areas(top);
@@ -77,15 +89,15 @@ fn draw_full(frame: &mut Frame, app: &mut App, area: Rect) {
         Constraint::Fill(1),
     ])
     .areas(right);
-    panes::conversation(frame, app, convo);
-    panes::input(frame, app, input);
-    panes::budget(frame, app, budget);
-    panes::core(frame, app, core);
-    panes::stores(frame, app, stores);
-    panes::log(frame, app, log);
+    panes::conversation(frame, app, drawn, convo);
+    panes::input(frame, app, drawn, input);
+    panes::budget(frame, app, drawn, budget);
+    panes::core(frame, app, drawn, core);
+    panes::stores(frame, app, drawn, stores);
+    panes::log(frame, app, drawn, log);
 }
 
-fn draw_tabs(frame: &mut Frame, app: &mut App, area: Rect) {
+fn draw_tabs(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
     let shown = if app.focus == Focus::Input {
         Focus::Conversation
@@ -111,12 +123,12 @@ fn draw_tabs(frame: &mut Frame, app: &mut App, area: Rect) {
             let [convo, input] =
                 Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))])
                     .areas(body);
-            panes::conversation(frame, app, convo);
-            panes::input(frame, app, input);
+            panes::conversation(frame, app, drawn, convo);
+            panes::input(frame, app, drawn, input);
         }
-        Focus::Budget => panes::budget(frame, app, body),
-        Focus::Core => panes::core(frame, app, body),
-        Focus::Stores => panes::stores(frame, app, body),
-        Focus::Log => panes::log(frame, app, body),
+        Focus::Budget => panes::budget(frame, app, drawn, body),
+        Focus::Core => panes::core(frame, app, drawn, body),
+        Focus::Stores => panes::stores(frame, app, drawn, body),
+        Focus::Log => panes::log(frame, app, drawn, body),
     }
 }

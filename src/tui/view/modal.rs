@@ -35,10 +35,10 @@ fn frame_block(title: String, theme: &Theme) -> Block<'static> {
         .style(theme.base())
 }
 
-pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let theme = app.theme.clone();
     let help_lines: Vec<(String, &'static str)> = app.keymap.help();
-    let Some(modal) = app.modal.as_mut() else {
+    let Some(modal) = app.modal.as_ref() else {
         return;
     };
     match modal {
@@ -136,12 +136,15 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
             if over {
                 block = block.border_style(Style::default().fg(theme.error));
             }
+            // Styling a text area changes it: style a copy (a modal's text is small).
+            let mut ta = ta.clone();
             ta.set_block(block);
             ta.set_style(Style::default().fg(theme.fg));
             ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
-            frame.render_widget(&*ta, r);
+            frame.render_widget(&ta, r);
         }
         Modal::Search { area: ta } => {
+            let mut ta = ta.clone();
             let r = centered(area, 60, 20);
             let r = Rect {
                 height: r.height.clamp(3, 3),
@@ -153,9 +156,10 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
                 &theme,
             ));
             ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
-            frame.render_widget(&*ta, r);
+            frame.render_widget(&ta, r);
         }
         Modal::Insert { area: ta } => {
+            let mut ta = ta.clone();
             let r = centered(area, 70, 50);
             frame.render_widget(Clear, r);
             ta.set_block(frame_block(
@@ -163,7 +167,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
                 &theme,
             ));
             ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
-            frame.render_widget(&*ta, r);
+            frame.render_widget(&ta, r);
         }
         Modal::ConfirmDelete { id, preview } => {
             let r = centered(area, 60, 20);

@@ -10,6 +10,7 @@ use crate::engine::Status;
 use crate::text;
 use crate::tui::app::{App, Focus, RunState, StoreTab};
 use crate::tui::keymap::Action;
+use crate::tui::view::Drawn;
 
 fn pane_block<'a>(app: &App, focus: Focus, title: String) -> Block<'a> {
     let focused = app.focus == focus;
@@ -37,8 +38,8 @@ fn window(len: usize, selected: usize, height: usize) -> std::ops::Range<usize> 
     start..(start + height).min(len)
 }
 
-pub fn conversation(frame: &mut Frame, app: &mut App, area: Rect) {
-    app.areas.push((Focus::Conversation, area));
+pub fn conversation(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
+    drawn.areas.push((Focus::Conversation, area));
     let mut title = format!(
         " {} ({}) ",
         Focus::Conversation.title(),
@@ -50,8 +51,7 @@ pub fn conversation(frame: &mut Frame, app: &mut App, area: Rect) {
     let block = pane_block(app, Focus::Conversation, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    app.convo_width = inner.width;
-    app.convo_height = inner.height;
+    drawn.convo = Some((inner.width, inner.height));
     if app.convo.entries.is_empty() {
         let hint = if app.read_only {
             "Nothing yet: waiting for the other process."
@@ -65,8 +65,8 @@ pub fn conversation(frame: &mut Frame, app: &mut App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-pub fn input(frame: &mut Frame, app: &mut App, area: Rect) {
-    app.areas.push((Focus::Input, area));
+pub fn input(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
+    drawn.areas.push((Focus::Input, area));
     let focused = app.focus == Focus::Input && app.modal.is_none();
     let title = if app.read_only {
         " Input (read-only) ".to_string()
@@ -74,15 +74,17 @@ pub fn input(frame: &mut Frame, app: &mut App, area: Rect) {
         " Input ".to_string()
     };
     let block = pane_block(app, Focus::Input, title);
-    app.input.set_block(block);
-    app.input.set_style(Style::default().fg(app.theme.fg));
-    app.input.set_placeholder_style(app.theme.dimmed());
-    app.input.set_cursor_style(if focused {
+    // Styling a text area changes it: style a copy (what is being typed is small).
+    let mut input = app.input.clone();
+    input.set_block(block);
+    input.set_style(Style::default().fg(app.theme.fg));
+    input.set_placeholder_style(app.theme.dimmed());
+    input.set_cursor_style(if focused {
         Style::default().add_modifier(Modifier::REVERSED)
     } else {
         Style::default()
     });
-    frame.render_widget(&app.input, area);
+    frame.render_widget(&input, area);
 }
 
 fn pct(n: u32, of: u32) -> f64 {
@@ -93,8 +95,8 @@ fn pct(n: u32, of: u32) -> f64 {
     }
 }
 
-pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
-    app.areas.push((Focus::Budget, area));
+pub fn budget(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
+    drawn.areas.push((Focus::Budget, area));
     let b = &app.budget;
     let th = &app.theme;
     let title = format!(
@@ -194,8 +196,8 @@ pub fn budget(frame: &mut Frame, app: &mut App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-pub fn core(frame: &mut Frame, app: &mut App, area: Rect) {
-    app.areas.push((Focus::Core, area));
+pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
+    drawn.areas.push((Focus::Core, area));
     let block = pane_block(
         app,
         Focus::Core,
@@ -241,8 +243,8 @@ pub fn core(frame: &mut Frame, app: &mut App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-pub fn stores(frame: &mut Frame, app: &mut App, area: Rect) {
-    app.areas.push((Focus::Stores, area));
+pub fn stores(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
+    drawn.areas.push((Focus::Stores, area));
     let s = &app.stores;
     let th = &app.theme;
     let (a, r) = (s.archival.rows.len(), s.recall.rows.len());
@@ -308,8 +310,8 @@ pub fn stores(frame: &mut Frame, app: &mut App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-pub fn log(frame: &mut Frame, app: &mut App, area: Rect) {
-    app.areas.push((Focus::Log, area));
+pub fn log(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
+    drawn.areas.push((Focus::Log, area));
     let th = &app.theme;
     let block = pane_block(
         app,
@@ -385,7 +387,7 @@ pub fn log(frame: &mut Frame, app: &mut App, area: Rect) {
     frame.render_widget(table, inner);
 }
 
-pub fn status(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn status(frame: &mut Frame, app: &App, area: Rect) {
     let th = &app.theme;
     let k = &app.keymap;
     let mut spans = vec![Span::styled(
