@@ -380,3 +380,47 @@ async fn archival_and_agents_commands_seed_and_check_a_store_by_hand() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readers_show_the_context_window_the_writer_used() {
+    let server = Server::start(vec![say("Hello.")]).await;
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("s.redb");
+    let mut cmd = memscope(home.path());
+    cmd.args(["run", "--store"]).arg(&store).args([
+        "--base-url",
+        &server.base_url,
+        "--model",
+        "gpt-4o-mini",
+        "--context-window",
+        "60000",
+    ]);
+    let out = output_with_input(cmd, "hi\n").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // gpt-4o-mini's table window is 128,000; the reader shows the writer's 60,000.
+    let dump = memscope(home.path())
+        .args(["dump", "--json", "--model", "gpt-4o-mini", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let v: Value = serde_json::from_slice(&dump.stdout).unwrap();
+    assert_eq!(v["budget"]["context_window"], 60000);
+    assert_eq!(v["budget"]["window_source"], "config");
+    // A reader's own setting still wins.
+    let dump = memscope(home.path())
+        .args(["dump", "--json", "--context-window", "9000", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&dump.stdout).unwrap();
+    assert_eq!(v["budget"]["context_window"], 9000);
+}

@@ -410,6 +410,8 @@ async fn watch_mode_follows_a_store_that_another_process_writes() {
             json!({"name": "human", "content": "Watched fact.", "request_heartbeat": true}),
         ),
         say("Second reply."),
+        // The third message's call never comes back: the watcher sees the writer waiting.
+        Reply::Hang,
     ])
     .await;
     let home = tempfile::tempdir().unwrap();
@@ -500,6 +502,33 @@ async fn watch_mode_follows_a_store_that_another_process_writes() {
     press(&mut rt, KeyCode::Char('e'));
     assert!(rt.app.modal.is_none());
     assert!(screen(&rt).contains("read-only"));
+    let s = screen(&rt);
+    assert!(
+        !s.contains("step mode") && !s.contains("i input"),
+        "no keys that cannot act on a read-only view: {s}"
+    );
+
+    // Mid-chain the watcher shows the writer waiting for the model, then the error that ends it.
+    writeln!(stdin, "a third message").unwrap();
+    stdin.flush().unwrap();
+    rt.until(|a| matches!(a.run, RunState::Waiting { .. }))
+        .await
+        .unwrap();
+    assert!(screen(&rt).contains("waiting for the model"));
+    let ok = Command::new("kill")
+        .args(["-TERM", &writer.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    rt.until(|a| a.run == RunState::Idle).await.unwrap();
+    assert!(
+        rt.app
+            .convo
+            .entries
+            .iter()
+            .any(|e| e.kind == EntryKind::Error && e.text.starts_with("interrupted")),
+        "the writer's error shows in the watcher"
+    );
     drop(stdin);
     assert!(writer.wait().unwrap().success());
 }
