@@ -592,3 +592,36 @@ async fn every_step_trace_replays_the_exact_request_the_server_received() {
         vec![1, 2, 3]
     );
 }
+
+#[tokio::test]
+async fn function_call_arguments_move_the_budget_by_their_token_count() {
+    let long = "The lighthouse keeper wrote down every ship that passed. ".repeat(200);
+    let server = Server::start(vec![call("send_message", json!({"message": long.clone()}))]).await;
+    let (_d, path) = temp_store();
+    let agent = open_agent(&path, 128_000);
+    let counter = memscope::tokens::TokenCounter::for_model(&agent.settings.model);
+    let mut h = start(agent, &server).await;
+    h.commands
+        .send(memscope::engine::Command::UserMessage("hi".into()))
+        .unwrap();
+    let before = until(&mut h.events, |k| matches!(k, EventKind::Budget(_)))
+        .await
+        .into_iter()
+        .rev()
+        .find_map(|k| match k {
+            EventKind::Budget(b) => Some(b),
+            _ => None,
+        })
+        .unwrap();
+    let ev = until(&mut h.events, chain_ended).await;
+    let after = last_budget(&ev);
+    let args = counter.count(&json!({"message": long}).to_string());
+    assert!(args > 2000, "{args}");
+    assert!(
+        after.messages >= before.messages + args,
+        "the reply's arguments ({args} tokens) are counted: {} → {}",
+        before.messages,
+        after.messages
+    );
+    shutdown(h).await;
+}

@@ -153,6 +153,8 @@ impl Agent {
             });
         }
         assistant.tool_calls = kept.to_vec();
+        // The calls' names and arguments are part of what the message costs.
+        assistant.tokens = self.counter.count(&assistant.token_text());
         let mut results: Vec<Message> = Vec::new();
         let mut traces = Vec::new();
         let mut outcome = StepOutcome::default();
