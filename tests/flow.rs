@@ -202,6 +202,17 @@ async fn a_memory_pressure_warning_is_sent_once_per_period() {
             .filter(|e| matches!(e, EventKind::MemoryWarning { .. }))
             .count();
         warnings += w;
+        if let Some(EventKind::MemoryWarning { message, used, .. }) = ev
+            .iter()
+            .find(|e| matches!(e, EventKind::MemoryWarning { .. }))
+        {
+            // The figure quoted is the one that passed the threshold (2048 here).
+            assert!(*used > 2048, "{used}");
+            assert!(
+                message.contains(&format!("({used} of 4096 tokens)")),
+                "{message}"
+            );
+        }
         if w > 0 {
             // The warning came before the chain ended and triggered a step of its own.
             assert!(ev.iter().any(|e| matches!(
@@ -622,6 +633,48 @@ async fn function_call_arguments_move_the_budget_by_their_token_count() {
         "the reply's arguments ({args} tokens) are counted: {} → {}",
         before.messages,
         after.messages
+    );
+    shutdown(h).await;
+}
+
+#[tokio::test]
+async fn the_memory_warning_quotes_the_figure_that_triggered_it() {
+    // A reply long enough to carry the context over the warning line by itself.
+    let long = "Every ship that passed the lighthouse was written down. ".repeat(120);
+    let server = Server::start(vec![
+        call("send_message", json!({"message": long})),
+        say("Saved."),
+    ])
+    .await;
+    let (_d, path) = temp_store();
+    let mut agent = open_agent(&path, 4096);
+    agent.settings.warn_ratio = 0.5;
+    let mut h = start(agent, &server).await;
+    let ev = chat(&mut h, "tell me about the lighthouse").await;
+    let before_reply = ev
+        .iter()
+        .find_map(|e| match e {
+            EventKind::Budget(b) => Some(b.total),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        before_reply < 2048,
+        "the reply is what crosses the line: {before_reply}"
+    );
+    let Some(EventKind::MemoryWarning { message, used, .. }) = ev
+        .iter()
+        .find(|e| matches!(e, EventKind::MemoryWarning { .. }))
+    else {
+        panic!("a warning: {ev:#?}")
+    };
+    assert!(
+        *used > 2048,
+        "the deciding figure passed the threshold: {used}"
+    );
+    assert!(
+        message.contains(&format!("({used} of 4096 tokens)")),
+        "{message}"
     );
     shutdown(h).await;
 }

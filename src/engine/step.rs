@@ -274,28 +274,27 @@ impl Agent {
             .state
             .heartbeats_paused_until
             .is_some_and(|t| t > Utc::now());
-        let warning_pending = !self.state.warned && {
+        // The figure the decision uses is the one the warning quotes.
+        let deciding = {
             let extra: u32 = new
                 .iter()
                 .map(|m| self.message_tokens(m) + crate::tokens::MESSAGE_OVERHEAD)
                 .sum();
-            self.effective(self.budget().total + extra) > self.settings.warn_at()
+            self.effective(self.budget().total + extra)
         };
+        let warning_pending = !self.state.warned && deciding > self.settings.warn_at();
         let next = policy::next(&outcome, warning_pending, paused);
         match &next {
             Next::Warn => {
-                let b = self.budget();
-                let text = super::prompt::memory_warning(
-                    self.settings.warn_ratio,
-                    b.total,
-                    b.context_window,
-                );
+                let window = self.settings.context_window;
+                let text =
+                    super::prompt::memory_warning(self.settings.warn_ratio, deciding, window);
                 new.push(self.event_message(MessageKind::SystemAlert, &text));
                 self.state.warned = true;
                 events.push(EventKind::MemoryWarning {
                     message: text,
-                    used: b.total,
-                    context_window: b.context_window,
+                    used: deciding,
+                    context_window: window,
                 });
             }
             Next::Heartbeat(trigger) => {
