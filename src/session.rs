@@ -138,20 +138,15 @@ pub async fn connect(cfg: &mut Resolved) -> Result<ModelClient, Failure> {
              OPENAI_BASE_URL, or set OPENAI_API_KEY for OpenAI",
         ));
     };
-    let client = ModelClient::new(client_cfg.clone()).map_err(Failure::start)?;
-    match client.list_models().await {
-        Ok(models) => {
-            if !cfg.model_given
-                && let Some(first) = models.first()
-            {
-                let mut c = client_cfg;
-                c.model = first.clone();
-                cfg.engine.set_model(first);
-                cfg.client = Some(c.clone());
-                return ModelClient::new(c).map_err(Failure::start);
-            }
-            Ok(client)
+    let client = ModelClient::new(client_cfg).map_err(Failure::start)?;
+    // Asking for the models is also the check that the endpoint answers.
+    match client.for_served_model().await {
+        Ok(Some(served)) if !cfg.model_given => {
+            cfg.engine.set_model(served.model());
+            cfg.client = Some(served.config().clone());
+            Ok(served)
         }
+        Ok(_) => Ok(client),
         Err(e @ (ModelError::Connect(_) | ModelError::Timeout(_))) => Err(Failure::start(format!(
             "cannot reach the model endpoint {}: {e}",
             client.base_url()

@@ -305,14 +305,22 @@ async fn a_function_name_with_control_characters_fails_without_echoing_them() {
 #[tokio::test]
 async fn an_enormous_argument_fails() {
     let big = "a".repeat(1024 * 1024);
-    assert_failed_then_recovered(
-        call(
-            "archival_memory_insert",
-            json!({"content": big, "request_heartbeat": true}),
-        ),
-        "over the limit",
-    )
+    let (ev, r) = bad_output(call(
+        "archival_memory_insert",
+        json!({"content": big, "request_heartbeat": true}),
+    ))
     .await;
+    assert_eq!(r[0].1, Status::Failed, "{r:#?}");
+    assert!(r[0].2.contains("over the limit"), "{:?}", r[0].2);
+    // The megabyte of arguments is counted in the context (it is in the transcript the model
+    // gets back), so memory pressure comes first: the warning, then a flush evicts it.
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, EventKind::MemoryWarning { .. })),
+        "{ev:#?}"
+    );
+    assert!(ev.iter().any(|e| matches!(e, EventKind::Summary { .. })));
+    assert_eq!(said(&ev), vec!["recovered"]);
 }
 
 #[tokio::test]

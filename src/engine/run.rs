@@ -288,14 +288,12 @@ impl Engine {
             return;
         };
         if model_too {
-            match client.list_models().await {
-                Ok(models) if !models.is_empty() => {
-                    let mut cfg = client.config().clone();
-                    cfg.model = models[0].clone();
-                    self.agent.set_model(&cfg.model);
-                    self.client = ModelClient::new(cfg).ok().or(self.client.take());
+            match client.for_served_model().await {
+                Ok(Some(served)) => {
+                    self.agent.set_model(served.model());
+                    self.client = Some(served);
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(e) => self.emit_error(
                     e.kind(),
                     format!("cannot ask the endpoint for its models: {e}"),

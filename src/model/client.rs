@@ -180,6 +180,18 @@ impl ModelClient {
             .unwrap_or_default())
     }
 
+    /// The client for the model the server serves (the first of its `/models`), or None when it
+    /// lists none. The one place both faces learn the model when none was configured.
+    pub async fn for_served_model(&self) -> Result<Option<ModelClient>, ModelError> {
+        let models = self.list_models().await?;
+        let Some(first) = models.first() else {
+            return Ok(None);
+        };
+        let mut cfg = self.cfg.clone();
+        cfg.model = first.clone();
+        ModelClient::new(cfg).map(Some)
+    }
+
     /// Removes the API key from text a server sent (an error body or a reply could echo it).
     fn redact(&self, text: String) -> String {
         match self.cfg.api_key.as_deref().filter(|k| k.len() >= 4) {
