@@ -11,6 +11,7 @@ mod client;
 mod error;
 pub mod request;
 mod response;
+mod retry;
 pub mod stream;
 mod tokenize;
 
