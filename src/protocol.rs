@@ -331,6 +331,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_journaled_event_reads_back_exactly() {
+        // Durations are floats: history must show what the live face showed, to the last bit.
+        for ms in [
+            0.021169999999999998,
+            0.0055899999999999995,
+            1e-7,
+            12345.678901234567,
+        ] {
+            let ev = Event {
+                step: 3,
+                time: Utc::now(),
+                kind: EventKind::FunctionReturn {
+                    name: "f".into(),
+                    call_id: "c".into(),
+                    status: Status::Ok,
+                    message: "m".into(),
+                    heartbeat: false,
+                    duration_ms: ms,
+                },
+            };
+            let back: Event = serde_json::from_slice(&serde_json::to_vec(&ev).unwrap()).unwrap();
+            assert_eq!(back, ev);
+        }
+    }
+
+    #[test]
     fn kind_names_are_what_serde_writes() {
         for k in [
             ErrorKind::Connection,
