@@ -58,13 +58,21 @@ fn key(rt: &mut Rt, code: KeyCode, mods: KeyModifiers) {
     rt.apply(AppEvent::Key(KeyEvent::new(code, mods)));
 }
 
-async fn send(rt: &mut Rt, text: &str) {
+/// Types a message and waits for its chain to end with the agent saying `reply`.
+async fn send(rt: &mut Rt, text: &str, reply: &str) {
     for c in text.chars() {
         key(rt, KeyCode::Char(c), KeyModifiers::NONE);
     }
     key(rt, KeyCode::Enter, KeyModifiers::NONE);
-    rt.until(|a| a.run != RunState::Idle).await.unwrap();
-    rt.until(|a| a.run == RunState::Idle).await.unwrap();
+    rt.until(|a| {
+        a.run == RunState::Idle
+            && a.convo
+                .entries
+                .last()
+                .is_some_and(|e| e.kind == EntryKind::Agent && e.text == reply)
+    })
+    .await
+    .unwrap();
 }
 
 /// Entries as they compare: what they show (an entry's expansion is a view setting).
@@ -104,7 +112,7 @@ async fn history_and_watch_show_exactly_what_the_live_tui_showed() {
         let mut rt = runtime(live_app, store, Some(engine::spawn(agent, Some(client))));
         rt.start();
         rt.until(|a| a.budget.total > 0).await.unwrap();
-        send(&mut rt, "I'm Ada").await;
+        send(&mut rt, "I'm Ada", "Hello Ada!").await;
 
         // A manual edit of the persona block.
         key(&mut rt, KeyCode::Esc, KeyModifiers::NONE);
@@ -125,7 +133,7 @@ async fn history_and_watch_show_exactly_what_the_live_tui_showed() {
             vec![],
         ));
         server.push(say("After the flush."));
-        send(&mut rt, "one more thing").await;
+        send(&mut rt, "one more thing", "After the flush.").await;
         let entries = rt.app.convo.entries.clone();
         let log: Vec<LogEntry> = rt.app.log.clone();
         rt.shutdown().await.unwrap();
