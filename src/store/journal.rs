@@ -6,7 +6,7 @@
 //! history after a restart and `memscope watch` see exactly the events a live face saw. Stores
 //! made before the journal simply have none (faces then rebuild from recall).
 
-use super::{Commit, JOURNAL, Result, Store, db_err, decode};
+use super::{Commit, JOURNAL, Result, Store, db_err, decode, open_existing};
 use crate::protocol::Event;
 
 impl Store {
@@ -17,10 +17,8 @@ impl Store {
                 return Ok(Vec::new());
             }
             let tx = self.begin_read()?;
-            let table = match tx.open_table(JOURNAL) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(db_err(e)),
+            let Some(table) = open_existing(&tx, JOURNAL)? else {
+                return Ok(Vec::new());
             };
             let mut out = Vec::new();
             for row in table
@@ -38,10 +36,8 @@ impl Store {
     pub fn journal_next(&self, agent: &str) -> Result<u64> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let table = match tx.open_table(JOURNAL) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(1),
-                Err(e) => return Err(db_err(e)),
+            let Some(table) = open_existing(&tx, JOURNAL)? else {
+                return Ok(1);
             };
             let last = table
                 .range((agent, 0)..=(agent, u64::MAX))

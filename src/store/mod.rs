@@ -72,6 +72,18 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
     }
 }
 
+/// A table to read, or None when the store has never had it (written by an older memscope).
+fn open_existing<'d, K: redb::Key + 'static, V: redb::Value + 'static>(
+    tx: &redb::ReadTransaction,
+    def: TableDefinition<'d, K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
+    match tx.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(db_err(e)),
+    }
+}
+
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("memory records always serialize")
 }
@@ -256,10 +268,8 @@ impl Store {
     pub fn agents(&self) -> Result<Vec<AgentState>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let table = match tx.open_table(AGENTS) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(db_err(e)),
+            let Some(table) = open_existing(&tx, AGENTS)? else {
+                return Ok(Vec::new());
             };
             let mut out = Vec::new();
             for row in table.iter().map_err(db_err)? {
@@ -273,10 +283,8 @@ impl Store {
     pub fn load_agent(&self, name: &str) -> Result<Option<AgentState>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let table = match tx.open_table(AGENTS) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                Err(e) => return Err(db_err(e)),
+            let Some(table) = open_existing(&tx, AGENTS)? else {
+                return Ok(None);
             };
             match table.get(name).map_err(db_err)? {
                 Some(v) => Ok(Some(decode(v.value())?)),
@@ -357,10 +365,8 @@ impl Store {
         agent: &str,
     ) -> Result<Vec<T>> {
         let tx = self.begin_read()?;
-        let table = match tx.open_table(def) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(db_err(e)),
+        let Some(table) = open_existing(&tx, def)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for row in table
@@ -401,10 +407,8 @@ impl Store {
     pub fn recall_since(&self, agent: &str, after: u64) -> Result<Vec<Message>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let table = match tx.open_table(RECALL) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(db_err(e)),
+            let Some(table) = open_existing(&tx, RECALL)? else {
+                return Ok(Vec::new());
             };
             let mut out = Vec::new();
             for row in table
