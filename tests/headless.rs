@@ -36,6 +36,23 @@ async fn run(home: &Path, store: &Path, base_url: &str, input: &str) -> (i32, Ve
     )
 }
 
+/// `memscope dump --json` on `store` with `args`; the document it printed.
+fn dump_json(home: &Path, store: &Path, args: &[&str]) -> Value {
+    let out = memscope(home)
+        .args(["dump", "--json"])
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
@@ -123,17 +140,7 @@ async fn run_prints_one_json_event_per_line_and_dump_shows_the_state() {
     }
     assert_eq!(budget["server_prompt_tokens"], 321);
 
-    let out = memscope(home.path())
-        .args(["dump", "--json", "--store"])
-        .arg(&store)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dump: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dump = dump_json(home.path(), &store, &[]);
     let human = dump["core_memory"]
         .as_array()
         .unwrap()
@@ -402,25 +409,10 @@ async fn readers_show_the_context_window_the_writer_used() {
         String::from_utf8_lossy(&out.stderr)
     );
     // gpt-4o-mini's table window is 128,000; the reader shows the writer's 60,000.
-    let dump = memscope(home.path())
-        .args(["dump", "--json", "--model", "gpt-4o-mini", "--store"])
-        .arg(&store)
-        .output()
-        .unwrap();
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
-    let v: Value = serde_json::from_slice(&dump.stdout).unwrap();
+    let v = dump_json(home.path(), &store, &["--model", "gpt-4o-mini"]);
     assert_eq!(v["budget"]["context_window"], 60000);
     assert_eq!(v["budget"]["window_source"], "config");
     // A reader's own setting still wins.
-    let dump = memscope(home.path())
-        .args(["dump", "--json", "--context-window", "9000", "--store"])
-        .arg(&store)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&dump.stdout).unwrap();
+    let v = dump_json(home.path(), &store, &["--context-window", "9000"]);
     assert_eq!(v["budget"]["context_window"], 9000);
 }
