@@ -75,6 +75,9 @@ fn step_8k(c: &mut Criterion) {
             let local = agent.budget().total;
             let wire = agent.encode_request(&request);
             std::hint::black_box(&wire);
+            let segments = agent.prompt_segments();
+            let cache = agent.cache_stat(&segments);
+            agent.prompt_sent(segments);
             let reply = parse_chat(serde_json::from_slice(&body).unwrap()).unwrap();
             let parsed = parse_first(&reply);
             let report = agent
@@ -87,6 +90,7 @@ fn step_8k(c: &mut Criterion) {
                     started_at: chrono::Utc::now(),
                     model_ms: 0.0,
                     local_prompt_tokens: local,
+                    cache,
                 })
                 .unwrap();
             std::hint::black_box(report);

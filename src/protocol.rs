@@ -92,6 +92,8 @@ pub enum WarningKind {
     Tokenizer,
     /// A reply held more function calls than are kept.
     TooManyCalls,
+    /// The part of the context no flush can shrink passes the warning threshold.
+    FixedPartTooLarge,
 }
 
 macro_rules! kind_names {
@@ -134,6 +136,7 @@ kind_names!(WarningKind {
     EmbeddingModelChanged => "embedding_model_changed",
     Tokenizer => "tokenizer",
     TooManyCalls => "too_many_calls",
+    FixedPartTooLarge => "fixed_part_too_large",
 });
 
 /// Why the next model call happens.
@@ -278,6 +281,16 @@ pub enum EventKind {
         message: String,
     },
     Budget(Budget),
+    /// The request just sent shares less with the previous one than it could: where the
+    /// shared prefix broke and why (see `tokens::CacheBreak`).
+    CacheBreak {
+        /// The first section that differs (`core memory <human>`, `memory metadata`...).
+        section: String,
+        cause: String,
+        /// The prefix still shared, and the whole prompt, in tokens.
+        shared_tokens: u32,
+        prompt_tokens: u32,
+    },
     /// Something failed.
     Error {
         kind: ErrorKind,
@@ -365,7 +378,11 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
-        for k in [WarningKind::ToolsNotInPrompt, WarningKind::TooManyCalls] {
+        for k in [
+            WarningKind::ToolsNotInPrompt,
+            WarningKind::TooManyCalls,
+            WarningKind::FixedPartTooLarge,
+        ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }

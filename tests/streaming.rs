@@ -249,7 +249,10 @@ async fn a_stream_that_breaks_before_any_data_is_asked_again_without_streaming()
     shutdown(h).await;
 }
 
-async fn warned_when_server_counts(factor: u32) -> bool {
+/// The pressure notice a fresh agent gets when the server counts `factor` times the local
+/// count: a memory warning, or (as almost all of a fresh context is its fixed part) the
+/// warning that the fixed part passes the threshold.
+async fn warned_when_server_counts(factor: u32) -> Option<String> {
     let (_d, path) = temp_store();
     let agent = open_agent(&path, 4096);
     let local = agent.budget().total;
@@ -262,15 +265,27 @@ async fn warned_when_server_counts(factor: u32) -> bool {
     let mut h = start(agent, &server).await;
     let ev = chat(&mut h, "hello").await;
     shutdown(h).await;
-    ev.iter()
-        .any(|e| matches!(e, EventKind::MemoryWarning { .. }))
+    ev.into_iter().find_map(|e| match e {
+        EventKind::MemoryWarning { message, .. } => Some(message),
+        EventKind::Warning {
+            kind: memscope::engine::WarningKind::FixedPartTooLarge,
+            message,
+        } => Some(message),
+        _ => None,
+    })
 }
 
 #[tokio::test]
 async fn the_server_count_scales_memory_pressure_when_the_local_count_falls_short() {
     // The local count is under the warning threshold; the server counts twice as much.
-    assert!(warned_when_server_counts(2).await);
-    assert!(!warned_when_server_counts(1).await);
+    let notice = warned_when_server_counts(2)
+        .await
+        .expect("a pressure notice");
+    assert!(
+        notice.contains("scaled ×1.9") && notice.contains("to the server's count"),
+        "the notice says how its figure was reached: {notice}"
+    );
+    assert_eq!(warned_when_server_counts(1).await, None);
 }
 
 #[tokio::test]

@@ -184,8 +184,16 @@ async fn history_and_watch_show_exactly_what_the_live_tui_showed() {
     assert!(
         live_log
             .iter()
-            .filter(|l| !l.manual)
+            .filter(|l| !l.call_id.is_empty())
             .all(|l| l.duration_ms.is_some()),
+        "{live_log:#?}"
+    );
+
+    // The core edit broke the prompt prefix: the log says where.
+    assert!(
+        live_log
+            .iter()
+            .any(|l| l.name == "cache break" && l.args == "core memory <human>"),
         "{live_log:#?}"
     );
 

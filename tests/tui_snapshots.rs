@@ -43,6 +43,15 @@ fn budget(total_msgs: u32) -> Budget {
         ..Default::default()
     };
     b.total = b.system + b.functions + b.core_memory + b.summary + b.messages + 3;
+    let mut cache = memscope::tokens::CacheMeter::default();
+    for shared in [0, b.total - 60, b.total - 45] {
+        cache.record(memscope::tokens::CacheStat {
+            prompt_tokens: b.total,
+            shared_tokens: shared,
+            ..Default::default()
+        });
+    }
+    b.cache = Some(cache);
     b
 }
 

@@ -53,6 +53,11 @@ pub struct ModelArgs {
     /// tool_choice in native mode: auto or required. Saved with the agent.
     #[arg(long)]
     pub tool_choice: Option<String>,
+    /// How core-memory edits reach the model: recompile (the system message is built again at
+    /// once, MemGPT's way) or append (a memory-update event in the queue, folded into the
+    /// system message at the next flush; keeps the prompt prefix cached). Saved with the agent.
+    #[arg(long)]
+    pub core_edits: Option<String>,
     /// Stream replies (server-sent events): true or false.
     #[arg(long)]
     pub stream: Option<bool>,
@@ -107,6 +112,8 @@ pub struct FileConfig {
     pub tool_mode: Option<String>,
     pub no_tool_reply: Option<String>,
     pub tool_choice: Option<String>,
+    /// `recompile` or `append`, as `--core-edits`.
+    pub core_edits: Option<String>,
     pub stream: Option<bool>,
     /// `auto` or `local`, as `--token-counter`.
     pub token_counter: Option<String>,
@@ -294,6 +301,7 @@ pub fn resolve(
         tool_mode: setting(&model.tool_mode, &file.tool_mode, "tool mode")?,
         no_tool_reply: setting(&model.no_tool_reply, &file.no_tool_reply, "no-tool replies")?,
         tool_choice: setting(&model.tool_choice, &file.tool_choice, "tool choice")?,
+        core_edits: setting(&model.core_edits, &file.core_edits, "core edits")?,
     };
     if policy.tool_choice == Some(ToolChoice::Required)
         && let Some(p) = provider

@@ -15,7 +15,8 @@ use super::settings::EngineSettings;
 use crate::functions;
 use crate::memory::search::Bm25Index;
 use crate::memory::{
-    AgentState, CoreMemory, Message, MessageKind, Passage, RequestRecord, Role, StepTrace, ToolMode,
+    AgentState, CompiledSystem, CoreEdits, CoreMemory, Message, MessageKind, Passage,
+    RequestRecord, Role, StepTrace, ToolMode,
 };
 use crate::model::request::ChatRequest;
 use crate::store::{Commit, Store, StoreError};
@@ -60,6 +61,10 @@ pub struct Agent {
     pub(super) journal_seq: std::sync::atomic::AtomicU64,
     /// Journal entries that go with the next commit.
     pub(super) staged: Vec<crate::protocol::Event>,
+    /// The sections of the last step request sent, with their texts (see `cache.rs`).
+    pub(super) last_prompt: Vec<crate::tokens::Segment>,
+    /// The prompt cache this session: the last call and running figures.
+    pub cache: crate::tokens::CacheMeter,
 }
 
 impl Agent {
@@ -102,6 +107,8 @@ impl Agent {
             exact: ExactCounts::default(),
             journal_seq: std::sync::atomic::AtomicU64::new(0),
             staged: Vec::new(),
+            last_prompt: Vec::new(),
+            cache: Default::default(),
         };
         // A reader shows the window the agent's writer last used (the server may have said
         // it), not a guess from the model name, unless its configuration names one.
@@ -113,6 +120,10 @@ impl Agent {
             agent.settings.context_window = w.tokens;
             agent.settings.window_source = source;
         }
+        if agent.state.system.is_none() {
+            agent.recompile("opened");
+        }
+        agent.last_prompt = agent.state.last_prompt.clone();
         let next = agent.store.journal_next(name)?;
         agent.journal_seq = std::sync::atomic::AtomicU64::new(next);
         if created && agent.store.is_writer() {
@@ -133,6 +144,16 @@ impl Agent {
     ) -> Result<(), StoreError> {
         if o.apply(&mut self.state.policy) {
             self.tools_tokens = OnceLock::new();
+            // The queue travels differently in the other tool mode.
+            let mut fifo = std::mem::take(&mut self.fifo);
+            for m in &mut fifo {
+                self.count_message(m);
+            }
+            self.fifo = fifo;
+            if self.state.policy.core_edits == CoreEdits::Recompile && self.core_edits_pending() > 0
+            {
+                self.recompile("core edits set to recompile");
+            }
             if self.store.is_writer() {
                 self.commit(&[], &[], &[], None)?;
             }
@@ -150,28 +171,74 @@ impl Agent {
         self.exact.disable();
     }
 
-    /// Drops the cached count of core memory after an edit.
-    pub fn core_changed(&mut self) {
+    /// Notes an edit of core block `label` by `by` (`the agent`, `the user`): with
+    /// [`CoreEdits::Recompile`] the system message is compiled again at once; with
+    /// [`CoreEdits::Append`] it stays as it is and the memory-update text to append to the queue
+    /// is returned.
+    pub fn core_edited(&mut self, label: &str, by: &str) -> Option<String> {
+        self.state.core_updated_at = Utc::now();
+        match self.state.policy.core_edits {
+            CoreEdits::Recompile => {
+                self.recompile(&format!("core block '{label}' edited by {by}"));
+                None
+            }
+            CoreEdits::Append => {
+                let value = self.state.core.get(label).map(|b| b.value.as_str());
+                Some(super::prompt::memory_update(
+                    label,
+                    value.unwrap_or_default(),
+                    by,
+                ))
+            }
+        }
+    }
+
+    /// Builds the system message's changing parts again (core memory, metadata), saying why.
+    /// Saved with the next commit.
+    pub fn recompile(&mut self, reason: &str) {
+        self.state.system = Some(super::prompt::compile(&self.state, reason));
         self.core_tokens = OnceLock::new();
     }
 
-    pub(super) fn metadata(&self) -> String {
-        super::prompt::metadata(&self.state)
+    /// The system message's changing parts as last compiled.
+    pub fn compiled(&self) -> &CompiledSystem {
+        self.state
+            .system
+            .as_ref()
+            .expect("compiled when the agent is opened")
     }
 
-    /// The one system message: base instructions, memory metadata, core memory blocks.
+    pub(super) fn metadata(&self) -> &str {
+        &self.compiled().metadata
+    }
+
+    /// Core blocks whose edits have not reached the system message yet.
+    pub fn core_edits_pending(&self) -> u32 {
+        let shown = &self.compiled().core;
+        let live = &self.state.core;
+        let differs =
+            |b: &crate::memory::Block| shown.get(&b.label).map(|s| &s.value) != Some(&b.value);
+        live.blocks.iter().filter(|b| differs(b)).count() as u32
+            + shown
+                .blocks
+                .iter()
+                .filter(|b| live.get(&b.label).is_none())
+                .count() as u32
+    }
+
+    /// The one system message: fixed instructions, core memory as compiled, memory metadata.
     pub fn system_prompt(&self) -> String {
-        super::prompt::system_prompt(&self.state)
+        super::prompt::system_prompt(self.state.policy.tool_mode, self.compiled())
     }
 
     /// The summary as the system-alert event that follows the system message.
     pub fn summary_event(&self) -> Option<String> {
         let s = self.state.summary.as_ref()?;
-        Some(super::prompt::summary_event_text(
-            &s.text,
-            s.evicted_total,
-            self.state.recall_count,
-        ))
+        Some(if s.rendered.is_empty() {
+            super::prompt::summary_event_text(&s.text, s.evicted_total, None, s.created_at)
+        } else {
+            s.rendered.clone()
+        })
     }
 
     /// The FIFO queue, oldest first.
@@ -306,7 +373,7 @@ impl Agent {
             tokens: 0,
             step: self.state.step,
         };
-        m.tokens = self.counter.count(&m.token_text());
+        self.count_message(&mut m);
         m
     }
 

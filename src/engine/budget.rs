@@ -8,10 +8,26 @@
 use std::borrow::Cow;
 
 use super::agent::{Agent, BASE_INSTRUCTIONS};
-use crate::memory::Message;
+use crate::memory::{Message, Role, ToolMode};
 use crate::tokens::{Budget, CountKey, MESSAGE_OVERHEAD, REPLY_PRIMING, text_key};
 
 impl Agent {
+    /// The text a message is sent as, for counting: with native tool calls every field the
+    /// request carries for it; in JSON mode a reply is the JSON the model wrote and a result
+    /// is the user-role event it travels as.
+    pub fn wire_text(&self, m: &Message) -> String {
+        match (self.state.policy.tool_mode, m.role) {
+            (ToolMode::Native, _) => m.token_text(),
+            (ToolMode::Json, Role::Tool) => crate::functions::json_mode::result_event(m),
+            (ToolMode::Json, _) => m.content.clone(),
+        }
+    }
+
+    /// Counts a message as it is sent (see [`Agent::wire_text`]) and caches the count on it.
+    pub fn count_message(&self, m: &mut Message) {
+        m.tokens = self.counter.count(&self.wire_text(m));
+    }
+
     /// A message's tokens: the server's count when known, else the local count (scaled by
     /// what the server's counts have shown so far).
     pub fn message_tokens(&self, m: &Message) -> u32 {
@@ -30,8 +46,8 @@ impl Agent {
         }
         let sections = [
             Cow::Borrowed(BASE_INSTRUCTIONS),
-            Cow::Owned(self.metadata()),
-            Cow::Owned(self.state.core.render()),
+            Cow::Borrowed(self.metadata()),
+            Cow::Owned(self.compiled().core.render()),
             Cow::Borrowed(self.functions_text()),
             Cow::Owned(self.summary_event().unwrap_or_default()),
         ];
@@ -39,7 +55,7 @@ impl Agent {
             .fifo()
             .iter()
             .filter(|m| self.exact.message(m.id).is_none())
-            .map(|m| (m.id, m.token_text()))
+            .map(|m| (m.id, self.wire_text(m)))
             .collect();
         self.exact.wanted(
             sections
@@ -91,19 +107,16 @@ impl Agent {
             .then(|| exact_of(BASE_INSTRUCTIONS))
             .flatten()
             .unwrap_or_else(|| *self.base_tokens.get_or_init(|| c.count(BASE_INSTRUCTIONS)));
+        let core = || self.compiled().core.render();
         let core_tokens = active
-            .then(|| exact_of(&self.state.core.render()))
+            .then(|| exact_of(&core()))
             .flatten()
-            .unwrap_or_else(|| {
-                *self
-                    .core_tokens
-                    .get_or_init(|| c.count(&self.state.core.render()))
-            });
+            .unwrap_or_else(|| *self.core_tokens.get_or_init(|| c.count(&core())));
         let metadata = self.metadata();
         let metadata_tokens = active
-            .then(|| exact_of(&metadata))
+            .then(|| exact_of(metadata))
             .flatten()
-            .unwrap_or_else(|| c.count(&metadata));
+            .unwrap_or_else(|| c.count(metadata));
         let system = base_tokens + metadata_tokens + MESSAGE_OVERHEAD;
         let summary = match &self.state.summary {
             None => 0,
@@ -145,12 +158,73 @@ impl Agent {
             approximate,
             window_source: self.settings.window_source.as_str().to_string(),
             queue_len: self.fifo().len() as u32,
+            deciding: self.effective(total),
+            basis: self.basis(),
+            core_edits_pending: self.core_edits_pending(),
+            cache: (self.cache.calls > 0).then(|| self.cache.clone()),
+        }
+    }
+
+    /// How the figure memory-pressure decisions use is counted, in words.
+    pub fn basis(&self) -> String {
+        let ratio = self.server_ratio.max(1.0);
+        let local = if self.exact.active() {
+            "by the server's tokenizer".to_string()
+        } else {
+            format!("by the local {} count", self.counter.encoding)
+        };
+        if ratio > 1.0 {
+            format!("{local}, scaled ×{ratio:.2} to the server's count of the last prompt")
+        } else {
+            local
         }
     }
 
     /// Whether the next prompt would leave too little room for the reply.
     pub fn needs_flush(&self) -> bool {
         self.effective(self.budget().total) > self.settings.flush_at()
+    }
+
+    /// Whether the next prompt would not fit the window at all.
+    pub fn overfull(&self) -> bool {
+        self.effective(self.budget().total) > self.settings.context_window
+    }
+
+    /// The part of the context no flush can shrink (system, functions, core memory, summary,
+    /// reply priming), in local tokens.
+    pub fn fixed_part(&self, b: &Budget) -> u32 {
+        b.total - b.messages
+    }
+
+    /// Whether the fixed part alone passes the memory-warning threshold: warnings cannot help
+    /// then, and a flush cannot bring the context back under it.
+    pub fn fixed_part_too_large(&self) -> bool {
+        let b = self.budget();
+        self.effective(self.fixed_part(&b)) > self.settings.warn_at()
+    }
+
+    /// The notice for the user when the fixed part passes the warning threshold: once, until
+    /// that part changes other than by a flush (or falls back under the threshold).
+    pub fn fixed_part_notice(&mut self) -> Option<String> {
+        let b = self.budget();
+        let fixed = self.fixed_part(&b);
+        if self.effective(fixed) <= self.settings.warn_at() {
+            self.state.fixed_warned = None;
+            return None;
+        }
+        // A flush's new summary is not news: what the user can change (the window, the
+        // functions, the system message, core memory) is.
+        let key = fixed - b.summary;
+        if self.state.fixed_warned == Some(key) {
+            return None;
+        }
+        self.state.fixed_warned = Some(key);
+        Some(super::prompt::fixed_part_warning(
+            &b,
+            self.effective(fixed),
+            self.settings.warn_at(),
+            &self.basis(),
+        ))
     }
 
     /// A local count scaled to what the server would count (see `server_ratio`).

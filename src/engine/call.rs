@@ -105,6 +105,8 @@ impl Engine {
         }
         let body = self.agent.encode_request(&record);
         let sent = self.agent.budget();
+        let segments = self.agent.prompt_segments();
+        let mut cache = self.agent.cache_stat(&segments);
         let local_prompt_tokens = sent.total;
         self.emit(EventKind::ModelCall {
             trigger: trigger.clone(),
@@ -112,7 +114,12 @@ impl Engine {
         let started_at = Utc::now();
         let t0 = Instant::now();
         crate::crash::point("step:calling_model");
-        let reply = match self.call_model(&body, stream).await {
+        let result = self.call_model(&body, stream).await;
+        // Whatever came of it, the server saw this prompt (unless the call was dropped).
+        if !matches!(result, Err(ModelError::Interrupted)) {
+            self.agent.prompt_sent(segments);
+        }
+        let reply = match result {
             Ok(r) => r,
             Err(ModelError::ContextOverflow(msg)) => {
                 self.learn_window(&msg);
@@ -141,6 +148,8 @@ impl Engine {
         let reply = super::step::interpret(reply, &self.agent.state.policy, self.agent.state.step);
         let parsed = parse_first(&reply);
         let embeds = self.fetch_embeddings(&parsed).await;
+        cache.server_prompt = reply.usage.prompt_tokens;
+        cache.server_cached = reply.usage.cached_tokens;
         let report = self.agent.apply_step(StepInput {
             trigger,
             request: record,
@@ -150,6 +159,7 @@ impl Engine {
             started_at,
             model_ms,
             local_prompt_tokens,
+            cache,
         })?;
         crate::crash::point("step:committed");
         for ev in report.events {

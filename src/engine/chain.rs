@@ -37,9 +37,15 @@ pub enum Input {
     Closed,
     /// The user's message was committed (see [`Action::StartChain`]).
     Started,
-    /// The prompt was counted: whether it leaves too little room for the reply.
+    /// The prompt was counted: whether it leaves too little room for the reply, and whether
+    /// the fixed part alone (system, functions, core memory, summary) passes the warning
+    /// threshold, so that a flush cannot bring the context back under it.
+    /// `overfull`: the prompt would not fit the window at all, even leaving no room for the
+    /// reply.
     Checked {
         needs_flush: bool,
+        stuck: bool,
+        overfull: bool,
     },
     /// The flush finished: false when nothing could be evicted or it was interrupted.
     Flushed(bool),
@@ -112,6 +118,11 @@ pub struct Chain {
     closed: bool,
     /// The step in flight already answered one overflow with a flush.
     overflowed: bool,
+    /// A flush ran for the step about to be (or being) sent: no step flushes twice.
+    flushed_step: bool,
+    /// A flush ran in this chain: when the context is stuck over the threshold, a chain
+    /// flushes at most once.
+    flushed_chain: bool,
 }
 
 impl Chain {
@@ -128,6 +139,8 @@ impl Chain {
             stopping: false,
             closed: false,
             overflowed: false,
+            flushed_step: false,
+            flushed_chain: false,
         }
     }
 
@@ -155,11 +168,19 @@ impl Chain {
                     self.end(Ended::NoModel, &mut out);
                 }
             }
-            Input::Checked { needs_flush } => {
+            Input::Checked {
+                needs_flush,
+                stuck,
+                overfull,
+            } => {
                 let State::Checking { trigger } = self.state.clone() else {
                     return out;
                 };
-                if needs_flush {
+                // Stuck over the threshold, a chain flushes once, and again only for a prompt
+                // that could not be sent at all.
+                if needs_flush && (!stuck || !self.flushed_chain || overfull) {
+                    self.flushed_step = true;
+                    self.flushed_chain = true;
                     self.state = State::Flushing {
                         trigger,
                         retry: false,
@@ -188,11 +209,13 @@ impl Chain {
                 let State::Calling { trigger } = self.state.clone() else {
                     return out;
                 };
-                if self.overflowed || self.stopping {
+                if self.overflowed || self.flushed_step || self.stopping {
                     out.push(Action::DropStep);
                     self.end(Ended::Normally, &mut out);
                 } else {
                     self.overflowed = true;
+                    self.flushed_step = true;
+                    self.flushed_chain = true;
                     self.state = State::Flushing {
                         trigger,
                         retry: true,
@@ -286,6 +309,7 @@ impl Chain {
                 self.steps = 0;
                 self.run_to_end = false;
                 self.overflowed = false;
+                self.flushed_chain = false;
                 self.state = State::Checking {
                     trigger: Trigger::UserMessage,
                 };
@@ -309,6 +333,7 @@ impl Chain {
         if self.steps >= self.cap {
             return self.end(Ended::Cap, out);
         }
+        self.flushed_step = false;
         self.state = State::Checking { trigger };
         out.push(Action::Check);
     }

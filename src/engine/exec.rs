@@ -114,7 +114,11 @@ impl Agent {
                 self.archival_search(query, *page, embeds)?
             }
         };
-        Ok(if result.ok && !call.is_search() {
+        let core_edit = matches!(
+            call,
+            Call::CoreMemoryAppend { .. } | Call::CoreMemoryReplace { .. }
+        );
+        Ok(if result.ok && !call.is_search() && !core_edit {
             FnResult::ok(text::truncate(&result.message, self.settings.output_limit))
         } else {
             result
@@ -135,12 +139,15 @@ impl Agent {
                     .get(label)
                     .map(|b| (b.value.clone(), b.limit))
                     .unwrap_or_default();
-                self.state.core_updated_at = Utc::now();
-                self.core_changed();
+                let update = self.core_edited(label, "the agent");
                 fx.core_edit = Some((label.to_string(), value, len, limit));
-                FnResult::ok(format!(
-                    "block '{label}' now holds {len}/{limit} characters"
-                ))
+                let done = format!("block '{label}' now holds {len}/{limit} characters");
+                // In append mode the result carries the new value: the system message still
+                // shows the old one.
+                FnResult::ok(match update {
+                    Some(u) => format!("{done}. {u}"),
+                    None => done,
+                })
             }
             Err(e) => FnResult::failed(text::visible(&e.to_string())),
         }

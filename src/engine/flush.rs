@@ -118,16 +118,30 @@ impl Engine {
             .unwrap_or(0)
             + k as u64;
         a.evict_front(k);
-        let rendered =
-            prompt::summary_event_text(&summary_text, evicted_total, a.state.recall_count + 1);
+        let now = Utc::now();
+        let rendered = prompt::summary_event_text(
+            &summary_text,
+            evicted_total,
+            Some(a.state.recall_count + 1),
+            now,
+        );
         let tokens = a.counter.count(&rendered);
         a.state.summary = Some(Summary {
             text: summary_text.clone(),
-            created_at: Utc::now(),
+            created_at: now,
             evicted_total,
             tokens,
+            rendered: rendered.clone(),
         });
         a.state.warned = false;
+        // The flush already breaks the prompt prefix: fold pending core edits and refresh the
+        // metadata now.
+        let pending = a.core_edits_pending();
+        a.recompile(&if pending > 0 {
+            format!("a flush folded in {pending} core edit(s) made since the last one")
+        } else {
+            "a flush refreshed it".to_string()
+        });
         let summary_msg = a.make_message(
             Role::System,
             MessageKind::Summary,
@@ -145,6 +159,7 @@ impl Engine {
             started_at,
             model_ms,
             results: Vec::new(),
+            cache: None,
         };
         let shown = EventKind::Summary {
             evicted: k,

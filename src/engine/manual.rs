@@ -6,8 +6,6 @@
 //! reembed`) call the same methods on an agent they opened for writing. Each one commits in one
 //! transaction and returns what to report, or why it was refused (nothing is written then).
 
-use chrono::Utc;
-
 use super::agent::Agent;
 use super::exec::{Effects, Embeds};
 use crate::memory::Passage;
@@ -31,8 +29,10 @@ impl Agent {
             .get(label)
             .map(|b| b.limit)
             .unwrap_or_default();
-        self.state.core_updated_at = Utc::now();
-        self.core_changed();
+        // In append mode the model learns of the edit from an event in the queue.
+        let update = self
+            .core_edited(label, "the user")
+            .map(|u| self.event_message(crate::memory::MessageKind::SystemAlert, &u));
         let shown = EventKind::CoreMemoryUpdated {
             label: label.to_string(),
             value: value.to_string(),
@@ -41,7 +41,7 @@ impl Agent {
             source: EditSource::User,
         };
         self.stage(&shown);
-        self.commit(&[], &[], &[], None)?;
+        self.commit(update.as_slice(), &[], &[], None)?;
         Ok(Ok(shown))
     }
 

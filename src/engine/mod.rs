@@ -6,10 +6,12 @@
 //! [`agent`] owns the memory and its persistence; [`prompt`] holds every text the model reads;
 //! [`step`] applies one model reply synchronously; [`manual`] the user's own changes; [`run`]
 //! is the async driver that runs the machine's actions (calls in `call.rs`, flushes in
-//! `flush.rs`, token counting in `counting.rs`).
+//! `flush.rs`, token counting in `counting.rs`); [`cache`] compares each request with the one
+//! before it (the prompt-cache meter and break locator).
 
 pub mod agent;
 mod budget;
+pub mod cache;
 mod call;
 pub mod chain;
 mod counting;

@@ -2,14 +2,15 @@
 //! JSON events in the queue, the summary alert, the summariser's prompt, warnings and heartbeat
 //! reasons.
 //!
-//! Contract: pure functions of the agent's state and the given values (the only clock read is
-//! the event timestamp). Changing any text here changes what the model sees, and so the prompt
+//! Contract: pure functions of the agent's state and the given values (the only clock reads
+//! stamp new events and a newly compiled metadata block; nothing already sent is stamped
+//! again). Changing any text here changes what the model sees, and so the prompt
 //! prefix a server can reuse; keep them stable.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::memory::{AgentState, Message, MessageKind, ToolMode};
+use crate::memory::{AgentState, CompiledSystem, Message, MessageKind, ToolMode};
 use crate::text;
 
 pub const BASE_INSTRUCTIONS: &str = include_str!("../../assets/system.md");
@@ -19,33 +20,68 @@ pub const DEFAULT_HUMAN: &str = include_str!("../../assets/human.txt");
 pub const SUMMARIZER: &str = include_str!("../../assets/summarizer.md");
 
 fn now() -> String {
-    Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    stamp(Utc::now())
 }
 
-/// The memory-metadata section of the system message.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// The memory-metadata section of the system message, as of now.
 pub fn metadata(state: &AgentState) -> String {
     format!(
-        "### Memory metadata\n\
+        "### Memory metadata (as of {})\n\
          - Core memory last changed: {}\n\
          - Recall memory holds {} messages in all (conversation_search, conversation_search_date)\n\
          - Archival memory holds {} passages (archival_memory_search)\n",
-        state.core_updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        now(),
+        stamp(state.core_updated_at),
         state.recall_count,
         state.archival_count,
     )
 }
 
-/// The one system message: base instructions, memory metadata, core memory blocks.
-pub fn system_prompt(state: &AgentState) -> String {
-    let json_mode = match state.policy.tool_mode {
+/// The system message's changing parts as of now (see [`CompiledSystem`]).
+pub fn compile(state: &AgentState, reason: &str) -> CompiledSystem {
+    CompiledSystem {
+        core: state.core.clone(),
+        metadata: metadata(state),
+        compiled_at: Utc::now(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The fixed instructions at the head of the system message (with the JSON-mode protocol in
+/// JSON mode).
+pub fn instructions(mode: ToolMode) -> String {
+    let json_mode = match mode {
         ToolMode::Json => crate::functions::json_mode::instructions(),
         ToolMode::Native => "",
     };
+    format!("{}\n{json_mode}\n", BASE_INSTRUCTIONS.trim_end())
+}
+
+/// The heading of the core-memory section.
+pub const CORE_HEADING: &str = "### Core memory\n";
+
+/// The one system message: fixed instructions first, then core memory, then the metadata, so
+/// that what changes least comes first.
+pub fn system_prompt(mode: ToolMode, compiled: &CompiledSystem) -> String {
     format!(
-        "{}\n{json_mode}\n{}\n### Core memory\n{}",
-        BASE_INSTRUCTIONS.trim_end(),
-        metadata(state),
-        state.core.render()
+        "{}{CORE_HEADING}{}\n{}",
+        instructions(mode),
+        compiled.core.render(),
+        compiled.metadata
+    )
+}
+
+/// A core edit as the model reads it when edits are appended to the queue (see
+/// [`crate::memory::CoreEdits::Append`]).
+pub fn memory_update(label: &str, value: &str, by: &str) -> String {
+    format!(
+        "Memory update: core memory block <{label}> was edited by {by}. It now reads:\n{value}\n\
+         (The system message shows the block as it was; this text replaces it until the next \
+         summary.)"
     )
 }
 
@@ -62,15 +98,24 @@ pub fn event_json(kind: MessageKind, text: &str) -> String {
     .to_string()
 }
 
-/// The summary as the system alert that follows the system message.
-pub fn summary_event_text(summary: &str, evicted: u64, recall: u64) -> String {
+/// The summary as the system alert that follows the system message, as of the flush that made
+/// it (it is written once and sent unchanged until the next flush).
+pub fn summary_event_text(
+    summary: &str,
+    evicted: u64,
+    recall: Option<u64>,
+    at: DateTime<Utc>,
+) -> String {
+    let of = recall
+        .map(|r| format!(" (of {r} in recall)"))
+        .unwrap_or_default();
     json!({
         "type": "system_alert",
         "message": format!(
-            "{evicted} earlier messages (of {recall} in recall) have left your context to save \
-             space; they are still found by conversation_search. Summary of them:\n{summary}"
+            "{evicted} earlier messages{of} have left your context to save space; they are \
+             still found by conversation_search. Summary of them:\n{summary}"
         ),
-        "time": now(),
+        "time": stamp(at),
     })
     .to_string()
 }
@@ -80,13 +125,44 @@ pub fn result_json(status: &str, message: &str) -> String {
     json!({"status": status, "message": message, "time": now()}).to_string()
 }
 
-/// The memory-pressure warning.
-pub fn memory_warning(warn_ratio: f32, used: u32, window: u32) -> String {
+/// The memory-pressure warning, with the figure that triggered it and how it was counted.
+pub fn memory_warning(warn_ratio: f32, used: u32, window: u32, basis: &str) -> String {
     format!(
-        "Memory pressure: your context is over {:.0}% full ({used} of {window} tokens). Save anything \
+        "Memory pressure: your context is over {:.0}% full ({used} of {window} tokens, {basis}). Save anything \
          important from the conversation to core or archival memory now; the oldest \
          messages will soon be replaced by a summary.",
         warn_ratio * 100.0,
+    )
+}
+
+/// For the user (not the model): the part of the context no flush can shrink already passes
+/// the warning threshold, by section, with what would help.
+pub fn fixed_part_warning(
+    b: &crate::tokens::Budget,
+    fixed: u32,
+    warn_at: u32,
+    basis: &str,
+) -> String {
+    let functions = if b.functions > 0 {
+        format!(
+            ", JSON mode (--tool-mode json) if the server renders the {} tokens of function \
+             schemas at length",
+            b.functions
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "the part of the context no flush can shrink takes {fixed} tokens ({basis}), past the \
+         memory-warning threshold of {warn_at} of {window}: system {}, functions {}, core memory \
+         {}, summary {}. Memory warnings are off and a chain flushes at most once until this \
+         changes. What would help: a bigger context window (--context-window){functions}, \
+         shorter core blocks, or a shorter summary.",
+        b.system,
+        b.functions,
+        b.core_memory,
+        b.summary,
+        window = b.context_window,
     )
 }
 

@@ -161,8 +161,13 @@ impl Engine {
             }
             Action::Check => {
                 self.recount().await;
+                if let Some(message) = self.agent.fixed_part_notice() {
+                    self.emit_warning(WarningKind::FixedPartTooLarge, message);
+                }
                 Some(Input::Checked {
                     needs_flush: self.agent.needs_flush(),
+                    stuck: self.agent.fixed_part_too_large(),
+                    overfull: self.agent.overfull(),
                 })
             }
             Action::Flush => Some(Input::Flushed(self.flush().await?)),

@@ -38,6 +38,8 @@ pub struct StepInput<'a> {
     pub model_ms: f64,
     /// The local token count of the prompt that was sent.
     pub local_prompt_tokens: u32,
+    /// The prompt cache figures of the request (the server's fields filled from the reply).
+    pub cache: crate::tokens::CacheStat,
 }
 
 #[derive(Debug)]
@@ -110,6 +112,16 @@ impl Agent {
         let reply = input.reply;
         self.calibrate(input.local_prompt_tokens, reply.usage.prompt_tokens);
         let mut events = Vec::new();
+        let cache = input.cache;
+        if let Some(b) = &cache.broke {
+            events.push(EventKind::CacheBreak {
+                section: b.section.clone(),
+                cause: b.cause.clone(),
+                shared_tokens: cache.shared_tokens,
+                prompt_tokens: cache.prompt_tokens,
+            });
+        }
+        self.cache.record(cache.clone());
         let content = reply.content.clone().unwrap_or_default();
         let thought = reply.thought.clone().unwrap_or_else(|| content.clone());
         // Text without a call: inner thought (MemGPT's rule), or a message to the user.
@@ -154,7 +166,7 @@ impl Agent {
         }
         assistant.tool_calls = kept.to_vec();
         // The calls' names and arguments are part of what the message costs.
-        assistant.tokens = self.counter.count(&assistant.token_text());
+        self.count_message(&mut assistant);
         let mut results: Vec<Message> = Vec::new();
         let mut traces = Vec::new();
         let mut outcome = StepOutcome::default();
@@ -275,20 +287,34 @@ impl Agent {
             .heartbeats_paused_until
             .is_some_and(|t| t > Utc::now());
         // The figure the decision uses is the one the warning quotes.
+        let budget = self.budget();
         let deciding = {
             let extra: u32 = new
                 .iter()
                 .map(|m| self.message_tokens(m) + crate::tokens::MESSAGE_OVERHEAD)
                 .sum();
-            self.effective(self.budget().total + extra)
+            self.effective(budget.total + extra)
         };
-        let warning_pending = !self.state.warned && deciding > self.settings.warn_at();
+        // When the fixed part alone passes the threshold, warning the model cannot help (the
+        // user is told instead, see `fixed_part_notice`).
+        let stuck = self.effective(self.fixed_part(&budget)) > self.settings.warn_at();
+        if let Some(message) = self.fixed_part_notice() {
+            events.push(EventKind::Warning {
+                kind: crate::protocol::WarningKind::FixedPartTooLarge,
+                message,
+            });
+        }
+        let warning_pending = !stuck && !self.state.warned && deciding > self.settings.warn_at();
         let next = policy::next(&outcome, warning_pending, paused);
         match &next {
             Next::Warn => {
                 let window = self.settings.context_window;
-                let text =
-                    super::prompt::memory_warning(self.settings.warn_ratio, deciding, window);
+                let text = super::prompt::memory_warning(
+                    self.settings.warn_ratio,
+                    deciding,
+                    window,
+                    &self.basis(),
+                );
                 new.push(self.event_message(MessageKind::SystemAlert, &text));
                 self.state.warned = true;
                 events.push(EventKind::MemoryWarning {
@@ -320,6 +346,7 @@ impl Agent {
             started_at: input.started_at,
             model_ms: input.model_ms,
             results: traces,
+            cache: Some(cache),
         };
         for ev in &events {
             self.stage(ev);
@@ -345,6 +372,7 @@ impl Agent {
         );
         m.tool_call_id = Some(call.id.clone());
         m.name = Some(text::visible(&call.name));
+        self.count_message(&mut m);
         m
     }
 }

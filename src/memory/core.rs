@@ -136,22 +136,23 @@ impl CoreMemory {
 
     /// The blocks as they appear in the system message.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        for b in &self.blocks {
-            let ro = if b.read_only {
-                " read_only=\"true\""
-            } else {
-                ""
-            };
-            out.push_str(&format!(
-                "<{label} characters=\"{used}/{limit}\"{ro}>\n{value}\n</{label}>\n",
-                label = b.label,
-                used = b.chars(),
-                limit = b.limit,
-                value = b.value
-            ));
-        }
-        out
+        self.blocks.iter().map(Self::render_block).collect()
+    }
+
+    /// One block as the system message shows it.
+    pub fn render_block(b: &Block) -> String {
+        let ro = if b.read_only {
+            " read_only=\"true\""
+        } else {
+            ""
+        };
+        format!(
+            "<{label} characters=\"{used}/{limit}\"{ro}>\n{value}\n</{label}>\n",
+            label = b.label,
+            used = b.chars(),
+            limit = b.limit,
+            value = b.value
+        )
     }
 }
 

@@ -76,12 +76,19 @@ pub struct Message {
 }
 
 impl Message {
-    /// The text the token counter sees for this message.
+    /// The text the token counter sees for this message with native tool calls: the content
+    /// and every field the request carries for it (call ids, names, arguments; the id a
+    /// result answers).
     pub fn token_text(&self) -> String {
         let mut s = self.content.clone();
         for c in &self.tool_calls {
+            s.push_str(&c.id);
+            s.push_str("function");
             s.push_str(&c.name);
             s.push_str(&c.arguments);
+        }
+        if let Some(id) = &self.tool_call_id {
+            s.push_str(id);
         }
         s
     }

@@ -17,6 +17,24 @@ pub struct Summary {
     pub evicted_total: u64,
     /// Cached token count of the rendered summary message.
     pub tokens: u32,
+    /// The summary as the model reads it, written once at the flush so that it stays the same
+    /// from request to request (empty in stores from before it was kept).
+    #[serde(default)]
+    pub rendered: String,
+}
+
+/// The parts of the system message that change, as last compiled: the system message is built
+/// again only when memory changes (MemGPT's way), so that consecutive requests share it and a
+/// server's prefix cache can reuse it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompiledSystem {
+    /// Core memory as the system message shows it.
+    pub core: CoreMemory,
+    /// The memory-metadata block, as of `compiled_at`.
+    pub metadata: String,
+    pub compiled_at: DateTime<Utc>,
+    /// Why it was compiled: `flush`, `core block 'human' edited by the agent`...
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +66,18 @@ pub struct AgentState {
     /// (`dump`, `watch`) show the same budget.
     #[serde(default)]
     pub window: Option<SavedWindow>,
+    /// The system message's changing parts as last compiled (none in stores from before it was
+    /// kept: compiled on open).
+    #[serde(default)]
+    pub system: Option<CompiledSystem>,
+    /// The fixed part of the context, without the summary (tokens), last reported as passing
+    /// the warning threshold, so that it is reported once until it changes.
+    #[serde(default)]
+    pub fixed_warned: Option<u32>,
+    /// The sections of the last step request sent (without their texts), so that the first
+    /// request of the next session can say what broke the prompt cache.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_prompt: Vec<crate::tokens::Segment>,
 }
 
 /// A context window as saved with the agent.
@@ -101,6 +131,21 @@ pub struct AgentPolicy {
     pub no_tool_reply: NoToolReply,
     #[serde(default)]
     pub tool_choice: ToolChoice,
+    #[serde(default)]
+    pub core_edits: CoreEdits,
+}
+
+/// How a core-memory edit reaches the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoreEdits {
+    /// The system message is compiled again at once (MemGPT's way): the model always sees
+    /// core memory in one place, and the prompt cache breaks at the edited block.
+    #[default]
+    Recompile,
+    /// The edit travels as a memory-update event in the queue and is folded into the system
+    /// message at the next flush: the prompt prefix stays cached.
+    Append,
 }
 
 macro_rules! names {
@@ -125,6 +170,7 @@ macro_rules! names {
 names!(ToolMode, Native => "native", Json => "json");
 names!(NoToolReply, Thought => "thought", Message => "message");
 names!(ToolChoice, Auto => "auto", Required => "required");
+names!(CoreEdits, Recompile => "recompile", Append => "append");
 
 impl AgentPolicy {
     /// A short description for status lines, e.g. "native tools · text is thought".
@@ -143,7 +189,11 @@ impl AgentPolicy {
             } else {
                 ""
             };
-        format!("{mode} · {text}{choice}")
+        let edits = match self.core_edits {
+            CoreEdits::Recompile => "",
+            CoreEdits::Append => " · core edits appended",
+        };
+        format!("{mode} · {text}{choice}{edits}")
     }
 }
 
@@ -153,6 +203,7 @@ pub struct PolicyOverride {
     pub tool_mode: Option<ToolMode>,
     pub no_tool_reply: Option<NoToolReply>,
     pub tool_choice: Option<ToolChoice>,
+    pub core_edits: Option<CoreEdits>,
 }
 
 impl PolicyOverride {
@@ -166,6 +217,9 @@ impl PolicyOverride {
         }
         if let Some(c) = self.tool_choice {
             p.tool_choice = c;
+        }
+        if let Some(c) = self.core_edits {
+            p.core_edits = c;
         }
         *p != before
     }
@@ -191,6 +245,9 @@ impl AgentState {
             heartbeats_paused_until: None,
             policy: AgentPolicy::default(),
             window: None,
+            system: None,
+            fixed_warned: None,
+            last_prompt: Vec::new(),
         }
     }
 }
@@ -250,4 +307,8 @@ pub struct StepTrace {
     pub started_at: DateTime<Utc>,
     pub model_ms: f64,
     pub results: Vec<TraceResult>,
+    /// The prompt cache for this call: prefix shared with the previous request, the server's
+    /// cached figure, where the prefix broke (step calls only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::tokens::CacheStat>,
 }

@@ -17,6 +17,27 @@ use crate::text;
 pub struct Usage {
     pub prompt_tokens: Option<u32>,
     pub completion_tokens: Option<u32>,
+    /// Prompt tokens the server took from its cache instead of evaluating them, where it says:
+    /// OpenAI and vLLM `usage.prompt_tokens_details.cached_tokens`, llama.cpp's server
+    /// `timings.cache_n`.
+    pub cached_tokens: Option<u32>,
+}
+
+impl Usage {
+    /// Reads what a response (or a stream's chunk) reports, keeping what an earlier chunk said
+    /// where this one is silent.
+    pub fn read(&mut self, v: &Value) {
+        let n = |x: &Value| x.as_u64().map(|n| n.min(u32::MAX as u64) as u32);
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.prompt_tokens = n(&u["prompt_tokens"]).or(self.prompt_tokens);
+            self.completion_tokens = n(&u["completion_tokens"]).or(self.completion_tokens);
+            self.cached_tokens =
+                n(&u["prompt_tokens_details"]["cached_tokens"]).or(self.cached_tokens);
+        }
+        if let Some(c) = v.get("timings").and_then(|t| n(&t["cache_n"])) {
+            self.cached_tokens = Some(c);
+        }
+    }
 }
 
 /// What the model answered.
@@ -100,10 +121,8 @@ pub fn parse_chat(raw: Value) -> Result<ChatReply, ModelError> {
             arguments: arguments_text(&f["arguments"]),
         });
     }
-    let usage = Usage {
-        prompt_tokens: raw["usage"]["prompt_tokens"].as_u64().map(|v| v as u32),
-        completion_tokens: raw["usage"]["completion_tokens"].as_u64().map(|v| v as u32),
-    };
+    let mut usage = Usage::default();
+    usage.read(&raw);
     let finish_reason = choice["finish_reason"].as_str().map(String::from);
     Ok(ChatReply {
         content,
@@ -173,6 +192,24 @@ mod tests {
         let r = parse_chat(raw).unwrap();
         assert_eq!(r.tool_calls[0].arguments, r#"{"message":"hi"}"#);
         assert_eq!(r.usage.prompt_tokens, Some(12));
+        assert_eq!(r.usage.cached_tokens, None);
         assert!(parse_chat(json!({"choices":[]})).is_err());
+    }
+
+    #[test]
+    fn reads_the_cached_prompt_tokens_each_server_reports() {
+        let openai =
+            json!({"usage":{"prompt_tokens":900,"prompt_tokens_details":{"cached_tokens":768}}});
+        let llama = json!({"usage":{"prompt_tokens":900},"timings":{"cache_n":850,"prompt_n":50}});
+        for (raw, want) in [(openai, 768), (llama, 850)] {
+            let mut u = Usage::default();
+            u.read(&raw);
+            assert_eq!((u.prompt_tokens, u.cached_tokens), (Some(900), Some(want)));
+        }
+        // A later chunk without usage keeps what an earlier one said.
+        let mut u = Usage::default();
+        u.read(&json!({"usage":{"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":2}}}));
+        u.read(&json!({"choices":[]}));
+        assert_eq!(u.cached_tokens, Some(2));
     }
 }

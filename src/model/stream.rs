@@ -139,10 +139,7 @@ impl StreamState {
                 ))
             )));
         }
-        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            self.usage.prompt_tokens = u["prompt_tokens"].as_u64().map(|n| n as u32);
-            self.usage.completion_tokens = u["completion_tokens"].as_u64().map(|n| n as u32);
-        }
+        self.usage.read(&v);
         let Some(choice) = v["choices"].as_array().and_then(|c| c.first()) else {
             return Ok(None);
         };

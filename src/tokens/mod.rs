@@ -6,8 +6,10 @@
 //! section, as shown in the UI and the headless `budget` event. Where the server has a
 //! tokenizer, [`ExactCounts`] holds its counts, which take the place of the local ones.
 
+mod cache;
 mod exact;
 
+pub use cache::{CacheBreak, CacheMeter, CacheStat, Section, Segment};
 pub use exact::{CountKey, ExactCounts, text_key};
 
 use serde::{Deserialize, Serialize};
@@ -97,6 +99,19 @@ pub struct Budget {
     pub window_source: String,
     /// Messages in the FIFO queue.
     pub queue_len: u32,
+    /// The figure memory-pressure decisions use (`total` as the server would count it).
+    #[serde(default)]
+    pub deciding: u32,
+    /// How `deciding` was reached, in words.
+    #[serde(default)]
+    pub basis: String,
+    /// Core edits that wait for the next flush to reach the system message (the `append`
+    /// core-edit mode); until then they travel as memory-update events in the queue.
+    #[serde(default)]
+    pub core_edits_pending: u32,
+    /// The prompt cache: the last call's shared prefix and the session's running figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheMeter>,
 }
 
 impl Budget {

@@ -120,6 +120,26 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
             manual: true,
             repairs: Vec::new(),
         }),
+        EventKind::CacheBreak {
+            section,
+            cause,
+            shared_tokens,
+            prompt_tokens,
+        } => log.push(LogEntry {
+            step: ev.step,
+            name: "cache break".into(),
+            call_id: String::new(),
+            args: text::visible(section),
+            status: None,
+            message: format!(
+                "{} · {shared_tokens} of {prompt_tokens} tokens still shared",
+                text::visible(cause)
+            ),
+            heartbeat: None,
+            duration_ms: None,
+            manual: false,
+            repairs: Vec::new(),
+        }),
         EventKind::Retry { .. } => {
             // The stream starts over.
             if !drop_streaming(convo) {

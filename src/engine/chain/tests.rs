@@ -40,7 +40,11 @@ fn calling() -> Chain {
     c.handle(msg("hi"));
     c.handle(Input::Started);
     assert_eq!(
-        c.handle(Input::Checked { needs_flush: false }),
+        c.handle(Input::Checked {
+            needs_flush: false,
+            stuck: false,
+            overfull: false,
+        }),
         vec![call(Trigger::UserMessage)]
     );
     c
@@ -53,7 +57,11 @@ fn gated() -> Chain {
     c.handle(msg("hi"));
     c.handle(Input::Started);
     assert_eq!(
-        c.handle(Input::Checked { needs_flush: false }),
+        c.handle(Input::Checked {
+            needs_flush: false,
+            stuck: false,
+            overfull: false,
+        }),
         vec![Action::Pause(Trigger::UserMessage)]
     );
     c
@@ -65,12 +73,20 @@ fn a_message_runs_commit_check_call_until_the_policy_yields() {
     assert_eq!(c.handle(msg("hi")), vec![Action::StartChain("hi".into())]);
     assert_eq!(c.handle(Input::Started), vec![Action::Check]);
     assert_eq!(
-        c.handle(Input::Checked { needs_flush: false }),
+        c.handle(Input::Checked {
+            needs_flush: false,
+            stuck: false,
+            overfull: false,
+        }),
         vec![call(Trigger::UserMessage)]
     );
     assert_eq!(c.handle(hb("archival_memory_insert")), vec![Action::Check]);
     assert_eq!(
-        c.handle(Input::Checked { needs_flush: false }),
+        c.handle(Input::Checked {
+            needs_flush: false,
+            stuck: false,
+            overfull: false,
+        }),
         vec![call(Trigger::Heartbeat {
             function: "archival_memory_insert".into()
         })]
@@ -79,7 +95,11 @@ fn a_message_runs_commit_check_call_until_the_policy_yields() {
         c.handle(Input::Stepped(Some(Next::Warn))),
         vec![Action::Check]
     );
-    c.handle(Input::Checked { needs_flush: false });
+    c.handle(Input::Checked {
+        needs_flush: false,
+        stuck: false,
+        overfull: false,
+    });
     assert_eq!(
         c.state,
         State::Calling {
@@ -105,9 +125,17 @@ fn the_chain_cap_stops_a_chain_of_heartbeats() {
     let mut c = Chain::new(2, true, false);
     c.handle(msg("hi"));
     c.handle(Input::Started);
-    c.handle(Input::Checked { needs_flush: false });
+    c.handle(Input::Checked {
+        needs_flush: false,
+        stuck: false,
+        overfull: false,
+    });
     c.handle(hb("a"));
-    c.handle(Input::Checked { needs_flush: false });
+    c.handle(Input::Checked {
+        needs_flush: false,
+        stuck: false,
+        overfull: false,
+    });
     assert_eq!(c.handle(hb("a")), vec![end(2, Ended::Cap)]);
 }
 
@@ -126,7 +154,11 @@ fn full_memory_flushes_before_the_call_and_a_failed_flush_ends_the_chain() {
     c.handle(msg("hi"));
     c.handle(Input::Started);
     assert_eq!(
-        c.handle(Input::Checked { needs_flush: true }),
+        c.handle(Input::Checked {
+            needs_flush: true,
+            stuck: false,
+            overfull: false,
+        }),
         vec![Action::Flush]
     );
     assert!(matches!(c.state, State::Flushing { retry: false, .. }));
@@ -135,7 +167,11 @@ fn full_memory_flushes_before_the_call_and_a_failed_flush_ends_the_chain() {
         vec![call(Trigger::UserMessage)]
     );
     c.handle(hb("a"));
-    c.handle(Input::Checked { needs_flush: true });
+    c.handle(Input::Checked {
+        needs_flush: true,
+        stuck: false,
+        overfull: false,
+    });
     assert_eq!(
         c.handle(Input::Flushed(false)),
         vec![end(1, Ended::Normally)]
@@ -176,7 +212,11 @@ fn step_mode_pauses_before_every_call_and_step_runs_exactly_one() {
     );
     c.handle(hb("a"));
     assert_eq!(
-        c.handle(Input::Checked { needs_flush: false }),
+        c.handle(Input::Checked {
+            needs_flush: false,
+            stuck: false,
+            overfull: false,
+        }),
         vec![Action::Pause(Trigger::Heartbeat {
             function: "a".into()
         })]
@@ -192,7 +232,11 @@ fn continue_runs_the_rest_of_the_chain_without_pausing_then_pauses_again() {
     );
     c.handle(hb("a"));
     assert_eq!(
-        c.handle(Input::Checked { needs_flush: false }),
+        c.handle(Input::Checked {
+            needs_flush: false,
+            stuck: false,
+            overfull: false,
+        }),
         vec![call(Trigger::Heartbeat {
             function: "a".into()
         })]
@@ -201,7 +245,11 @@ fn continue_runs_the_rest_of_the_chain_without_pausing_then_pauses_again() {
     c.handle(msg("again"));
     c.handle(Input::Started);
     assert_eq!(
-        c.handle(Input::Checked { needs_flush: false }),
+        c.handle(Input::Checked {
+            needs_flush: false,
+            stuck: false,
+            overfull: false,
+        }),
         vec![Action::Pause(Trigger::UserMessage)],
         "the next chain pauses again"
     );
@@ -246,7 +294,14 @@ fn interrupt_in_each_state() {
         c.handle(cmd(Command::Interrupt)),
         vec![end(0, Ended::AtGate)]
     );
-    assert_eq!(c.handle(Input::Checked { needs_flush: false }), vec![]);
+    assert_eq!(
+        c.handle(Input::Checked {
+            needs_flush: false,
+            stuck: false,
+            overfull: false,
+        }),
+        vec![]
+    );
     // Calling: the call is cancelled; its failure ends the chain.
     let mut c = calling();
     assert_eq!(c.handle(cmd(Command::Interrupt)), vec![Action::Cancel]);
@@ -258,7 +313,11 @@ fn interrupt_in_each_state() {
     let mut c = Chain::new(10, true, false);
     c.handle(msg("hi"));
     c.handle(Input::Started);
-    c.handle(Input::Checked { needs_flush: true });
+    c.handle(Input::Checked {
+        needs_flush: true,
+        stuck: false,
+        overfull: false,
+    });
     assert_eq!(c.handle(cmd(Command::Interrupt)), vec![Action::Cancel]);
     assert_eq!(
         c.handle(Input::Flushed(false)),
@@ -277,7 +336,11 @@ fn messages_during_a_chain_wait_and_run_in_order_after_it() {
         vec![end(1, Ended::Normally), Action::StartChain("second".into())]
     );
     c.handle(Input::Started);
-    c.handle(Input::Checked { needs_flush: false });
+    c.handle(Input::Checked {
+        needs_flush: false,
+        stuck: false,
+        overfull: false,
+    });
     assert_eq!(
         c.handle(Input::Stepped(Some(Next::Yield))),
         vec![end(1, Ended::Normally), Action::StartChain("third".into())]
@@ -304,7 +367,11 @@ fn edits_apply_during_a_call_while_new_work_waits() {
     let mut c = Chain::new(10, true, true);
     c.handle(msg("hi"));
     c.handle(Input::Started);
-    c.handle(Input::Checked { needs_flush: false });
+    c.handle(Input::Checked {
+        needs_flush: false,
+        stuck: false,
+        overfull: false,
+    });
     assert_eq!(c.handle(cmd(Command::InsertPassage("x".into()))), vec![]);
     assert_eq!(
         c.handle(Input::Stepped(None)),
@@ -339,7 +406,11 @@ fn shutdown_finishes_what_is_queued_first() {
         vec![end(1, Ended::Normally), Action::StartChain("second".into())]
     );
     c.handle(Input::Started);
-    c.handle(Input::Checked { needs_flush: false });
+    c.handle(Input::Checked {
+        needs_flush: false,
+        stuck: false,
+        overfull: false,
+    });
     assert_eq!(
         c.handle(Input::Stepped(Some(Next::Yield))),
         vec![end(1, Ended::Normally), Action::Stop]
@@ -430,6 +501,60 @@ fn outcomes_that_do_not_fit_the_state_are_ignored() {
     assert_eq!(c.handle(Input::Stepped(Some(Next::Yield))), vec![]);
     assert_eq!(c.handle(Input::Flushed(true)), vec![]);
     assert_eq!(c.handle(Input::Overflowed), vec![]);
-    assert_eq!(c.handle(Input::Checked { needs_flush: true }), vec![]);
+    assert_eq!(
+        c.handle(Input::Checked {
+            needs_flush: true,
+            stuck: false,
+            overfull: false,
+        }),
+        vec![]
+    );
     assert_eq!(c.state, State::Idle);
+}
+
+fn checked(needs_flush: bool, stuck: bool, overfull: bool) -> Input {
+    Input::Checked {
+        needs_flush,
+        stuck,
+        overfull,
+    }
+}
+
+#[test]
+fn stuck_over_the_threshold_a_chain_flushes_once_unless_the_prompt_cannot_be_sent() {
+    let mut c = Chain::new(10, true, false);
+    c.handle(msg("hi"));
+    c.handle(Input::Started);
+    assert_eq!(c.handle(checked(true, true, false)), vec![Action::Flush]);
+    c.handle(Input::Flushed(true));
+    c.handle(hb("a"));
+    // The same chain: the context is still over the line, but a flush cannot cure that.
+    assert_eq!(
+        c.handle(checked(true, true, false)),
+        vec![call(Trigger::Heartbeat {
+            function: "a".into()
+        })]
+    );
+    c.handle(hb("a"));
+    // A prompt that would not fit at all is flushed again.
+    assert_eq!(c.handle(checked(true, true, true)), vec![Action::Flush]);
+    c.handle(Input::Flushed(true));
+    c.handle(Input::Stepped(Some(Next::Yield)));
+    // A new message starts a new chain, which may flush again.
+    c.handle(msg("again"));
+    c.handle(Input::Started);
+    assert_eq!(c.handle(checked(true, true, false)), vec![Action::Flush]);
+}
+
+#[test]
+fn a_step_that_was_flushed_before_its_call_is_not_flushed_again_on_overflow() {
+    let mut c = Chain::new(10, true, false);
+    c.handle(msg("hi"));
+    c.handle(Input::Started);
+    c.handle(checked(true, false, false));
+    c.handle(Input::Flushed(true));
+    assert_eq!(
+        c.handle(Input::Overflowed),
+        vec![Action::DropStep, end(1, Ended::Normally)]
+    );
 }

@@ -99,6 +99,7 @@ impl App {
             | EventKind::FunctionReturn { .. }
             | EventKind::AssistantMessage { .. }
             | EventKind::Heartbeat { .. }
+            | EventKind::CacheBreak { .. }
             | EventKind::MemoryWarning { .. } => {}
         }
         fx

@@ -84,7 +84,7 @@ fn draw_full(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     let [convo, input] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))]).areas(left);
     let [budget, core, stores] = Layout::vertical([
-        Constraint::Length(12),
+        Constraint::Length(13),
         Constraint::Length(7),
         Constraint::Fill(1),
     ])

@@ -183,17 +183,53 @@ pub fn budget(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         b.encoding,
         if b.approximate { " (approx.)" } else { "" }
     );
+    let deciding = if b.deciding > b.total {
+        format!(" · decides on {}", b.deciding)
+    } else {
+        String::new()
+    };
     lines.push(Line::from(Span::styled(
         match b.server_prompt_tokens {
             Some(s) => format!(
-                "{counter} · server {s} (local {:+})",
+                "{counter} · server {s} (local {:+}){deciding}",
                 b.total as i64 - s as i64
             ),
             None => format!("{counter} · no server count yet"),
         },
         th.dimmed(),
     )));
+    lines.push(cache_line(b, th));
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The prompt cache: how much of the last prompt the previous one shared, the session's rate,
+/// and the server's own figure where it gives one.
+fn cache_line(b: &crate::tokens::Budget, th: &crate::tui::theme::Theme) -> Line<'static> {
+    let Some(c) = &b.cache else {
+        return Line::from(Span::styled("cache: no call yet", th.dimmed()));
+    };
+    let last = match &c.last.broke {
+        Some(br) => format!("broke at {}", br.section),
+        None => format!("{:.0}% reused", c.last.share() * 100.0),
+    };
+    let server = match (c.last.server_cached, c.server_hit_rate()) {
+        (Some(n), _) => format!(" · server cached {n}"),
+        (None, Some(r)) => format!(" · server {:.0}%", r * 100.0),
+        (None, None) => String::new(),
+    };
+    let style = if c.last.broke.is_some() {
+        Style::default().fg(th.warning)
+    } else {
+        th.dimmed()
+    };
+    Line::from(Span::styled(
+        format!(
+            "cache: {last} · session {:.0}% of {} calls{server}",
+            c.hit_rate() * 100.0,
+            c.calls
+        ),
+        style,
+    ))
 }
 
 pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
@@ -201,7 +237,14 @@ pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     let block = pane_block(
         app,
         Focus::Core,
-        format!(" {} ({} blocks) ", Focus::Core.title(), app.core.len()),
+        match app.budget.core_edits_pending {
+            0 => format!(" {} ({} blocks) ", Focus::Core.title(), app.core.len()),
+            n => format!(
+                " {} ({} blocks · {n} edited since the system message was built; folded in at the next flush) ",
+                Focus::Core.title(),
+                app.core.len()
+            ),
+        },
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
