@@ -75,7 +75,7 @@ fn step_8k(c: &mut Criterion) {
             let local = agent.budget().total;
             let wire = agent.encode_request(&request);
             std::hint::black_box(&wire);
-            let segments = agent.prompt_segments();
+            let segments = agent.prompt_segments(&agent.budget());
             let cache = agent.cache_stat(&segments);
             agent.prompt_sent(segments);
             let reply = parse_chat(serde_json::from_slice(&body).unwrap()).unwrap();

@@ -47,7 +47,7 @@ fn step(agent: &mut Agent, reply: &ChatReply, sent: &mut Vec<String>) {
     let request = agent.request_record();
     let body: Value = serde_json::from_slice(&agent.encode_request(&request)).unwrap();
     sent.push(rendered(&body));
-    let segments = agent.prompt_segments();
+    let segments = agent.prompt_segments(&agent.budget());
     let cache = agent.cache_stat(&segments);
     agent.prompt_sent(segments);
     let local = agent.budget().total;
@@ -75,31 +75,44 @@ fn rendered(body: &Value) -> String {
     s
 }
 
-/// (smallest share of a request its predecessor starts with, share of all bytes sent that
-/// a prefix cache could not reuse, counting the first request whole).
-fn figures(sent: &[String]) -> (f64, f64) {
-    let (mut worst, mut total, mut fresh) = (1.0f64, 0usize, 0usize);
-    for (i, t) in sent.iter().enumerate() {
-        let shared = if i == 0 {
-            0
-        } else {
-            sent[i - 1]
-                .bytes()
-                .zip(t.bytes())
-                .take_while(|(a, b)| a == b)
-                .count()
-        };
-        if i > 0 {
-            worst = worst.min(shared as f64 / t.len() as f64);
+/// The figures of consecutive requests, in bytes of the rendered prompt: (smallest share of
+/// the previous request a request starts with, smallest share of a request its predecessor
+/// starts with, share of what was sent after the first request that a prefix cache could not
+/// reuse, the same counting the first request whole, and the tokens (o200k) of what could not
+/// be reused, per request after the first).
+fn figures(sent: &[String]) -> (f64, f64, f64, f64, u32) {
+    let counter = memscope::tokens::TokenCounter::for_model("gpt-4o-mini");
+    let (mut kept, mut reused) = (1.0f64, 1.0f64);
+    let (mut total, mut fresh, mut tokens) = (0usize, 0usize, 0u32);
+    for pair in sent.windows(2) {
+        let (prev, cur) = (&pair[0], &pair[1]);
+        let shared = prev
+            .bytes()
+            .zip(cur.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        kept = kept.min(shared as f64 / prev.len() as f64);
+        reused = reused.min(shared as f64 / cur.len() as f64);
+        total += cur.len();
+        fresh += cur.len() - shared;
+        let mut at = shared;
+        while !cur.is_char_boundary(at) {
+            at -= 1;
         }
-        total += t.len();
-        fresh += t.len() - shared;
+        tokens += counter.count(&cur[at..]);
     }
-    (worst, fresh as f64 / total as f64)
+    let first = sent[0].len();
+    (
+        kept,
+        reused,
+        fresh as f64 / total as f64,
+        (fresh + first) as f64 / (total + first) as f64,
+        tokens / (sent.len() as u32 - 1),
+    )
 }
 
 /// A 30-turn conversation; with `edit`, the agent edits core memory at turn 15.
-fn conversation(edit: Option<CoreEdits>) -> (f64, f64, u64) {
+fn conversation(edit: Option<CoreEdits>) -> ((f64, f64, f64, f64, u32), u64) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("figures.redb")).unwrap();
     let mut agent = Agent::open(store, "default", settings(128_000)).unwrap();
@@ -133,25 +146,26 @@ fn conversation(edit: Option<CoreEdits>) -> (f64, f64, u64) {
         let last = &agent.cache.last;
         evaluated += (last.prompt_tokens - last.shared_tokens) as u64;
     }
-    let (worst, fresh) = figures(&sent);
-    (worst, fresh, evaluated / 30)
+    (figures(&sent), evaluated / 30)
 }
 
 fn print_figures() {
-    println!("prompt prefix over a 30-turn conversation (no flush):");
+    println!("prompt prefix over a 30-turn conversation (no flush), bytes of each request:");
     println!(
-        "  case                          worst share  re-evaluated  tokens to evaluate per turn"
+        "  case                   previous kept  request reused  re-evaluated (with 1st)  tokens to evaluate per request (meter)"
     );
     for (name, edit) in [
         ("no core edit", None),
         ("core edit, recompile", Some(CoreEdits::Recompile)),
         ("core edit, append", Some(CoreEdits::Append)),
     ] {
-        let (worst, fresh, per_turn) = conversation(edit);
+        let ((kept, reused, fresh, fresh_all, tokens), meter) = conversation(edit);
         println!(
-            "  {name:<28}  {:>10.2}%  {:>11.2}%  {per_turn:>6}",
-            worst * 100.0,
-            fresh * 100.0
+            "  {name:<21}  {:>12.2}%  {:>13.2}%  {:>6.2}% ({:>5.2}%)  {tokens:>20} ({meter})",
+            kept * 100.0,
+            reused * 100.0,
+            fresh * 100.0,
+            fresh_all * 100.0
         );
     }
     println!("  (MemGPT 0.3.25 on the same conversation: 4.5% re-evaluated)");
@@ -171,11 +185,11 @@ fn cache_stat_8k(c: &mut Criterion) {
         agent.commit(&[m], &[], &[], None).unwrap();
         i += 1;
     }
-    let first = agent.prompt_segments();
+    let first = agent.prompt_segments(&agent.budget());
     agent.prompt_sent(first);
     c.bench_function("cache_stat_8k", |b| {
         b.iter(|| {
-            let segments = agent.prompt_segments();
+            let segments = agent.prompt_segments(&agent.budget());
             std::hint::black_box(agent.cache_stat(&segments));
         })
     });

@@ -384,3 +384,80 @@ async fn function_results_move_the_budget_by_their_token_count() {
     );
     shutdown(h).await;
 }
+
+#[tokio::test]
+async fn in_append_mode_a_manual_core_edit_reaches_the_model_as_an_alert_in_the_queue() {
+    let server = Server::start(vec![say("Hello."), say("Noted.")]).await;
+    let (_d, path) = temp_store();
+    let mut agent = open_agent(&path, 128_000);
+    policy(
+        &mut agent,
+        PolicyOverride {
+            core_edits: Some(CoreEdits::Append),
+            ..Default::default()
+        },
+    );
+    let mut h = start(agent, &server).await;
+    chat(&mut h, "hi").await;
+    h.commands
+        .send(memscope::engine::Command::EditCore {
+            label: "human".into(),
+            value: "Name: Ada. Keeps bees.".into(),
+        })
+        .unwrap();
+    until(&mut h.events, |k| {
+        matches!(k, EventKind::CoreMemoryUpdated { .. })
+    })
+    .await;
+    let ev = chat(&mut h, "what do I keep?").await;
+    assert_eq!(breaks(&ev), vec![]);
+    let reqs = server.step_requests();
+    let messages = reqs[1]["messages"].as_array().unwrap();
+    assert_eq!(messages[0], reqs[0]["messages"][0], "the system message is kept");
+    let alert = messages
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .find(|c| c.contains("Memory update"))
+        .expect("a memory-update alert in the queue");
+    assert!(alert.contains("Keeps bees.") && alert.contains("the user"), "{alert}");
+    shutdown(h).await;
+}
+
+#[tokio::test]
+async fn the_servers_cached_token_figure_reaches_the_meter_and_the_trace() {
+    let reply = |cached: Value| {
+        let mut r = completion(json!({"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function",
+             "function": {"name": "send_message", "arguments": "{\"message\":\"hi\"}"}}]}));
+        r["usage"] = json!({"prompt_tokens": 2000, "completion_tokens": 5});
+        if cached.is_object() {
+            r["usage"]["prompt_tokens_details"] = cached;
+        } else {
+            r["timings"] = json!({"cache_n": cached, "prompt_n": 40});
+        }
+        Reply::Ok(r)
+    };
+    // OpenAI's field, then llama.cpp server's.
+    let server = Server::start(vec![
+        reply(json!({"cached_tokens": 1920})),
+        reply(json!(1960)),
+    ])
+    .await;
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 128_000), &server).await;
+    let first = last_budget(&chat(&mut h, "hi").await).cache.unwrap();
+    assert_eq!(first.last.server_cached, Some(1920));
+    let second = last_budget(&chat(&mut h, "again").await).cache.unwrap();
+    assert_eq!(second.last.server_cached, Some(1960));
+    assert_eq!(second.last.server_prompt, Some(2000));
+    assert_eq!(second.server_hit_rate(), Some((1920.0 + 1960.0) / 4000.0));
+    shutdown(h).await;
+    let store = Store::open(&path).unwrap();
+    let traces = store.traces("default").unwrap();
+    let cached: Vec<Option<u32>> = traces
+        .iter()
+        .filter_map(|t| t.cache.as_ref())
+        .map(|c| c.server_cached)
+        .collect();
+    assert_eq!(cached, vec![Some(1920), Some(1960)]);
+}

@@ -49,6 +49,7 @@ pub struct Agent {
     pub(super) tools_tokens: OnceLock<u32>,
     pub(super) base_tokens: OnceLock<u32>,
     pub(super) core_tokens: OnceLock<u32>,
+    pub(super) metadata_tokens: OnceLock<u32>,
     /// `usage.prompt_tokens` of the last model call.
     pub server_prompt_tokens: Option<u32>,
     /// How much larger the server's count of the last prompt was than the local one (at least
@@ -63,6 +64,8 @@ pub struct Agent {
     pub(super) staged: Vec<crate::protocol::Event>,
     /// The sections of the last step request sent, with their texts (see `cache.rs`).
     pub(super) last_prompt: Vec<crate::tokens::Segment>,
+    /// The next request's sections before the queue, made on first use (see `cache.rs`).
+    pub(super) prompt_head: OnceLock<Vec<crate::tokens::Segment>>,
     /// The prompt cache this session: the last call and running figures.
     pub cache: crate::tokens::CacheMeter,
 }
@@ -102,12 +105,14 @@ impl Agent {
             tools_tokens: OnceLock::new(),
             base_tokens: OnceLock::new(),
             core_tokens: OnceLock::new(),
+            metadata_tokens: OnceLock::new(),
             server_prompt_tokens: None,
             server_ratio: 1.0,
             exact: ExactCounts::default(),
             journal_seq: std::sync::atomic::AtomicU64::new(0),
             staged: Vec::new(),
             last_prompt: Vec::new(),
+            prompt_head: OnceLock::new(),
             cache: Default::default(),
         };
         // A reader shows the window the agent's writer last used (the server may have said
@@ -123,7 +128,9 @@ impl Agent {
         if agent.state.system.is_none() {
             agent.recompile("opened");
         }
-        agent.last_prompt = agent.state.last_prompt.clone();
+        if let Some(saved) = &agent.state.last_prompt {
+            agent.last_prompt = super::cache::restore(saved);
+        }
         let next = agent.store.journal_next(name)?;
         agent.journal_seq = std::sync::atomic::AtomicU64::new(next);
         if created && agent.store.is_writer() {
@@ -144,6 +151,7 @@ impl Agent {
     ) -> Result<(), StoreError> {
         if o.apply(&mut self.state.policy) {
             self.tools_tokens = OnceLock::new();
+            self.prompt_head = OnceLock::new();
             // The queue travels differently in the other tool mode.
             let mut fifo = std::mem::take(&mut self.fifo);
             for m in &mut fifo {
@@ -168,6 +176,8 @@ impl Agent {
         self.tools_tokens = OnceLock::new();
         self.base_tokens = OnceLock::new();
         self.core_tokens = OnceLock::new();
+        self.metadata_tokens = OnceLock::new();
+        self.prompt_head = OnceLock::new();
         self.exact.disable();
     }
 
@@ -198,6 +208,8 @@ impl Agent {
     pub fn recompile(&mut self, reason: &str) {
         self.state.system = Some(super::prompt::compile(&self.state, reason));
         self.core_tokens = OnceLock::new();
+        self.metadata_tokens = OnceLock::new();
+        self.prompt_head = OnceLock::new();
     }
 
     /// The system message's changing parts as last compiled.

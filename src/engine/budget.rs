@@ -11,6 +11,18 @@ use super::agent::{Agent, BASE_INSTRUCTIONS};
 use crate::memory::{Message, Role, ToolMode};
 use crate::tokens::{Budget, CountKey, MESSAGE_OVERHEAD, REPLY_PRIMING, text_key};
 
+/// What memory-pressure decisions see (see [`Agent::pressure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pressure {
+    /// The prompt leaves too little room for the reply.
+    pub needs_flush: bool,
+    /// The fixed part alone passes the warning threshold: warnings cannot help, and a flush
+    /// cannot bring the context back under it.
+    pub stuck: bool,
+    /// The prompt would not fit the window at all.
+    pub overfull: bool,
+}
+
 impl Agent {
     /// The text a message is sent as, for counting: with native tool calls every field the
     /// request carries for it; in JSON mode a reply is the JSON the model wrote and a result
@@ -81,6 +93,7 @@ impl Agent {
             }
             CountKey::Text(_) => self.exact.insert(key, tokens),
         }
+        self.prompt_head = std::sync::OnceLock::new();
     }
 
     pub fn budget(&self) -> Budget {
@@ -116,7 +129,7 @@ impl Agent {
         let metadata_tokens = active
             .then(|| exact_of(metadata))
             .flatten()
-            .unwrap_or_else(|| c.count(metadata));
+            .unwrap_or_else(|| *self.metadata_tokens.get_or_init(|| c.count(metadata)));
         let system = base_tokens + metadata_tokens + MESSAGE_OVERHEAD;
         let summary = match &self.state.summary {
             None => 0,
@@ -182,12 +195,17 @@ impl Agent {
 
     /// Whether the next prompt would leave too little room for the reply.
     pub fn needs_flush(&self) -> bool {
-        self.effective(self.budget().total) > self.settings.flush_at()
+        self.pressure(&self.budget()).needs_flush
     }
 
-    /// Whether the next prompt would not fit the window at all.
-    pub fn overfull(&self) -> bool {
-        self.effective(self.budget().total) > self.settings.context_window
+    /// What memory-pressure decisions see in `b`, this agent's budget.
+    pub fn pressure(&self, b: &Budget) -> Pressure {
+        let s = &self.settings;
+        Pressure {
+            needs_flush: self.effective(b.total) > s.flush_at(),
+            stuck: self.effective(self.fixed_part(b)) > s.warn_at(),
+            overfull: self.effective(b.total) > s.context_window,
+        }
     }
 
     /// The part of the context no flush can shrink (system, functions, core memory, summary,
@@ -196,17 +214,9 @@ impl Agent {
         b.total - b.messages
     }
 
-    /// Whether the fixed part alone passes the memory-warning threshold: warnings cannot help
-    /// then, and a flush cannot bring the context back under it.
-    pub fn fixed_part_too_large(&self) -> bool {
-        let b = self.budget();
-        self.effective(self.fixed_part(&b)) > self.settings.warn_at()
-    }
-
     /// The notice for the user when the fixed part passes the warning threshold: once, until
     /// that part changes other than by a flush (or falls back under the threshold).
-    pub fn fixed_part_notice(&mut self) -> Option<String> {
-        let b = self.budget();
+    pub fn fixed_part_notice(&mut self, b: &Budget) -> Option<String> {
         let fixed = self.fixed_part(&b);
         if self.effective(fixed) <= self.settings.warn_at() {
             self.state.fixed_warned = None;
@@ -220,7 +230,7 @@ impl Agent {
         }
         self.state.fixed_warned = Some(key);
         Some(super::prompt::fixed_part_warning(
-            &b,
+            b,
             self.effective(fixed),
             self.settings.warn_at(),
             &self.basis(),

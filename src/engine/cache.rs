@@ -13,8 +13,9 @@ use std::hash::{Hash, Hasher};
 use super::agent::Agent;
 use super::prompt;
 use crate::memory::ToolMode;
+use crate::memory::SavedPrompt;
 use crate::tokens::{
-    CacheBreak, CacheStat, MESSAGE_OVERHEAD, REPLY_PRIMING, Section, Segment, TokenCounter,
+    Budget, CacheBreak, CacheStat, MESSAGE_OVERHEAD, REPLY_PRIMING, Section, Segment, TokenCounter,
 };
 
 fn fingerprint(text: &str) -> u64 {
@@ -128,9 +129,6 @@ fn locate(p: &Segment, c: &Segment, ctx: &Context<'_>) -> CacheBreak {
         (Section::Message(id), _) if !ctx.queue.contains(id) => {
             format!("message {id} was evicted by a flush")
         }
-        (Section::Message(a), Section::Message(b)) if a == b => {
-            format!("message {a} was changed")
-        }
         (_, Section::Message(id)) => format!("message {id} was put in an earlier place"),
         _ => "the system message was compiled again".into(),
     };
@@ -176,29 +174,52 @@ impl Agent {
     /// Remembers the request just sent as the one the next is compared with (its sections
     /// are saved, without texts, with the next commit).
     pub fn prompt_sent(&mut self, segments: Vec<Segment>) {
-        self.state.last_prompt = segments
+        let head = segments
             .iter()
+            .filter(|s| !matches!(s.section, Section::Message(_)))
             .map(|s| Segment {
                 text: None,
                 ..s.clone()
             })
             .collect();
+        let messages = segments
+            .iter()
+            .filter_map(|s| match s.section {
+                Section::Message(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        self.state.last_prompt = Some(SavedPrompt { head, messages });
         self.last_prompt = segments;
     }
 
     /// The next step's request, section by section in the order it is sent, with each
-    /// section's tokens by the active counter (the same figures as the budget).
-    pub fn prompt_segments(&self) -> Vec<Segment> {
+    /// section's tokens by the active counter (the figures of `budget`, this agent's budget).
+    /// Messages are known by id: a message never changes once made.
+    pub fn prompt_segments(&self, budget: &Budget) -> Vec<Segment> {
+        let head = self.prompt_head.get_or_init(|| self.head_segments(budget));
+        let mut out = Vec::with_capacity(head.len() + self.fifo().len());
+        out.extend(head.iter().cloned());
+        out.extend(self.fifo().iter().map(|m| Segment {
+            section: Section::Message(m.id),
+            hash: 0,
+            tokens: self.message_tokens(m) + MESSAGE_OVERHEAD,
+            text: None,
+        }));
+        out
+    }
+
+    /// The sections before the queue; they change only when the system message is compiled,
+    /// at a flush, or with the model or the tool mode (each of which drops them).
+    fn head_segments(&self, budget: &Budget) -> Vec<Segment> {
         let mode = self.state.policy.tool_mode;
         let compiled = self.compiled();
-        let budget = self.budget();
-        let mut out = Vec::with_capacity(self.fifo().len() + 8);
-        out.push(segment(
+        let mut out = vec![segment(
             Section::Model(self.settings.model.clone()),
             &self.settings.model,
             0,
             false,
-        ));
+        )];
         if mode == ToolMode::Native {
             out.push(segment(
                 Section::Tools,
@@ -235,16 +256,24 @@ impl Agent {
         if let Some(s) = self.summary_event() {
             out.push(segment(Section::Summary, &s, budget.summary, true));
         }
-        for m in self.fifo() {
-            out.push(segment(
-                Section::Message(m.id),
-                &self.wire_text(m),
-                self.message_tokens(m) + MESSAGE_OVERHEAD,
-                false,
-            ));
-        }
         out
     }
+}
+
+/// The last request's sections as saved with the agent: those before the queue (without
+/// texts), and the queue's message ids.
+pub fn restore(saved: &SavedPrompt) -> Vec<Segment> {
+    saved
+        .head
+        .iter()
+        .cloned()
+        .chain(saved.messages.iter().map(|id| Segment {
+            section: Section::Message(*id),
+            hash: 0,
+            tokens: 0,
+            text: None,
+        }))
+        .collect()
 }
 
 #[cfg(test)]

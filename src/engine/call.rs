@@ -105,7 +105,7 @@ impl Engine {
         }
         let body = self.agent.encode_request(&record);
         let sent = self.agent.budget();
-        let segments = self.agent.prompt_segments();
+        let segments = self.agent.prompt_segments(&sent);
         let mut cache = self.agent.cache_stat(&segments);
         let local_prompt_tokens = sent.total;
         self.emit(EventKind::ModelCall {

@@ -161,13 +161,15 @@ impl Engine {
             }
             Action::Check => {
                 self.recount().await;
-                if let Some(message) = self.agent.fixed_part_notice() {
+                let budget = self.agent.budget();
+                if let Some(message) = self.agent.fixed_part_notice(&budget) {
                     self.emit_warning(WarningKind::FixedPartTooLarge, message);
                 }
+                let p = self.agent.pressure(&budget);
                 Some(Input::Checked {
-                    needs_flush: self.agent.needs_flush(),
-                    stuck: self.agent.fixed_part_too_large(),
-                    overfull: self.agent.overfull(),
+                    needs_flush: p.needs_flush,
+                    stuck: p.stuck,
+                    overfull: p.overfull,
                 })
             }
             Action::Flush => Some(Input::Flushed(self.flush().await?)),

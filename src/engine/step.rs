@@ -297,8 +297,8 @@ impl Agent {
         };
         // When the fixed part alone passes the threshold, warning the model cannot help (the
         // user is told instead, see `fixed_part_notice`).
-        let stuck = self.effective(self.fixed_part(&budget)) > self.settings.warn_at();
-        if let Some(message) = self.fixed_part_notice() {
+        let stuck = self.pressure(&budget).stuck;
+        if let Some(message) = self.fixed_part_notice(&budget) {
             events.push(EventKind::Warning {
                 kind: crate::protocol::WarningKind::FixedPartTooLarge,
                 message,

@@ -23,6 +23,14 @@ pub struct Summary {
     pub rendered: String,
 }
 
+/// The last step request's sections, as saved: those before the queue (without their texts),
+/// and the ids of the queue's messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPrompt {
+    pub head: Vec<crate::tokens::Segment>,
+    pub messages: Vec<u64>,
+}
+
 /// The parts of the system message that change, as last compiled: the system message is built
 /// again only when memory changes (MemGPT's way), so that consecutive requests share it and a
 /// server's prefix cache can reuse it.
@@ -76,8 +84,8 @@ pub struct AgentState {
     pub fixed_warned: Option<u32>,
     /// The sections of the last step request sent (without their texts), so that the first
     /// request of the next session can say what broke the prompt cache.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub last_prompt: Vec<crate::tokens::Segment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_prompt: Option<SavedPrompt>,
 }
 
 /// A context window as saved with the agent.
@@ -247,7 +255,7 @@ impl AgentState {
             window: None,
             system: None,
             fixed_warned: None,
-            last_prompt: Vec::new(),
+            last_prompt: None,
         }
     }
 }

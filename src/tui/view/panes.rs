@@ -184,7 +184,11 @@ pub fn budget(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         if b.approximate { " (approx.)" } else { "" }
     );
     let deciding = if b.deciding > b.total {
-        format!(" · decides on {}", b.deciding)
+        format!(
+            " · decides on {} (×{:.2})",
+            b.deciding,
+            b.deciding as f64 / b.total.max(1) as f64
+        )
     } else {
         String::new()
     };
