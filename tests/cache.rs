@@ -413,13 +413,19 @@ async fn in_append_mode_a_manual_core_edit_reaches_the_model_as_an_alert_in_the_
     assert_eq!(breaks(&ev), vec![]);
     let reqs = server.step_requests();
     let messages = reqs[1]["messages"].as_array().unwrap();
-    assert_eq!(messages[0], reqs[0]["messages"][0], "the system message is kept");
+    assert_eq!(
+        messages[0], reqs[0]["messages"][0],
+        "the system message is kept"
+    );
     let alert = messages
         .iter()
         .filter_map(|m| m["content"].as_str())
         .find(|c| c.contains("Memory update"))
         .expect("a memory-update alert in the queue");
-    assert!(alert.contains("Keeps bees.") && alert.contains("the user"), "{alert}");
+    assert!(
+        alert.contains("Keeps bees.") && alert.contains("the user"),
+        "{alert}"
+    );
     shutdown(h).await;
 }
 
@@ -460,4 +466,36 @@ async fn the_servers_cached_token_figure_reaches_the_meter_and_the_trace() {
         .map(|c| c.server_cached)
         .collect();
     assert_eq!(cached, vec![Some(1920), Some(1960)]);
+}
+
+#[tokio::test]
+async fn a_summary_longer_than_its_budget_is_cut_to_it() {
+    let server = Server::start(vec![]).await;
+    let (_d, path) = temp_store();
+    let agent = open_agent(&path, 4000);
+    let cap = agent.settings.summary_cap();
+    let counter = memscope::tokens::TokenCounter::for_model(&agent.settings.model);
+    let mut h = start(agent, &server).await;
+    server.push_summary(Reply::Ok(text_reply(
+        &"The user told a long story about ships. ".repeat(600),
+    )));
+    let mut summary = None;
+    for i in 0..40 {
+        server.push(say(&format!("Reply {i}.")));
+        let ev = chat(&mut h, &format!("News {i}: {}", "words ".repeat(80))).await;
+        summary = ev.into_iter().find_map(|e| match e {
+            EventKind::Summary { summary, .. } => Some(summary),
+            _ => None,
+        });
+        if summary.is_some() {
+            break;
+        }
+    }
+    let summary = summary.expect("a flush within 40 turns");
+    let tokens = counter.count(&summary);
+    assert!(
+        tokens <= cap && tokens > cap / 2,
+        "the summary keeps {tokens} of its {cap}-token budget"
+    );
+    shutdown(h).await;
 }

@@ -217,7 +217,7 @@ impl Agent {
     /// The notice for the user when the fixed part passes the warning threshold: once, until
     /// that part changes other than by a flush (or falls back under the threshold).
     pub fn fixed_part_notice(&mut self, b: &Budget) -> Option<String> {
-        let fixed = self.fixed_part(&b);
+        let fixed = self.fixed_part(b);
         if self.effective(fixed) <= self.settings.warn_at() {
             self.state.fixed_warned = None;
             return None;
