@@ -12,8 +12,8 @@ use std::hash::{Hash, Hasher};
 
 use super::agent::Agent;
 use super::prompt;
-use crate::memory::ToolMode;
 use crate::memory::SavedPrompt;
+use crate::memory::ToolMode;
 use crate::tokens::{
     Budget, CacheBreak, CacheStat, MESSAGE_OVERHEAD, REPLY_PRIMING, Section, Segment, TokenCounter,
 };

@@ -16,6 +16,6 @@ pub use archival::Passage;
 pub use core::{Block, CoreMemory, EditError};
 pub use message::{Message, MessageKind, Role, ToolCall};
 pub use state::{
-    AgentPolicy, AgentState, CompiledSystem, CoreEdits, NoToolReply, SavedPrompt, RequestRecord, SavedWindow,
-    StepTrace, Summary, ToolChoice, ToolMode, TraceResult,
+    AgentPolicy, AgentState, CompiledSystem, CoreEdits, NoToolReply, RequestRecord, SavedPrompt,
+    SavedWindow, StepTrace, Summary, ToolChoice, ToolMode, TraceResult,
 };

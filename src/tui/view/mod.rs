@@ -6,6 +6,7 @@
 //! larger all panes show at once; smaller terminals get one pane at a time with a tab bar; below
 //! [`MIN_WIDTH`]×[`MIN_HEIGHT`] a message says so instead of drawing garbage.
 
+mod budget;
 mod modal;
 mod panes;
 
@@ -91,7 +92,7 @@ fn draw_full(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     .areas(right);
     panes::conversation(frame, app, drawn, convo);
     panes::input(frame, app, drawn, input);
-    panes::budget(frame, app, drawn, budget);
+    budget::budget(frame, app, drawn, budget);
     panes::core(frame, app, drawn, core);
     panes::stores(frame, app, drawn, stores);
     panes::log(frame, app, drawn, log);
@@ -126,7 +127,7 @@ fn draw_tabs(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
             panes::conversation(frame, app, drawn, convo);
             panes::input(frame, app, drawn, input);
         }
-        Focus::Budget => panes::budget(frame, app, drawn, body),
+        Focus::Budget => budget::budget(frame, app, drawn, body),
         Focus::Core => panes::core(frame, app, drawn, body),
         Focus::Stores => panes::stores(frame, app, drawn, body),
         Focus::Log => panes::log(frame, app, drawn, body),

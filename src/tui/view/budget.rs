@@ -1,0 +1,162 @@
+//! The budget pane: the main context by section as a stacked bar and a table, the thresholds,
+//! which counter made the figures (and the figure pressure decisions use), and the prompt-cache
+//! meter.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::panes::pane_block;
+use crate::tui::app::{App, Focus};
+use crate::tui::view::Drawn;
+
+fn pct(n: u32, of: u32) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / of as f64
+    }
+}
+
+pub fn budget(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
+    drawn.areas.push((Focus::Budget, area));
+    let b = &app.budget;
+    let th = &app.theme;
+    let title = format!(
+        " {} · {}/{} tokens ({:.0}%) ",
+        Focus::Budget.title(),
+        b.total,
+        b.context_window,
+        b.percent()
+    );
+    let block = pane_block(app, Focus::Budget, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 {
+        return;
+    }
+    let w = inner.width as usize;
+    let sections = [
+        ("system", b.system),
+        ("functions", b.functions),
+        ("core memory", b.core_memory),
+        ("summary", b.summary),
+        ("FIFO queue", b.messages),
+        ("free", b.free()),
+    ];
+    // Stacked bar: each section gets its share of the width (at least one cell when non-zero).
+    let window = b.context_window.max(b.total).max(1) as f64;
+    let mut bar: Vec<Span> = Vec::new();
+    let mut used = 0usize;
+    for (i, (_, n)) in sections.iter().enumerate() {
+        let mut cells = ((*n as f64 / window) * w as f64).round() as usize;
+        if *n > 0 && cells == 0 {
+            cells = 1;
+        }
+        if i == sections.len() - 1 {
+            cells = w.saturating_sub(used);
+        }
+        cells = cells.min(w.saturating_sub(used));
+        used += cells;
+        let glyph = if i == sections.len() - 1 { "·" } else { "█" };
+        bar.push(Span::styled(
+            glyph.repeat(cells),
+            Style::default().fg(th.sections[i]),
+        ));
+    }
+    let mut marks = vec![' '; w];
+    let warn = ((b.warn_at as f64 / window) * w as f64) as usize;
+    let flush = ((b.flush_at as f64 / window) * w as f64) as usize;
+    if warn < w {
+        marks[warn] = '▲';
+    }
+    if flush < w {
+        marks[flush] = '▲';
+    }
+    let marks: String = marks.into_iter().collect();
+    let mut lines = vec![
+        Line::from(bar),
+        Line::from(vec![Span::styled(marks, Style::default().fg(th.warning))]),
+    ];
+    for (i, (name, n)) in sections.iter().enumerate() {
+        lines.push(Line::from(vec![
+            Span::styled("■ ", Style::default().fg(th.sections[i])),
+            Span::styled(format!("{name:<12}"), Style::default().fg(th.fg)),
+            Span::styled(format!("{n:>7}"), Style::default().fg(th.fg)),
+            Span::styled(format!(" {:>5.1}%", pct(*n, b.context_window)), th.dimmed()),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        format!(
+            "▲ warn {} · flush {} · window: {}",
+            b.warn_at,
+            b.flush_at,
+            if b.window_source.is_empty() {
+                "default"
+            } else {
+                b.window_source.as_str()
+            },
+        ),
+        th.dimmed(),
+    )));
+    // Which counter made these figures, and how far they were from the server's own count of
+    // the last prompt.
+    let counter = format!(
+        "{}{}",
+        b.encoding,
+        if b.approximate { " (approx.)" } else { "" }
+    );
+    let deciding = if b.deciding > b.total {
+        format!(
+            " · decides on {} (×{:.2})",
+            b.deciding,
+            b.deciding as f64 / b.total.max(1) as f64
+        )
+    } else {
+        String::new()
+    };
+    lines.push(Line::from(Span::styled(
+        match b.server_prompt_tokens {
+            Some(s) => format!(
+                "{counter} · server {s} (local {:+}){deciding}",
+                b.total as i64 - s as i64
+            ),
+            None => format!("{counter} · no server count yet"),
+        },
+        th.dimmed(),
+    )));
+    lines.push(cache_line(b, th));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The prompt cache: how much of the last prompt the previous one shared, the session's rate,
+/// and the server's own figure where it gives one.
+fn cache_line(b: &crate::tokens::Budget, th: &crate::tui::theme::Theme) -> Line<'static> {
+    let Some(c) = &b.cache else {
+        return Line::from(Span::styled("cache: no call yet", th.dimmed()));
+    };
+    let last = match &c.last.broke {
+        Some(br) => format!("broke at {}", br.section),
+        None => format!("{:.0}% reused", c.last.share() * 100.0),
+    };
+    let server = match (c.last.server_cached, c.server_hit_rate()) {
+        (Some(n), _) => format!(" · server cached {n}"),
+        (None, Some(r)) => format!(" · server {:.0}%", r * 100.0),
+        (None, None) => String::new(),
+    };
+    let style = if c.last.broke.is_some() {
+        Style::default().fg(th.warning)
+    } else {
+        th.dimmed()
+    };
+    Line::from(Span::styled(
+        format!(
+            "cache: {last} · session {:.0}% of {} calls{server}",
+            c.hit_rate() * 100.0,
+            c.calls
+        ),
+        style,
+    ))
+}
