@@ -392,6 +392,36 @@ fn budget_counted_by_the_servers_tokenizer() {
 }
 
 #[test]
+fn budget_with_a_scaled_decision_a_cache_break_and_a_pending_core_edit() {
+    let mut f = Fixture::new("dark");
+    let mut b = budget(1200);
+    b.server_prompt_tokens = Some(b.total * 5 / 4);
+    b.deciding = b.total * 5 / 4;
+    b.core_edits_pending = 1;
+    let mut meter = b.cache.clone().unwrap();
+    meter.record(memscope::tokens::CacheStat {
+        prompt_tokens: b.total,
+        shared_tokens: 1500,
+        broke: Some(memscope::tokens::CacheBreak {
+            section: "core memory <human>".into(),
+            cause: "the system message was compiled again".into(),
+        }),
+        ..Default::default()
+    });
+    b.cache = Some(meter);
+    let decides = format!("decides {}", b.deciding);
+    f.send(ev(5, EventKind::Budget(b)));
+    let screen = f.screen(120, 35);
+    assert!(screen.contains(&decides), "{screen}");
+    assert!(
+        screen.contains("cache: broke at core memory <human>"),
+        "{screen}"
+    );
+    assert!(screen.contains("(2 blocks · 1 edit pending)"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
 fn each_theme_with_styles() {
     for theme in ["dark", "light", "high-contrast"] {
         let mut f = Fixture::new(theme);

@@ -108,19 +108,15 @@ pub fn budget(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         b.encoding,
         if b.approximate { " (approx.)" } else { "" }
     );
-    let deciding = if b.deciding > b.total {
-        format!(
-            " · decides on {} (×{:.2})",
-            b.deciding,
-            b.deciding as f64 / b.total.max(1) as f64
-        )
-    } else {
-        String::new()
-    };
+    // When pressure decisions scale the local total up, the figure they use takes the place of
+    // the difference from the server's count (the pane is narrow).
     lines.push(Line::from(Span::styled(
         match b.server_prompt_tokens {
+            Some(s) if b.deciding > b.total => {
+                format!("{counter} · server {s} · decides {}", b.deciding)
+            }
             Some(s) => format!(
-                "{counter} · server {s} (local {:+}){deciding}",
+                "{counter} · server {s} (local {:+})",
                 b.total as i64 - s as i64
             ),
             None => format!("{counter} · no server count yet"),
@@ -146,6 +142,11 @@ fn cache_line(b: &crate::tokens::Budget, th: &crate::tui::theme::Theme) -> Line<
         (None, Some(r)) => format!(" · server {:.0}%", r * 100.0),
         (None, None) => String::new(),
     };
+    // The narrow pane has room for the number of calls only when the prefix held.
+    let calls = match c.last.broke {
+        Some(_) => String::new(),
+        None => format!(" of {} calls", c.calls),
+    };
     let style = if c.last.broke.is_some() {
         Style::default().fg(th.warning)
     } else {
@@ -153,9 +154,8 @@ fn cache_line(b: &crate::tokens::Budget, th: &crate::tui::theme::Theme) -> Line<
     };
     Line::from(Span::styled(
         format!(
-            "cache: {last} · session {:.0}% of {} calls{server}",
+            "cache: {last} · session {:.0}%{calls}{server}",
             c.hit_rate() * 100.0,
-            c.calls
         ),
         style,
     ))

@@ -94,8 +94,14 @@ pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         Focus::Core,
         match app.budget.core_edits_pending {
             0 => format!(" {} ({} blocks) ", Focus::Core.title(), app.core.len()),
+            // Append mode: edits the system message does not show until the next flush.
+            1 => format!(
+                " {} ({} blocks · 1 edit pending) ",
+                Focus::Core.title(),
+                app.core.len()
+            ),
             n => format!(
-                " {} ({} blocks · {n} edited since the system message was built; folded in at the next flush) ",
+                " {} ({} blocks · {n} edits pending) ",
                 Focus::Core.title(),
                 app.core.len()
             ),
