@@ -78,6 +78,8 @@ pub enum ErrorKind {
     SummaryFailed,
     /// The model answered with neither text nor a call.
     EmptyReply,
+    /// An input line could not be taken as it is (invalid UTF-8, too long to read).
+    BadInput,
 }
 
 /// What a `warning` advises about.
@@ -94,6 +96,10 @@ pub enum WarningKind {
     TooManyCalls,
     /// The part of the context no flush can shrink passes the warning threshold.
     FixedPartTooLarge,
+    /// An input line was changed before it was sent (control characters removed).
+    InputChanged,
+    /// A message too long for the context was kept whole in memory; the model got what fits.
+    MessageTooLong,
 }
 
 macro_rules! kind_names {
@@ -130,6 +136,7 @@ kind_names!(ErrorKind {
     MemoryFull => "memory_full",
     SummaryFailed => "summary_failed",
     EmptyReply => "empty_reply",
+    BadInput => "bad_input",
 });
 kind_names!(WarningKind {
     ToolsNotInPrompt => "tools_not_in_prompt",
@@ -137,6 +144,8 @@ kind_names!(WarningKind {
     Tokenizer => "tokenizer",
     TooManyCalls => "too_many_calls",
     FixedPartTooLarge => "fixed_part_too_large",
+    InputChanged => "input_changed",
+    MessageTooLong => "message_too_long",
 });
 
 /// Why the next model call happens.
@@ -375,6 +384,7 @@ mod tests {
             ErrorKind::Connection,
             ErrorKind::EditRefused,
             ErrorKind::EmptyReply,
+            ErrorKind::BadInput,
         ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

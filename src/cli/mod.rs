@@ -8,6 +8,7 @@
 //! engine and channels as the TUI.
 
 mod commands;
+mod input;
 mod run;
 
 pub use commands::{

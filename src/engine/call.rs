@@ -105,6 +105,20 @@ impl Engine {
         }
         let body = self.agent.encode_request(&record);
         let sent = self.agent.budget();
+        // Never send what memscope knows cannot fit.
+        if self.agent.pressure(&sent).overfull {
+            // The step is dropped, a retried one too.
+            self.agent.state.step -= 1;
+            self.emit_error(
+                ErrorKind::MemoryFull,
+                format!(
+                    "the prompt ({} tokens, {}) cannot fit the {}-token window even after a flush; \
+                     it was not sent. Shorten core memory or raise the context window",
+                    sent.deciding, sent.basis, self.agent.settings.context_window
+                ),
+            );
+            return Ok(Input::Stepped(None));
+        }
         let segments = self.agent.prompt_segments(&sent);
         let mut cache = self.agent.cache_stat(&segments);
         let local_prompt_tokens = sent.total;

@@ -17,6 +17,7 @@ pub mod chain;
 mod counting;
 pub mod exec;
 mod flush;
+pub mod input;
 mod journal;
 pub mod manual;
 pub mod policy;

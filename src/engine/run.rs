@@ -215,12 +215,26 @@ impl Engine {
                     .event_message(MessageKind::Login, last.as_deref().unwrap_or("never")),
             );
         }
-        let msg = self.agent.event_message(MessageKind::UserMessage, &text);
-        let shown = EventKind::UserMessage { id: msg.id, text };
-        new.push(msg);
+        // A message too long for the context is kept whole; the model gets what fits.
+        let input = self.agent.user_message(&text);
+        let shown = EventKind::UserMessage {
+            id: input.message.id,
+            text,
+        };
+        new.push(input.message);
         self.agent.stage(&shown);
-        self.agent.commit(&new, &[], &[], None)?;
+        let warning = input.warning.map(|message| EventKind::Warning {
+            kind: WarningKind::MessageTooLong,
+            message,
+        });
+        if let Some(w) = &warning {
+            self.agent.stage(w);
+        }
+        self.agent.commit(&new, &[], &input.passages, None)?;
         self.send(shown);
+        if let Some(w) = warning {
+            self.send(w);
+        }
         self.refresh_counts().await;
         self.emit_budget();
         Ok(())

@@ -1,0 +1,149 @@
+//! Input that cannot be taken as it is: each kind gets its own clear answer, the lines after
+//! it are answered, and a message too long for the context is kept whole while the model gets
+//! what fits. Real HTTP to the scripted server, real redb files, the built binary for stdin.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::*;
+use memscope::engine::{EventKind, WarningKind};
+use memscope::store::Store;
+use serde_json::Value;
+
+async fn run_with_bytes(
+    home: &std::path::Path,
+    args: &[&str],
+    input: Vec<u8>,
+) -> (i32, Vec<Value>) {
+    let mut cmd = memscope_cmd(home);
+    cmd.arg("run").args(args);
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(&input);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let events = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (out.status.code().unwrap_or(-1), events)
+}
+
+fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == t).collect()
+}
+
+#[tokio::test]
+async fn bad_lines_on_stdin_are_each_answered_and_the_lines_after_them_are_sent() {
+    let server = Server::start(vec![say("one"), say("two"), say("three")]).await;
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("s.redb");
+    let input = b"first fine line\nhello \xff\xfe bad\nnul \x00 here\nthird line after\n".to_vec();
+    let (code, events) = run_with_bytes(
+        home.path(),
+        &[
+            "--base-url",
+            &server.base_url,
+            "--model",
+            "scripted-model",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+        input,
+    )
+    .await;
+    let sent: Vec<&str> = of_type(&events, "user_message")
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent, ["first fine line", "nul  here", "third line after"]);
+    let said: Vec<&str> = of_type(&events, "assistant_message")
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(said, ["one", "two", "three"]);
+    let errors = of_type(&events, "error");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["kind"], "bad_input");
+    let why = errors[0]["message"].as_str().unwrap();
+    assert!(why.contains("line 2") && why.contains("UTF-8"), "{why}");
+    let changed: Vec<&Value> = of_type(&events, "warning")
+        .into_iter()
+        .filter(|w| w["kind"] == "input_changed")
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0]["message"].as_str().unwrap().contains("line 3"));
+    assert_eq!(code, 3, "the exit status says input was refused");
+}
+
+#[tokio::test]
+async fn a_message_too_long_for_the_context_is_kept_whole_and_the_model_gets_what_fits() {
+    let server = Server::start(vec![say(
+        "I saved the start; the rest is in archival memory.",
+    )])
+    .await;
+    let (_d, path) = temp_store();
+    let window = 8192;
+    let mut h = start(open_agent(&path, window), &server).await;
+    let long: String = (0..4000)
+        .map(|i| format!("Line {i} of the ship's log: the Wren passed at dawn. "))
+        .collect();
+    let ev = chat(&mut h, &long).await;
+    let warning = ev
+        .iter()
+        .find_map(|e| match e {
+            EventKind::Warning {
+                kind: WarningKind::MessageTooLong,
+                message,
+            } => Some(message.clone()),
+            _ => None,
+        })
+        .expect("the user is told");
+    assert!(warning.contains("archival memory as passages"), "{warning}");
+    // Nothing over the window was counted or sent.
+    for e in &ev {
+        if let EventKind::Budget(b) = e {
+            assert!(b.total <= window, "{}", b.total);
+        }
+    }
+    let req = server.step_requests().pop().unwrap();
+    let sent = req["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        sent.len() < long.len() / 4,
+        "only the start is sent: {}",
+        sent.len()
+    );
+    assert!(sent.contains("Line 0 of the ship's log"));
+    assert!(
+        sent.contains("too long for your context"),
+        "a note for the model"
+    );
+    shutdown(h).await;
+
+    // The whole text is in recall and in archival memory.
+    let store = Store::open(&path).unwrap();
+    let recall = store.recall("default").unwrap();
+    assert!(recall.iter().any(|m| m.text == long));
+    let archival: String = store
+        .archival("default")
+        .unwrap()
+        .iter()
+        .map(|p| p.text.clone())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(archival.contains("Line 3999 of the ship's log"));
+    assert!(archival.contains("Line 0 of the ship's log"));
+}
