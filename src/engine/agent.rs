@@ -293,7 +293,9 @@ impl Agent {
             model: self.settings.model.clone(),
             max_tokens: self.settings.max_tokens,
             system: self.system_prompt(),
+            system_id: None,
             summary: self.summary_event(),
+            summary_id: None,
             message_ids: self.state.fifo.clone(),
             tool_mode: policy.tool_mode,
             tool_choice: policy.tool_choice,
@@ -352,8 +354,9 @@ impl Agent {
     pub fn replay_request(&self, record: &RequestRecord) -> Result<Value, StoreError> {
         match record {
             RequestRecord::Step { message_ids, .. } => {
+                let full = record.resolved(|id| self.store.text(self.name(), id))?;
                 let messages = self.store.recall_get(self.name(), message_ids)?;
-                let req = self.chat_request(record, &messages).expect("a step record");
+                let req = self.chat_request(&full, &messages).expect("a step record");
                 Ok(serde_json::to_value(&req).expect("json"))
             }
             RequestRecord::Raw { body } => Ok(body.clone()),
@@ -416,7 +419,20 @@ impl Agent {
             all = new.iter().chain(recall_only).cloned().collect();
             &all
         };
-        let trace = trace.map(|t| {
+        // A trace names the system message and summary it shares with others.
+        let stored = trace.map(|t| {
+            let (request, texts) = t.request.stored();
+            let trace = StepTrace {
+                request,
+                ..t.clone()
+            };
+            (trace, texts)
+        });
+        let texts: Vec<(u64, &str)> = stored
+            .iter()
+            .flat_map(|(_, texts)| texts.iter().map(|(id, t)| (*id, t.as_str())))
+            .collect();
+        let trace = stored.as_ref().map(|(t, _)| {
             self.state.next_trace_id += 1;
             (self.state.next_trace_id - 1, t)
         });
@@ -435,6 +451,7 @@ impl Agent {
                 delete_passages: &[],
                 trace,
                 journal: &journal,
+                texts: &texts,
             },
         )?;
         if let Some(cache) = self.archival.as_mut() {

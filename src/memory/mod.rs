@@ -8,6 +8,7 @@
 pub mod archival;
 pub mod chunk;
 pub mod core;
+pub mod ids;
 pub mod message;
 pub mod search;
 pub mod state;

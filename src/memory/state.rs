@@ -28,6 +28,7 @@ pub struct Summary {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedPrompt {
     pub head: Vec<crate::tokens::Segment>,
+    #[serde(with = "super::ids")]
     pub messages: Vec<u64>,
 }
 
@@ -53,6 +54,7 @@ pub struct AgentState {
     pub core_updated_at: DateTime<Utc>,
     pub summary: Option<Summary>,
     /// Ids (in recall) of the messages in the FIFO queue, oldest first.
+    #[serde(with = "super::ids")]
     pub fifo: Vec<u64>,
     pub next_message_id: u64,
     pub next_passage_id: u64,
@@ -278,8 +280,17 @@ pub enum RequestRecord {
     Step {
         model: String,
         max_tokens: u32,
+        /// The system message; empty in a stored trace that names it by `system_id` instead.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         system: String,
+        /// The fingerprint the system message is stored under (see `store::texts`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        system_id: Option<u64>,
         summary: Option<String>,
+        /// The fingerprint the summary alert is stored under, when `summary` is left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary_id: Option<u64>,
+        #[serde(with = "super::ids")]
         message_ids: Vec<u64>,
         /// How calls and results were rendered (JSON mode has no `tools`).
         #[serde(default)]
@@ -298,6 +309,69 @@ pub enum RequestRecord {
     },
     /// Any other request (summary calls), stored whole.
     Raw { body: serde_json::Value },
+}
+
+/// The fingerprint a shared text is stored under (FNV-1a, stable across builds).
+pub fn text_id(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl RequestRecord {
+    /// The record as a trace stores it: the system message and summary named by fingerprint
+    /// (they change only at a compile or a flush, so many traces share them), with the texts
+    /// to store once.
+    pub fn stored(&self) -> (RequestRecord, Vec<(u64, String)>) {
+        let mut r = self.clone();
+        let mut texts = Vec::new();
+        if let RequestRecord::Step {
+            system,
+            system_id,
+            summary,
+            summary_id,
+            ..
+        } = &mut r
+        {
+            if !system.is_empty() {
+                let text = std::mem::take(system);
+                *system_id = Some(text_id(&text));
+                texts.push((text_id(&text), text));
+            }
+            if let Some(text) = summary.take() {
+                *summary_id = Some(text_id(&text));
+                texts.push((text_id(&text), text));
+            }
+        }
+        (r, texts)
+    }
+
+    /// The record with the texts it names filled in again, read with `fetch`.
+    pub fn resolved<E>(
+        &self,
+        fetch: impl Fn(u64) -> Result<Option<String>, E>,
+    ) -> Result<RequestRecord, E> {
+        let mut r = self.clone();
+        if let RequestRecord::Step {
+            system,
+            system_id,
+            summary,
+            summary_id,
+            ..
+        } = &mut r
+        {
+            if let Some(id) = system_id.take() {
+                *system = fetch(id)?.unwrap_or_default();
+            }
+            if let Some(id) = summary_id.take() {
+                *summary = fetch(id)?;
+            }
+        }
+        Ok(r)
+    }
 }
 
 /// One model call, exactly as it happened.

@@ -28,6 +28,7 @@ const TRACES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("traces
 const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 
 mod journal;
+mod texts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -108,6 +109,8 @@ pub struct Commit<'a> {
     pub trace: Option<(u64, &'a StepTrace)>,
     /// Journal entries and their sequence numbers.
     pub journal: &'a [(u64, crate::protocol::Event)],
+    /// Texts the trace names by fingerprint (written only if the store lacks them).
+    pub texts: &'a [(u64, &'a str)],
 }
 
 pub struct Store {
@@ -320,6 +323,7 @@ impl Store {
                         t.remove((agent, *id)).map_err(db_err)?;
                     }
                 }
+                texts::write_new(&tx, agent, c.texts)?;
                 if let Some((key, trace)) = c.trace {
                     let mut t = tx.open_table(TRACES).map_err(db_err)?;
                     t.insert((agent, key), encode(trace).as_slice())
@@ -353,6 +357,9 @@ impl Store {
                     t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
                         .map_err(db_err)?;
                 }
+                let mut t = tx.open_table(texts::TEXTS).map_err(db_err)?;
+                t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
+                    .map_err(db_err)?;
             }
             tx.commit().map_err(db_err)?;
             Ok(existed)

@@ -1,0 +1,117 @@
+//! How much the store grows per steady-state step, and where the bytes go: run N steps (an
+//! 8k-token context held at one size, a `send_message` reply each, committed durably as in a
+//! session) and print the file's growth per step and the encoded size per step of messages,
+//! traces and journal entries. Target: under 2 KB a step beyond the messages themselves.
+//!
+//! `cargo bench --bench store_growth` (N = 2,000; `STEPS=10000` for more).
+
+use serde_json::json;
+
+use memscope::engine::step::{StepInput, parse_first};
+use memscope::engine::{Agent, EngineSettings, Trigger};
+use memscope::memory::MessageKind;
+use memscope::model::parse_chat;
+use memscope::store::Store;
+
+fn main() {
+    // cargo bench passes `--bench`; nothing to filter here.
+    let steps: u64 = std::env::var("STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("growth.redb");
+    let settings = EngineSettings {
+        model: "gpt-4o-mini".into(),
+        context_window: 8192,
+        max_tokens: 512,
+        ..Default::default()
+    };
+    let mut agent = Agent::open(Store::open(&path).unwrap(), "default", settings).unwrap();
+    let mut i = 0;
+    while agent.budget().total < 6800 {
+        let m = agent.event_message(
+            MessageKind::UserMessage,
+            &format!("Message {i}: a line of ordinary conversation about plans for the weekend."),
+        );
+        agent.commit(&[m], &[], &[], None).unwrap();
+        i += 1;
+    }
+    agent.state.warned = true;
+    let base_len = agent.fifo().len();
+    let size0 = std::fs::metadata(&path).unwrap().len();
+    let reply = parse_chat(json!({
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "They asked about the weekend; answer briefly.",
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {
+                "name": "send_message",
+                "arguments": "{\"message\": \"Sounds like a lovely weekend plan!\"}"}}]}}],
+        "usage": {"prompt_tokens": 7000, "completion_tokens": 30}
+    }))
+    .unwrap();
+    let traces0 = agent.store.traces("default").unwrap().len();
+    for _ in 0..steps {
+        let user = agent.event_message(MessageKind::UserMessage, "And what about Sunday?");
+        agent.commit(&[user], &[], &[], None).unwrap();
+        agent.state.step += 1;
+        let request = agent.request_record();
+        let local = agent.budget().total;
+        let segments = agent.prompt_segments(&agent.budget());
+        let cache = agent.cache_stat(&segments);
+        agent.prompt_sent(segments);
+        agent
+            .apply_step(StepInput {
+                trigger: &Trigger::UserMessage,
+                request,
+                reply: &reply,
+                parsed: parse_first(&reply),
+                embeds: None,
+                started_at: chrono::Utc::now(),
+                model_ms: 0.0,
+                local_prompt_tokens: local,
+                cache,
+            })
+            .unwrap();
+        agent.forget_newest(base_len);
+    }
+    let size1 = std::fs::metadata(&path).unwrap().len();
+    let traces = agent.store.traces("default").unwrap();
+    let trace_bytes: usize = traces[traces0..]
+        .iter()
+        .map(|t| serde_json::to_vec(t).unwrap().len())
+        .sum();
+    let recall = agent.store.recall("default").unwrap();
+    let message_bytes: usize = recall[recall.len() - 3 * steps as usize..]
+        .iter()
+        .map(|m| serde_json::to_vec(m).unwrap().len())
+        .sum();
+    let journal = agent.store.journal("default", 0, u64::MAX).unwrap();
+    let journal_bytes: usize = journal
+        .iter()
+        .rev()
+        .take_while(|(_, e)| e.step > 0)
+        .map(|(_, e)| serde_json::to_vec(e).unwrap().len())
+        .sum();
+    let per = |b: usize| b as f64 / steps as f64;
+    println!("store growth over {steps} steps (8k-token context, one reply each):");
+    println!(
+        "  file: {:.0} bytes a step ({} → {} bytes)",
+        (size1 - size0) as f64 / steps as f64,
+        size0,
+        size1
+    );
+    println!(
+        "  messages (3 a step): {:.0} bytes a step",
+        per(message_bytes)
+    );
+    println!("  traces: {:.0} bytes a step", per(trace_bytes));
+    println!("  journal entries: {:.0} bytes a step", per(journal_bytes));
+    println!(
+        "  the agent's state, rewritten by each of the step's 2 commits: {} bytes",
+        serde_json::to_vec(&agent.state).unwrap().len()
+    );
+    println!(
+        "  beyond the messages: {:.0} bytes a step (target 2,048)",
+        per(trace_bytes + journal_bytes)
+    );
+}
