@@ -15,10 +15,9 @@ use super::settings::EngineSettings;
 use crate::functions;
 use crate::memory::search::Bm25Index;
 use crate::memory::{
-    AgentState, CompiledSystem, CoreEdits, CoreMemory, Message, MessageKind, Passage,
-    RequestRecord, Role, StepTrace, ToolMode,
+    AgentState, CompiledSystem, CoreEdits, CoreMemory, Message, MessageKind, Passage, Role,
+    StepTrace, ToolMode,
 };
-use crate::model::request::ChatRequest;
 use crate::store::{Commit, Store, StoreError};
 use crate::tokens::{ExactCounts, TokenCounter};
 
@@ -41,7 +40,7 @@ pub struct Agent {
     pub settings: EngineSettings,
     pub counter: TokenCounter,
     pub(crate) archival: Option<ArchivalCache>,
-    tools: Value,
+    pub(super) tools: Value,
     /// `tools` as the text the function section costs in native mode (serialized once).
     tools_text: String,
     /// Token counts, computed on first use so that opening an agent never waits for the
@@ -283,83 +282,6 @@ impl Agent {
         match self.state.policy.tool_mode {
             ToolMode::Native => &self.tools_text,
             ToolMode::Json => crate::functions::json_mode::instructions(),
-        }
-    }
-
-    /// What the next step's request will hold; see [`Agent::encode_request`].
-    pub fn request_record(&self) -> RequestRecord {
-        let policy = self.state.policy;
-        RequestRecord::Step {
-            model: self.settings.model.clone(),
-            max_tokens: self.settings.max_tokens,
-            system: self.system_prompt(),
-            system_id: None,
-            summary: self.summary_event(),
-            summary_id: None,
-            message_ids: self.state.fifo.clone(),
-            tool_mode: policy.tool_mode,
-            tool_choice: policy.tool_choice,
-            stream: false,
-            stream_usage: false,
-            response_format: (policy.tool_mode == ToolMode::Json)
-                .then(|| crate::functions::json_mode::response_format(self.settings.json_format)),
-        }
-    }
-
-    fn chat_request<'a>(
-        &'a self,
-        record: &'a RequestRecord,
-        queue: &'a [Message],
-    ) -> Option<ChatRequest<'a>> {
-        use crate::model::request::ChatParts;
-        match record {
-            RequestRecord::Step {
-                model,
-                max_tokens,
-                system,
-                summary,
-                tool_mode,
-                tool_choice,
-                response_format,
-                stream,
-                stream_usage,
-                ..
-            } => Some(ChatRequest::new(ChatParts {
-                stream: *stream,
-                stream_usage: *stream_usage,
-                model,
-                max_tokens: *max_tokens,
-                system,
-                summary: summary.as_deref(),
-                queue,
-                tools: &self.tools,
-                mode: *tool_mode,
-                choice: *tool_choice,
-                response_format: response_format.as_ref(),
-            })),
-            RequestRecord::Raw { .. } => None,
-        }
-    }
-
-    /// The chat-completions body for a step record whose messages are the current queue.
-    pub fn encode_request(&self, record: &RequestRecord) -> Vec<u8> {
-        match (self.chat_request(record, &self.fifo), record) {
-            (Some(req), _) => serde_json::to_vec(&req).expect("requests always serialize"),
-            (None, RequestRecord::Raw { body }) => serde_json::to_vec(body).expect("json"),
-            (None, _) => unreachable!("step records always make a request"),
-        }
-    }
-
-    /// Rebuilds the exact request of a stored trace (messages are read back from recall).
-    pub fn replay_request(&self, record: &RequestRecord) -> Result<Value, StoreError> {
-        match record {
-            RequestRecord::Step { message_ids, .. } => {
-                let full = record.resolved(|id| self.store.text(self.name(), id))?;
-                let messages = self.store.recall_get(self.name(), message_ids)?;
-                let req = self.chat_request(&full, &messages).expect("a step record");
-                Ok(serde_json::to_value(&req).expect("json"))
-            }
-            RequestRecord::Raw { body } => Ok(body.clone()),
         }
     }
 
