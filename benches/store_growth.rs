@@ -3,6 +3,9 @@
 //! session) and print the file's growth per step and the encoded size per step of messages,
 //! traces and journal entries. Target: under 2 KB a step beyond the messages themselves.
 //!
+//! Then it runs the release binary's `dump --json` on that store and prints its peak RSS
+//! (target: under 100 MB at 10,000 steps).
+//!
 //! `cargo bench --bench store_growth` (N = 2,000; `STEPS=10000` for more).
 
 use serde_json::json;
@@ -114,4 +117,34 @@ fn main() {
         "  beyond the messages: {:.0} bytes a step (target 2,048)",
         per(trace_bytes + journal_bytes)
     );
+    drop(agent);
+    // Peak RSS of `dump --json` on this store, by GNU time.
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_memscope"))
+        .args(["dump", "--json", "--store"])
+        .arg(&path)
+        .env("XDG_STATE_HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            let kb: u64 = err
+                .lines()
+                .last()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0);
+            println!(
+                "  dump --json: {} bytes of output, peak RSS {:.1} MB (target 100 MB)",
+                o.stdout.len(),
+                kb as f64 / 1024.0
+            );
+        }
+        Ok(o) => println!(
+            "  dump --json failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => println!("  (no /usr/bin/time here: {e})"),
+    }
 }

@@ -47,6 +47,15 @@ enum Cmd {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Read every record of the store and report any that cannot be read (exit 1 if some).
+    Check {
+        /// Move unreadable records aside into a quarantine table (never deleted), so the rest
+        /// is usable.
+        #[arg(long)]
+        repair: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// Seed or check archival memory by hand.
     Archival {
         #[command(subcommand)]
@@ -163,6 +172,9 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Some(Cmd::Dump { json, model }) => {
             commands::dump(&resolve(&cli.common, &model)?, json, &mut stdout)
+        }
+        Some(Cmd::Check { repair, model }) => {
+            commands::check(&resolve(&cli.common, &model)?, repair, &mut stdout)
         }
         Some(Cmd::Archival {
             action: ArchivalCmd::Reembed { model },

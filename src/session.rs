@@ -41,6 +41,13 @@ impl Failure {
     }
 }
 
+/// A store failure while running (exit 1).
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::runtime(e)
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

@@ -147,3 +147,85 @@ async fn a_message_too_long_for_the_context_is_kept_whole_and_the_model_gets_wha
     assert!(archival.contains("Line 3999 of the ship's log"));
     assert!(archival.contains("Line 0 of the ship's log"));
 }
+
+#[tokio::test]
+async fn a_damaged_record_is_named_by_check_moved_aside_by_repair_and_never_hides_the_rest() {
+    let server = Server::start(vec![say("Noted."), say("Noted again.")]).await;
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("s.redb");
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    chat(&mut h, "The code word is QZXMARKER.").await;
+    chat(&mut h, "A second, undamaged message.").await;
+    shutdown(h).await;
+
+    // Overwrite a few bytes inside every record that holds the marker.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let marker = b"QZXMARKER";
+    let mut hits = 0;
+    let mut i = 0;
+    while let Some(at) = bytes[i..].windows(marker.len()).position(|w| w == marker) {
+        bytes[i + at] = b'\\';
+        bytes[i + at + 1] = b'q';
+        i += at + marker.len();
+        hits += 1;
+    }
+    assert!(hits >= 2, "the marker is in recall and in the journal");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let cmd = |args: &[&str]| {
+        let mut c = memscope_cmd(home.path());
+        c.args(args).arg("--store").arg(&path);
+        c.output().unwrap()
+    };
+    let out = cmd(&["check"]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("agent 'default', table recall, key"),
+        "check names the damaged recall record: {report}"
+    );
+
+    // dump prints every readable record and lists the one it could not read.
+    let out = cmd(&["dump", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the rest is valid JSON");
+    assert_eq!(
+        v["unreadable"].as_array().unwrap().len(),
+        1,
+        "{}",
+        v["unreadable"]
+    );
+    let texts: Vec<&str> = v["recall"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"A second, undamaged message."), "{texts:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check --repair"));
+
+    // --repair moves them aside; then the store reads whole again.
+    let out = cmd(&["check", "--repair"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("into the quarantine table"));
+    let out = cmd(&["check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = cmd(&["dump", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["unreadable"], serde_json::json!([]));
+    // And a writer opens the agent again, its queue without the message moved aside.
+    let agent = open_agent(&path, 8192);
+    assert!(
+        agent
+            .fifo()
+            .iter()
+            .any(|m| m.text == "A second, undamaged message.")
+    );
+    assert!(!agent.fifo().iter().any(|m| m.text.contains("MARKER")));
+}

@@ -17,11 +17,13 @@ fn out_err(e: std::io::Error) -> Failure {
 }
 
 /// The agent's whole state as one JSON document.
-pub fn dump_value(agent: &Agent) -> Result<Value, Failure> {
+/// The agent's state for `dump --json`: everything but the stores, which are streamed.
+fn dump_head(agent: &Agent) -> Result<Value, Failure> {
     let name = agent.name();
-    let recall = agent.store.recall(name).map_err(Failure::runtime)?;
-    let archival = agent.store.archival(name).map_err(Failure::runtime)?;
-    let traces = agent.store.traces(name).map_err(Failure::runtime)?;
+    let traces = agent
+        .store
+        .count(crate::store::Table::Traces, name)
+        .map_err(Failure::runtime)?;
     Ok(json!({
         "agent": name,
         "core_memory": agent.state.core.blocks.iter().map(|b| json!({
@@ -38,27 +40,82 @@ pub fn dump_value(agent: &Agent) -> Result<Value, Failure> {
                 "tool_call_id": m.tool_call_id, "tokens": m.tokens, "created_at": m.created_at,
             })).collect::<Vec<_>>(),
         },
-        "recall": recall.iter().map(|m| json!({
+        "steps": agent.state.step,
+        "policy": agent.state.policy,
+        "traces": traces,
+        "budget": agent.budget(),
+    }))
+}
+
+/// Writes `dump --json` as it reads: the agent's state, then recall and archival one record at
+/// a time (memory stays flat however large the store), then the records it could not read.
+fn dump_json(agent: &Agent, out: &mut dyn Write) -> Result<Vec<crate::store::Unreadable>, Failure> {
+    use crate::memory::{Message, Passage};
+    use crate::store::Table;
+    let head = dump_head(agent)?;
+    let Value::Object(head) = head else {
+        unreachable!("an object")
+    };
+    writeln!(out, "{{").map_err(out_err)?;
+    for (k, v) in &head {
+        writeln!(out, "  {}: {},", json!(k), v).map_err(out_err)?;
+    }
+    let mut bad = Vec::new();
+    let name = agent.name();
+    writeln!(out, "  \"recall\": [").map_err(out_err)?;
+    let mut first = true;
+    bad.extend(agent.store.scan(Table::Recall, name, |_, m: Message| {
+        let row = json!({
             "id": m.id, "role": m.role, "kind": m.kind, "text": m.text, "created_at": m.created_at,
-        })).collect::<Vec<_>>(),
-        "archival": archival.iter().map(|p| json!({
+        });
+        write!(out, "{}    {row}", if first { "" } else { ",\n" }).map_err(out_err)?;
+        first = false;
+        Ok::<(), Failure>(())
+    })?);
+    writeln!(out, "\n  ],\n  \"archival\": [").map_err(out_err)?;
+    let mut first = true;
+    bad.extend(agent.store.scan(Table::Archival, name, |_, p: Passage| {
+        let row = json!({
             "id": p.id, "text": p.text, "created_at": p.created_at, "source": p.source,
             "embedding_model": p.embedding_model,
             "embedding_dim": p.embedding.as_ref().map(Vec::len),
-        })).collect::<Vec<_>>(),
-        "steps": agent.state.step,
-        "policy": agent.state.policy,
-        "traces": traces.len(),
-        "budget": agent.budget(),
-    }))
+        });
+        write!(out, "{}    {row}", if first { "" } else { ",\n" }).map_err(out_err)?;
+        first = false;
+        Ok::<(), Failure>(())
+    })?);
+    let unreadable: Vec<Value> = bad
+        .iter()
+        .map(|u| json!({"table": u.table, "key": u.key, "why": u.why}))
+        .collect();
+    writeln!(
+        out,
+        "\n  ],\n  \"unreadable\": {}\n}}",
+        Value::Array(unreadable)
+    )
+    .map_err(out_err)?;
+    Ok(bad)
 }
 
 pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
     let store = open_reader(&cfg.store).map_err(Failure::start)?;
     let agent = open_existing(cfg, store)?;
-    let v = dump_value(&agent)?;
     if json_out {
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json")).map_err(out_err)?;
+        let bad = dump_json(&agent, out)?;
+        if !bad.is_empty() {
+            // The rest was printed; say on stderr what was not, and run `check`.
+            for b in &bad {
+                eprintln!("memscope: cannot read a record: {b}");
+            }
+            return Err(Failure {
+                code: 1,
+                message: format!(
+                    "memscope: {} record(s) could not be read and were left out (listed under \
+                     \"unreadable\"); `memscope check --repair` moves them aside",
+                    bad.len()
+                ),
+            });
+        }
     } else {
         let b = agent.budget();
         writeln!(
@@ -102,6 +159,41 @@ pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
         }
     }
     Ok(())
+}
+
+/// `memscope check [--repair]`: reads every record; lists the unreadable ones by agent, table
+/// and key; with `--repair` moves them into the quarantine table. Exit 1 when some were found
+/// and not moved.
+pub fn check(cfg: &Resolved, repair: bool, out: &mut dyn Write) -> Outcome {
+    let store = if repair {
+        Store::open(&cfg.store)
+    } else {
+        open_reader(&cfg.store)
+    }
+    .map_err(Failure::start)?;
+    let (read, bad) = store.check()?;
+    for b in &bad {
+        writeln!(out, "unreadable: {b}").map_err(out_err)?;
+    }
+    if bad.is_empty() {
+        writeln!(out, "{}: all {read} records read", cfg.store.display()).map_err(out_err)?;
+        return Ok(());
+    }
+    if repair {
+        let moved = store.quarantine(&bad)?;
+        writeln!(
+            out,
+            "{}: {read} records read; moved {moved} unreadable record(s) into the quarantine table",
+            cfg.store.display()
+        )
+        .map_err(out_err)?;
+        return Ok(());
+    }
+    Err(Failure::runtime(format!(
+        "{}: {read} records read, {} unreadable; `memscope check --repair` moves them aside",
+        cfg.store.display(),
+        bad.len()
+    )))
 }
 
 pub async fn archival_insert(cfg: &Resolved, content: &str, out: &mut dyn Write) -> Outcome {

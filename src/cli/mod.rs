@@ -13,6 +13,6 @@ mod run;
 
 pub use commands::{
     agents_create, agents_delete, agents_list, archival_insert, archival_reembed, archival_search,
-    dump,
+    check, dump,
 };
 pub use run::run;

@@ -80,7 +80,13 @@ impl Agent {
         let counter = TokenCounter::for_model(&settings.model);
         let (state, fifo, created) = match store.load_agent(name)? {
             Some(state) => {
-                let fifo = store.recall_get(name, &state.fifo)?;
+                // A reader shows what it can of a queue with a damaged record (`dump` and
+                // `check` name it); a writer stops before writing anything on top of it.
+                let fifo = if store.is_writer() {
+                    store.recall_get(name, &state.fifo)?
+                } else {
+                    store.recall_get_readable(name, &state.fifo)?
+                };
                 (state, fifo, false)
             }
             None => (

@@ -28,7 +28,10 @@ const TRACES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("traces
 const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 
 mod journal;
+mod scan;
 mod texts;
+
+pub use scan::{Table, Unreadable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,0 +1,247 @@
+//! Reading every record one at a time, so that one damaged record never hides the rest:
+//! streaming scans for `dump`, the whole-store check, and moving damaged records aside.
+//!
+//! Contract: [`Store::scan`] hands each readable record of an agent's table to a callback in
+//! key order and returns the ones it could not read (by table and key) instead of failing.
+//! [`Store::check`] does so for every table of every agent; [`Store::quarantine`] moves the
+//! records it found into the `quarantine` table (raw bytes, never deleted) in one transaction,
+//! and takes moved messages out of their agent's queue, so a writer can open the agent again.
+
+use redb::{ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+
+use crate::memory::AgentState;
+
+use super::{
+    AGENTS, ARCHIVAL, JOURNAL, RECALL, Result, Store, StoreError, TRACES, db_err, open_existing,
+};
+
+/// Damaged records moved aside, keyed `(table, agent, key)`.
+const QUARANTINE: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("quarantine");
+
+/// A table of per-agent records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Recall,
+    Archival,
+    Traces,
+    Journal,
+}
+
+impl Table {
+    pub const ALL: [Table; 4] = [
+        Table::Recall,
+        Table::Archival,
+        Table::Traces,
+        Table::Journal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Recall => "recall",
+            Table::Archival => "archival",
+            Table::Traces => "traces",
+            Table::Journal => "journal",
+        }
+    }
+
+    fn def(self) -> TableDefinition<'static, (&'static str, u64), &'static [u8]> {
+        match self {
+            Table::Recall => RECALL,
+            Table::Archival => ARCHIVAL,
+            Table::Traces => TRACES,
+            Table::Journal => JOURNAL,
+        }
+    }
+}
+
+/// A record that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub table: &'static str,
+    pub agent: String,
+    /// The record's key (0 for an agent's own state in `agents`).
+    pub key: u64,
+    pub why: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "agent '{}', table {}, key {}: {}",
+            self.agent, self.table, self.key, self.why
+        )
+    }
+}
+
+impl Store {
+    /// Calls `each` with every readable record of `agent` in `table`, in key order; returns
+    /// the records it could not read. An error from `each` stops the scan.
+    pub fn scan<T: DeserializeOwned, E: From<StoreError>>(
+        &self,
+        table: Table,
+        agent: &str,
+        mut each: impl FnMut(u64, T) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Vec<Unreadable>, E> {
+        let tx = self.located(self.begin_read())?;
+        let Some(t) = self.located(open_existing(&tx, table.def()))? else {
+            return Ok(Vec::new());
+        };
+        let mut bad = Vec::new();
+        let rows = self.located(t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err))?;
+        for row in rows {
+            let (k, v) = self.located(row.map_err(db_err))?;
+            let key = k.value().1;
+            match serde_json::from_slice::<T>(v.value()) {
+                Ok(record) => each(key, record)?,
+                Err(e) => bad.push(Unreadable {
+                    table: table.name(),
+                    agent: agent.to_string(),
+                    key,
+                    why: e.to_string(),
+                }),
+            }
+        }
+        Ok(bad)
+    }
+
+    /// The messages with these ids that can be read, in order: a reader's view of a queue that
+    /// holds a damaged record (a writer uses `recall_get`, which refuses).
+    pub fn recall_get_readable(
+        &self,
+        agent: &str,
+        ids: &[u64],
+    ) -> Result<Vec<crate::memory::Message>> {
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let Some(t) = open_existing(&tx, RECALL)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(v) = t.get((agent, *id)).map_err(db_err)?
+                    && let Ok(m) = serde_json::from_slice(v.value())
+                {
+                    out.push(m);
+                }
+            }
+            Ok(out)
+        })())
+    }
+
+    /// How many records `agent` has in `table`, without reading them.
+    pub fn count(&self, table: Table, agent: &str) -> Result<u64> {
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let Some(t) = open_existing(&tx, table.def())? else {
+                return Ok(0);
+            };
+            let mut n = 0;
+            for row in t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err)? {
+                row.map_err(db_err)?;
+                n += 1;
+            }
+            Ok(n)
+        })())
+    }
+
+    /// Reads every record of every table and returns the ones that cannot be read, with the
+    /// number of records read.
+    pub fn check(&self) -> Result<(u64, Vec<Unreadable>)> {
+        let mut bad = Vec::new();
+        let mut read = 0u64;
+        let mut names = Vec::new();
+        self.located((|| {
+            let tx = self.begin_read()?;
+            if let Some(t) = open_existing(&tx, AGENTS)? {
+                for row in t.iter().map_err(db_err)? {
+                    let (k, v) = row.map_err(db_err)?;
+                    let name = k.value().to_string();
+                    match serde_json::from_slice::<crate::memory::AgentState>(v.value()) {
+                        Ok(_) => read += 1,
+                        Err(e) => bad.push(Unreadable {
+                            table: "agents",
+                            agent: name.clone(),
+                            key: 0,
+                            why: e.to_string(),
+                        }),
+                    }
+                    names.push(name);
+                }
+            }
+            Ok(())
+        })())?;
+        for name in &names {
+            for table in Table::ALL {
+                let found = self.scan::<serde_json::Value, StoreError>(table, name, |_, _| {
+                    read += 1;
+                    Ok(())
+                })?;
+                bad.extend(found);
+            }
+        }
+        Ok((read, bad))
+    }
+
+    /// Moves the given records into the `quarantine` table (their bytes as they are) and out
+    /// of their own tables, in one transaction. Returns how many were moved.
+    pub fn quarantine(&self, records: &[Unreadable]) -> Result<usize> {
+        self.located((|| {
+            let tx = self.writer()?.begin_write().map_err(db_err)?;
+            let mut moved = 0;
+            {
+                let mut q = tx.open_table(QUARANTINE).map_err(db_err)?;
+                for r in records {
+                    let bytes: Option<Vec<u8>> = if r.table == "agents" {
+                        let mut t = tx.open_table(AGENTS).map_err(db_err)?;
+                        t.remove(r.agent.as_str())
+                            .map_err(db_err)?
+                            .map(|v| v.value().to_vec())
+                    } else {
+                        let Some(table) = Table::ALL.into_iter().find(|t| t.name() == r.table)
+                        else {
+                            continue;
+                        };
+                        let mut t = tx.open_table(table.def()).map_err(db_err)?;
+                        t.remove((r.agent.as_str(), r.key))
+                            .map_err(db_err)?
+                            .map(|v| v.value().to_vec())
+                    };
+                    if let Some(b) = bytes {
+                        q.insert((r.table, r.agent.as_str(), r.key), b.as_slice())
+                            .map_err(db_err)?;
+                        moved += 1;
+                    }
+                }
+            }
+            // A queue that held a message moved aside goes on without it.
+            let mut t = tx.open_table(AGENTS).map_err(db_err)?;
+            let agents: std::collections::BTreeSet<&str> = records
+                .iter()
+                .filter(|r| r.table == "recall")
+                .map(|r| r.agent.as_str())
+                .collect();
+            for agent in agents {
+                let gone: Vec<u64> = records
+                    .iter()
+                    .filter(|r| r.table == "recall" && r.agent == agent)
+                    .map(|r| r.key)
+                    .collect();
+                let state = t
+                    .get(agent)
+                    .map_err(db_err)?
+                    .and_then(|v| serde_json::from_slice::<AgentState>(v.value()).ok());
+                if let Some(mut state) = state {
+                    state.fifo.retain(|id| !gone.contains(id));
+                    state.last_prompt = None;
+                    t.insert(agent, super::encode(&state).as_slice())
+                        .map_err(db_err)?;
+                }
+            }
+            drop(t);
+            tx.commit().map_err(db_err)?;
+            Ok(moved)
+        })())
+    }
+}
