@@ -229,3 +229,84 @@ async fn a_damaged_record_is_named_by_check_moved_aside_by_repair_and_never_hide
     );
     assert!(!agent.fifo().iter().any(|m| m.text.contains("MARKER")));
 }
+
+#[tokio::test]
+async fn a_store_that_cannot_grow_is_reported_in_the_json_stream_and_loses_nothing_committed() {
+    let server = Server::start(vec![say("First.")]).await;
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("s.redb");
+    let mut h = start(open_agent(&path, 128_000), &server).await;
+    chat(&mut h, "before the disk filled").await;
+    shutdown(h).await;
+    for i in 0..300 {
+        server.push(say(&format!("Reply {i}.")));
+    }
+    // The file may grow a little, then no more (RLIMIT_FSIZE, with SIGXFSZ ignored, so writes
+    // fail as on a full disk).
+    let limit_kb = std::fs::metadata(&path).unwrap().len() / 1024 + 64;
+    let input: String = (0..300)
+        .map(|i| format!("message {i}: {}\n", "a long line of text ".repeat(100)))
+        .collect();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!(
+            "ulimit -f {limit_kb}; trap '' XFSZ; exec \"$0\" \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_memscope"))
+        .args([
+            "run",
+            "--model",
+            "scripted-model",
+            "--base-url",
+            &server.base_url,
+            "--store",
+        ])
+        .arg(&path)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("MEMSCOPE_PROBE", "llamacpp=127.0.0.1:9");
+    let out = output_with_input(cmd, &input).await;
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors = of_type(&events, "error");
+    assert!(
+        errors.iter().any(|e| e["kind"] == "store"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .contains("could not be written")),
+        "a store error in the JSON stream: {errors:?}"
+    );
+    let reported: Vec<String> = of_type(&events, "user_message")
+        .iter()
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !reported.is_empty() && reported.len() < 300,
+        "{}",
+        reported.len()
+    );
+
+    // Space returns: the next writer has every message that was reported as sent.
+    let agent = open_agent(&path, 128_000);
+    let recall: Vec<String> = agent
+        .store
+        .recall("default")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    for text in &reported {
+        assert!(recall.contains(text), "lost: {}", &text[..20]);
+    }
+    assert!(recall.iter().any(|t| t == "before the disk filled"));
+}

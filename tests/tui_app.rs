@@ -579,8 +579,15 @@ async fn an_engine_that_stops_on_a_failure_is_reported_and_the_tui_still_quits()
         "the reason is shown: {s}"
     );
     assert_eq!(rt.app.run, RunState::Idle, "nothing claims to be running");
+    // The message the engine never reported saved is back in the input box.
+    assert_eq!(rt.app.input.lines(), ["hello"]);
+    assert!(
+        screen(&rt).contains("back in the input box"),
+        "{}",
+        screen(&rt)
+    );
     // Typing still works, sending says why it cannot.
-    type_text(&mut rt, "again");
+    type_text(&mut rt, " again");
     press(&mut rt, KeyCode::Enter);
     assert!(
         rt.app

@@ -142,8 +142,22 @@ impl Engine {
                 if action == Action::Stop {
                     return Ok(());
                 }
-                if let Some(outcome) = self.perform(action).await? {
-                    inbox.push_back(outcome);
+                match self.perform(action).await {
+                    Ok(Some(outcome)) => inbox.push_back(outcome),
+                    Ok(None) => {}
+                    Err(e) => {
+                        // Said where the faces look (the JSON stream, the TUI), then the engine
+                        // stops: nothing after the last commit is trusted in memory.
+                        self.emit_error(
+                            ErrorKind::Store,
+                            format!(
+                                "the store could not be written ({e}); what was reported as \
+                                 saved is kept, the step in progress is not, and memscope stops \
+                                 here. Free space (or fix the store) and start memscope again"
+                            ),
+                        );
+                        return Err(e);
+                    }
                 }
             }
             if idle_command && inbox.is_empty() {

@@ -26,7 +26,12 @@ impl App {
                 self.endpoint = base_url;
                 self.policy = policy;
             }
-            EventKind::UserMessage { .. } => self.convo.scroll = 0,
+            EventKind::UserMessage { ref text, .. } => {
+                self.convo.scroll = 0;
+                if let Some(i) = self.unconfirmed.iter().position(|t| t == text) {
+                    self.unconfirmed.remove(i);
+                }
+            }
             EventKind::ModelCall { trigger } => {
                 self.run = RunState::Waiting {
                     since: self.now,

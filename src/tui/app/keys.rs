@@ -108,6 +108,7 @@ impl App {
                 }
                 self.input = new_area(INPUT_HINT);
                 self.sent.push(text.clone());
+                self.unconfirmed.push(text.clone());
                 self.sent_pos = None;
                 self.error = None;
                 self.notice = None;

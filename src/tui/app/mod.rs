@@ -62,6 +62,9 @@ pub struct App {
     pub quit: bool,
     /// The engine task has ended; nothing can be sent any more.
     pub engine_stopped: bool,
+    /// Messages sent whose commit the engine has not reported yet (its `user_message`
+    /// event), oldest first: if the engine stops first, the text goes back in the input box.
+    pub unconfirmed: Vec<String>,
     /// Journal entries below this sequence number are history (the rest arrive live).
     pub history_before: u64,
 }
@@ -140,6 +143,7 @@ impl App {
             convo_width: 60,
             quit: false,
             engine_stopped: false,
+            unconfirmed: Vec::new(),
             history_before: init.history_before,
         }
     }
@@ -163,14 +167,27 @@ impl App {
                 let why = text::visible(&why);
                 super::transcript::drop_streaming(&mut self.convo);
                 self.run = RunState::Idle;
+                self.engine_stopped = true;
+                // A message the engine never reported saved is not lost: it is typed again.
+                let restored = !self.unconfirmed.is_empty() && self.input.is_empty();
+                if restored {
+                    let text = self.unconfirmed.join("\n");
+                    self.input = TextArea::from(text.lines().map(String::from));
+                }
                 self.convo.push(Entry::new(
                     EntryKind::Error,
-                    &format!("engine_stopped: {why}"),
+                    &format!(
+                        "engine_stopped: {why}{}",
+                        if restored {
+                            " — your unsaved message is back in the input box"
+                        } else {
+                            ""
+                        }
+                    ),
                 ));
                 self.error = Some(format!(
                     "the engine stopped ({why}); what was committed is safe · Ctrl-C quits"
                 ));
-                self.engine_stopped = true;
                 Vec::new()
             }
             AppEvent::Paste(s) => {
