@@ -45,10 +45,20 @@ fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
 
 #[tokio::test]
 async fn bad_lines_on_stdin_are_each_answered_and_the_lines_after_them_are_sent() {
-    let server = Server::start(vec![say("one"), say("two"), say("three")]).await;
+    let server = Server::start(vec![
+        say("one"),
+        say("two"),
+        say("three"),
+        say("four"),
+        say("I saved the start"),
+    ])
+    .await;
     let home = tempfile::tempdir().unwrap();
     let store = home.path().join("s.redb");
-    let input = b"first fine line\nhello \xff\xfe bad\nnul \x00 here\nthird line after\n".to_vec();
+    let huge = "far too long for the window ".repeat(8000);
+    let mut input =
+        b"first fine line\nhello \xff\xfe bad\nnul \x00 here\nthird line after\n".to_vec();
+    input.extend_from_slice(format!("{huge}\nthe line after the huge one\n").as_bytes());
     let (code, events) = run_with_bytes(
         home.path(),
         &[
@@ -66,12 +76,34 @@ async fn bad_lines_on_stdin_are_each_answered_and_the_lines_after_them_are_sent(
         .iter()
         .map(|e| e["text"].as_str().unwrap())
         .collect();
-    assert_eq!(sent, ["first fine line", "nul  here", "third line after"]);
+    assert_eq!(
+        sent,
+        [
+            "first fine line",
+            "nul  here",
+            "third line after",
+            huge.as_str(),
+            "the line after the huge one"
+        ]
+    );
     let said: Vec<&str> = of_type(&events, "assistant_message")
         .iter()
         .map(|e| e["text"].as_str().unwrap())
         .collect();
-    assert_eq!(said, ["one", "two", "three"]);
+    assert_eq!(said, ["one", "two", "three", "four", "I saved the start"]);
+    // The huge line was kept whole and the model got what fits.
+    assert!(
+        of_type(&events, "warning")
+            .iter()
+            .any(|w| w["kind"] == "message_too_long"),
+        "{events:?}"
+    );
+    let window = of_type(&events, "budget")[0]["context_window"]
+        .as_u64()
+        .unwrap();
+    for b in of_type(&events, "budget") {
+        assert!(b["total"].as_u64().unwrap() <= window, "{b}");
+    }
     let errors = of_type(&events, "error");
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["kind"], "bad_input");
