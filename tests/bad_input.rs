@@ -204,6 +204,28 @@ async fn a_damaged_record_is_named_by_check_moved_aside_by_repair_and_never_hide
     assert!(hits >= 2, "the marker is in recall and in the journal");
     std::fs::write(&path, &bytes).unwrap();
 
+    // The TUI's store pane shows every readable message and says how many it left out.
+    {
+        use memscope::tui::app::{Load, Loaded};
+        let store = Store::open_read_only(&path).unwrap();
+        let Loaded::Partial(rows, note) =
+            memscope::tui::data::load(&store, "default", &Load::Recall)
+        else {
+            panic!("a partial read")
+        };
+        assert!(
+            note.contains("could not be read") && note.contains("memscope check"),
+            "{note}"
+        );
+        let Loaded::Recall(rows) = *rows else {
+            panic!()
+        };
+        assert!(
+            rows.iter()
+                .any(|r| r.text == "A second, undamaged message.")
+        );
+    }
+
     let cmd = |args: &[&str]| {
         let mut c = memscope_cmd(home.path());
         c.args(args).arg("--store").arg(&path);

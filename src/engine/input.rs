@@ -21,11 +21,18 @@ pub struct UserInput {
 }
 
 impl Agent {
-    /// The most tokens (as the server would count them) a user message may take in the queue.
-    pub fn user_message_limit(&self) -> u32 {
+    /// The room the fixed part leaves before a flush, in tokens as the server would count
+    /// them: what no single message can pass and still be sent.
+    pub fn message_room(&self) -> u32 {
         let b = self.budget();
         let fixed = self.effective(self.fixed_part(&b));
-        (self.settings.flush_at().saturating_sub(fixed) / 2).max(64)
+        self.settings.flush_at().saturating_sub(fixed).max(64)
+    }
+
+    /// The most tokens a user message may take in the queue: half the room, so that the
+    /// conversation can go on around it.
+    pub fn user_message_limit(&self) -> u32 {
+        (self.message_room() / 2).max(64)
     }
 
     pub fn user_message(&mut self, text: &str) -> UserInput {

@@ -165,6 +165,9 @@ impl Agent {
             });
         }
         assistant.tool_calls = kept.to_vec();
+        // What the model wrote goes back to it in the queue: a reply that could not fit the
+        // context at all is shortened there (the trace and the journal keep it whole).
+        self.shorten_for_queue(&mut assistant);
         // The calls' names and arguments are part of what the message costs.
         self.count_message(&mut assistant);
         let mut results: Vec<Message> = Vec::new();
@@ -354,6 +357,30 @@ impl Agent {
         self.commit(&new, &[], &fx.passages, Some(&trace))?;
         events.push(EventKind::Budget(self.budget()));
         Ok(StepReport { events, next })
+    }
+
+    fn shorten_for_queue(&self, m: &mut Message) {
+        let limit = self.message_room() as usize;
+        let too_long = |t: &str| t.len() > limit && self.counter.count(t) as usize > limit;
+        for c in &mut m.tool_calls {
+            if too_long(&c.arguments) {
+                c.arguments = serde_json::json!({
+                    "left_out": format!(
+                        "{} characters of arguments, more than fits the context",
+                        c.arguments.chars().count()
+                    )
+                })
+                .to_string();
+            }
+        }
+        if too_long(&m.content) {
+            let n = m.content.chars().count();
+            m.content = format!(
+                "{}… [{} characters left out: more than fits the context]",
+                m.content.chars().take(limit * 2).collect::<String>(),
+                n - limit * 2
+            );
+        }
     }
 
     fn tool_message(

@@ -40,17 +40,49 @@ fn recall_row(m: &Message) -> Row {
 }
 
 pub fn load(store: &Store, agent: &str, what: &Load) -> Loaded {
-    match load_inner(store, agent, what) {
+    let mut unreadable = 0;
+    match load_inner(store, agent, what, &mut unreadable) {
+        Ok(l) if unreadable > 0 => Loaded::Partial(
+            Box::new(l),
+            format!(
+                "{unreadable} record(s) could not be read and are not shown; \
+                 `memscope check` names them"
+            ),
+        ),
         Ok(l) => l,
         Err(e) => Loaded::Failed(format!("cannot read the store: {e}")),
     }
 }
 
-fn load_inner(store: &Store, agent: &str, what: &Load) -> Result<Loaded, crate::store::StoreError> {
+/// Every readable record of `agent` in `table`, counting the ones that cannot be read.
+fn readable<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    table: crate::store::Table,
+    agent: &str,
+    unreadable: &mut usize,
+) -> Result<Vec<T>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    let bad = store.scan(table, agent, |_, r: T| {
+        out.push(r);
+        Ok::<(), crate::store::StoreError>(())
+    })?;
+    *unreadable += bad.len();
+    Ok(out)
+}
+
+fn load_inner(
+    store: &Store,
+    agent: &str,
+    what: &Load,
+    unreadable: &mut usize,
+) -> Result<Loaded, crate::store::StoreError> {
+    use crate::store::Table;
+    let recall = |n: &mut usize| readable::<Message>(store, Table::Recall, agent, n);
+    let archival =
+        |n: &mut usize| readable::<crate::memory::Passage>(store, Table::Archival, agent, n);
     Ok(match what {
         Load::Archival => Loaded::Archival(
-            store
-                .archival(agent)?
+            archival(unreadable)?
                 .iter()
                 .rev()
                 .map(|p| Row {
@@ -61,12 +93,12 @@ fn load_inner(store: &Store, agent: &str, what: &Load) -> Result<Loaded, crate::
                 })
                 .collect(),
         ),
-        Load::Recall => Loaded::Recall(store.recall(agent)?.iter().rev().map(recall_row).collect()),
+        Load::Recall => Loaded::Recall(recall(unreadable)?.iter().rev().map(recall_row).collect()),
         Load::Search {
             tab: StoreTab::Archival,
             query,
         } => {
-            let passages = store.archival(agent)?;
+            let passages = archival(unreadable)?;
             let mut idx = Bm25Index::new();
             for p in &passages {
                 idx.insert(p.id, &p.text);
@@ -96,8 +128,7 @@ fn load_inner(store: &Store, agent: &str, what: &Load) -> Result<Loaded, crate::
             tab: StoreTab::Recall,
             query,
         } => {
-            let messages: Vec<Message> = store
-                .recall(agent)?
+            let messages: Vec<Message> = recall(unreadable)?
                 .into_iter()
                 .filter(|m| m.searchable)
                 .collect();

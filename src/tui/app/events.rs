@@ -157,6 +157,11 @@ impl App {
                 return vec![Effect::Load(Load::Archival), Effect::Load(Load::Recall)];
             }
             Loaded::Failed(e) => self.error = Some(text::visible(&e)),
+            Loaded::Partial(rows, note) => {
+                let fx = self.on_loaded(*rows);
+                self.notice = Some(text::visible(&note));
+                return fx;
+            }
             Loaded::Found { provider, config } => {
                 // Shown at once; the engine's `ready` confirms (or corrects the model name).
                 self.model = Some(config.model.clone());

@@ -182,6 +182,8 @@ pub enum Loaded {
         step: u64,
     },
     Failed(String),
+    /// A read that left out records it could not read: the rows, and what to say about it.
+    Partial(Box<Loaded>, String),
     /// A model server found on this machine (nothing was configured).
     Found {
         provider: &'static crate::providers::Provider,
