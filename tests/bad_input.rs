@@ -364,3 +364,39 @@ async fn a_store_that_cannot_grow_is_reported_in_the_json_stream_and_loses_nothi
     }
     assert!(recall.iter().any(|t| t == "before the disk filled"));
 }
+
+#[tokio::test]
+async fn a_prompt_known_not_to_fit_is_never_sent() {
+    let server = Server::start(vec![say("One."), say("Two.")]).await;
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 128_000), &server).await;
+    chat(&mut h, "first").await;
+    chat(&mut h, "second").await;
+    shutdown(h).await;
+    let sent_before = server.step_requests().len();
+
+    // The same agent in a window smaller than its system message, schemas and core memory:
+    // a flush evicts what it can, and the prompt still cannot fit.
+    let probe = open_agent(&path, 128_000);
+    let fixed = probe.budget().total - probe.budget().messages;
+    drop(probe);
+    let mut h = start(open_agent(&path, fixed - 100), &server).await;
+    let ev = chat(&mut h, "third").await;
+    let full = ev
+        .iter()
+        .find_map(|e| match e {
+            EventKind::Error {
+                kind: memscope::engine::ErrorKind::MemoryFull,
+                message,
+            } => Some(message.clone()),
+            _ => None,
+        })
+        .expect("a memory_full error");
+    assert!(full.contains("not sent"), "{full}");
+    assert_eq!(
+        server.step_requests().len(),
+        sent_before,
+        "no request was sent"
+    );
+    shutdown(h).await;
+}
