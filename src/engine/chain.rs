@@ -402,4 +402,6 @@ impl Chain {
 }
 
 #[cfg(test)]
+mod pressure_tests;
+#[cfg(test)]
 mod tests;

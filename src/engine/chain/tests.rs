@@ -2,32 +2,32 @@
 
 use super::*;
 
-fn msg(t: &str) -> Input {
+pub(super) fn msg(t: &str) -> Input {
     Input::Command(Command::UserMessage(t.into()))
 }
 
-fn cmd(c: Command) -> Input {
+pub(super) fn cmd(c: Command) -> Input {
     Input::Command(c)
 }
 
-fn hb(f: &str) -> Input {
+pub(super) fn hb(f: &str) -> Input {
     Input::Stepped(Some(Next::Heartbeat(Trigger::Heartbeat {
         function: f.into(),
     })))
 }
 
-fn call(t: Trigger) -> Action {
+pub(super) fn call(t: Trigger) -> Action {
     Action::Call {
         trigger: t,
         retry: false,
     }
 }
 
-fn end(steps: u32, ended: Ended) -> Action {
+pub(super) fn end(steps: u32, ended: Ended) -> Action {
     Action::EndChain { steps, ended }
 }
 
-fn edit() -> Command {
+pub(super) fn edit() -> Command {
     Command::EditCore {
         label: "human".into(),
         value: "Ada".into(),
@@ -35,7 +35,7 @@ fn edit() -> Command {
 }
 
 /// A chain that has started and is calling the model for the user's message.
-fn calling() -> Chain {
+pub(super) fn calling() -> Chain {
     let mut c = Chain::new(10, true, false);
     c.handle(msg("hi"));
     c.handle(Input::Started);
@@ -51,7 +51,7 @@ fn calling() -> Chain {
 }
 
 /// A chain in step mode waiting at the gate before its first call.
-fn gated() -> Chain {
+pub(super) fn gated() -> Chain {
     let mut c = Chain::new(10, true, false);
     c.handle(cmd(Command::SetStepMode(true)));
     c.handle(msg("hi"));
@@ -145,61 +145,6 @@ fn a_failed_call_ends_the_chain() {
     assert_eq!(
         c.handle(Input::Stepped(None)),
         vec![end(1, Ended::Normally)]
-    );
-}
-
-#[test]
-fn full_memory_flushes_before_the_call_and_a_failed_flush_ends_the_chain() {
-    let mut c = Chain::new(10, true, false);
-    c.handle(msg("hi"));
-    c.handle(Input::Started);
-    assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: true,
-            stuck: false,
-            overfull: false,
-        }),
-        vec![Action::Flush]
-    );
-    assert!(matches!(c.state, State::Flushing { retry: false, .. }));
-    assert_eq!(
-        c.handle(Input::Flushed(true)),
-        vec![call(Trigger::UserMessage)]
-    );
-    c.handle(hb("a"));
-    c.handle(Input::Checked {
-        needs_flush: true,
-        stuck: false,
-        overfull: false,
-    });
-    assert_eq!(
-        c.handle(Input::Flushed(false)),
-        vec![end(1, Ended::Normally)]
-    );
-}
-
-#[test]
-fn an_overflow_flushes_and_sends_the_same_step_once_more() {
-    let mut c = calling();
-    assert_eq!(c.handle(Input::Overflowed), vec![Action::Flush]);
-    assert_eq!(
-        c.handle(Input::Flushed(true)),
-        vec![Action::Call {
-            trigger: Trigger::UserMessage,
-            retry: true
-        }]
-    );
-    // A second overflow of the same step gives up, and the step number is freed.
-    assert_eq!(
-        c.handle(Input::Overflowed),
-        vec![Action::DropStep, end(1, Ended::Normally)]
-    );
-    // An overflow whose flush evicts nothing gives up too.
-    let mut c = calling();
-    c.handle(Input::Overflowed);
-    assert_eq!(
-        c.handle(Input::Flushed(false)),
-        vec![Action::DropStep, end(1, Ended::Normally)]
     );
 }
 
@@ -510,51 +455,4 @@ fn outcomes_that_do_not_fit_the_state_are_ignored() {
         vec![]
     );
     assert_eq!(c.state, State::Idle);
-}
-
-fn checked(needs_flush: bool, stuck: bool, overfull: bool) -> Input {
-    Input::Checked {
-        needs_flush,
-        stuck,
-        overfull,
-    }
-}
-
-#[test]
-fn stuck_over_the_threshold_a_chain_flushes_once_unless_the_prompt_cannot_be_sent() {
-    let mut c = Chain::new(10, true, false);
-    c.handle(msg("hi"));
-    c.handle(Input::Started);
-    assert_eq!(c.handle(checked(true, true, false)), vec![Action::Flush]);
-    c.handle(Input::Flushed(true));
-    c.handle(hb("a"));
-    // The same chain: the context is still over the line, but a flush cannot cure that.
-    assert_eq!(
-        c.handle(checked(true, true, false)),
-        vec![call(Trigger::Heartbeat {
-            function: "a".into()
-        })]
-    );
-    c.handle(hb("a"));
-    // A prompt that would not fit at all is flushed again.
-    assert_eq!(c.handle(checked(true, true, true)), vec![Action::Flush]);
-    c.handle(Input::Flushed(true));
-    c.handle(Input::Stepped(Some(Next::Yield)));
-    // A new message starts a new chain, which may flush again.
-    c.handle(msg("again"));
-    c.handle(Input::Started);
-    assert_eq!(c.handle(checked(true, true, false)), vec![Action::Flush]);
-}
-
-#[test]
-fn a_step_that_was_flushed_before_its_call_is_not_flushed_again_on_overflow() {
-    let mut c = Chain::new(10, true, false);
-    c.handle(msg("hi"));
-    c.handle(Input::Started);
-    c.handle(checked(true, false, false));
-    c.handle(Input::Flushed(true));
-    assert_eq!(
-        c.handle(Input::Overflowed),
-        vec![Action::DropStep, end(1, Ended::Normally)]
-    );
 }
