@@ -16,34 +16,14 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 use memscope::engine::step::{StepInput, parse_first};
-use memscope::engine::{Agent, EngineSettings, Trigger};
-use memscope::memory::MessageKind;
+use memscope::engine::{Agent, Trigger};
 use memscope::model::parse_chat;
-use memscope::store::Store;
 
-fn settings() -> EngineSettings {
-    EngineSettings {
-        model: "gpt-4o-mini".into(),
-        context_window: 8192,
-        max_tokens: 512,
-        ..Default::default()
-    }
-}
+mod common;
 
 /// An agent whose main context holds about 7k of its 8k tokens.
 fn filled_agent(path: &std::path::Path) -> Agent {
-    let mut agent = Agent::open(Store::open(path).unwrap(), "default", settings()).unwrap();
-    let mut i = 0;
-    while agent.budget().total < 6800 {
-        let m = agent.event_message(
-            MessageKind::UserMessage,
-            &format!("Message {i}: a line of ordinary conversation about plans for the weekend, books and tea."),
-        );
-        agent.commit(&[m], &[], &[], None).unwrap();
-        i += 1;
-    }
-    agent.state.warned = true; // measure plain steps, not the one-off warning
-    agent
+    common::filled_agent(path, 8192, 6800)
 }
 
 fn reply_body() -> Vec<u8> {

@@ -14,20 +14,14 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 use memscope::engine::step::{StepInput, parse_first};
-use memscope::engine::{Agent, EngineSettings, Trigger};
+use memscope::engine::{Agent, Trigger};
 use memscope::memory::state::PolicyOverride;
 use memscope::memory::{CoreEdits, MessageKind};
 use memscope::model::{ChatReply, parse_chat};
 use memscope::store::Store;
 
-fn settings(window: u32) -> EngineSettings {
-    EngineSettings {
-        model: "gpt-4o-mini".into(),
-        context_window: window,
-        max_tokens: 512,
-        ..Default::default()
-    }
-}
+mod common;
+use common::settings;
 
 fn reply(name: &str, args: Value) -> ChatReply {
     parse_chat(json!({
@@ -174,17 +168,7 @@ fn print_figures() {
 fn cache_stat_8k(c: &mut Criterion) {
     print_figures();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("bench.redb")).unwrap();
-    let mut agent = Agent::open(store, "default", settings(8192)).unwrap();
-    let mut i = 0;
-    while agent.budget().total < 6800 {
-        let m = agent.event_message(
-            MessageKind::UserMessage,
-            &format!("Message {i}: a line of ordinary conversation about plans for the weekend."),
-        );
-        agent.commit(&[m], &[], &[], None).unwrap();
-        i += 1;
-    }
+    let mut agent = common::filled_agent(&dir.path().join("bench.redb"), 8192, 6800);
     let first = agent.prompt_segments(&agent.budget());
     agent.prompt_sent(first);
     c.bench_function("cache_stat_8k", |b| {

@@ -10,11 +10,12 @@
 
 use serde_json::json;
 
+mod common;
+
+use memscope::engine::Trigger;
 use memscope::engine::step::{StepInput, parse_first};
-use memscope::engine::{Agent, EngineSettings, Trigger};
 use memscope::memory::MessageKind;
 use memscope::model::parse_chat;
-use memscope::store::Store;
 
 fn main() {
     // cargo bench passes `--bench`; nothing to filter here.
@@ -24,23 +25,7 @@ fn main() {
         .unwrap_or(2000);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("growth.redb");
-    let settings = EngineSettings {
-        model: "gpt-4o-mini".into(),
-        context_window: 8192,
-        max_tokens: 512,
-        ..Default::default()
-    };
-    let mut agent = Agent::open(Store::open(&path).unwrap(), "default", settings).unwrap();
-    let mut i = 0;
-    while agent.budget().total < 6800 {
-        let m = agent.event_message(
-            MessageKind::UserMessage,
-            &format!("Message {i}: a line of ordinary conversation about plans for the weekend."),
-        );
-        agent.commit(&[m], &[], &[], None).unwrap();
-        i += 1;
-    }
-    agent.state.warned = true;
+    let mut agent = common::filled_agent(&path, 8192, 6800);
     let base_len = agent.fifo().len();
     let size0 = std::fs::metadata(&path).unwrap().len();
     let reply = parse_chat(json!({

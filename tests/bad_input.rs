@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
 use common::*;
 use memscope::engine::{EventKind, WarningKind};
 use memscope::store::Store;
@@ -19,18 +16,7 @@ async fn run_with_bytes(
 ) -> (i32, Vec<Value>) {
     let mut cmd = memscope_cmd(home);
     cmd.arg("run").args(args);
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(&input);
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = output_with_input(cmd, input).await;
     let events = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -74,6 +74,28 @@ fn policy(agent: &mut Agent, o: PolicyOverride) {
     agent.apply_policy(&o).unwrap();
 }
 
+fn append_mode(agent: &mut Agent) {
+    policy(
+        agent,
+        PolicyOverride {
+            core_edits: Some(CoreEdits::Append),
+            ..Default::default()
+        },
+    );
+}
+
+/// A greeting, then a turn where the agent appends to core memory and says so.
+fn tea_edit() -> Vec<Reply> {
+    vec![
+        say("Hello."),
+        call(
+            "core_memory_append",
+            json!({"name": "human", "content": "Likes tea.", "request_heartbeat": true}),
+        ),
+        say("Noted."),
+    ]
+}
+
 #[tokio::test]
 async fn a_thirty_turn_conversation_reuses_almost_all_of_each_prompt() {
     let server = Server::start(vec![]).await;
@@ -127,15 +149,7 @@ async fn a_thirty_turn_conversation_reuses_almost_all_of_each_prompt() {
 
 #[tokio::test]
 async fn a_core_edit_breaks_the_prefix_at_its_block_when_the_system_message_is_recompiled() {
-    let server = Server::start(vec![
-        say("Hello."),
-        call(
-            "core_memory_append",
-            json!({"name": "human", "content": "Likes tea.", "request_heartbeat": true}),
-        ),
-        say("Noted."),
-    ])
-    .await;
+    let server = Server::start(tea_edit()).await;
     let (_d, path) = temp_store();
     let mut h = start(open_agent(&path, 128_000), &server).await;
     chat(&mut h, "hi").await;
@@ -160,24 +174,10 @@ async fn a_core_edit_breaks_the_prefix_at_its_block_when_the_system_message_is_r
 
 #[tokio::test]
 async fn in_append_mode_a_core_edit_keeps_the_prefix_until_the_flush_folds_it_in() {
-    let server = Server::start(vec![
-        say("Hello."),
-        call(
-            "core_memory_append",
-            json!({"name": "human", "content": "Likes tea.", "request_heartbeat": true}),
-        ),
-        say("Noted."),
-    ])
-    .await;
+    let server = Server::start(tea_edit()).await;
     let (_d, path) = temp_store();
     let mut agent = open_agent(&path, 6000);
-    policy(
-        &mut agent,
-        PolicyOverride {
-            core_edits: Some(CoreEdits::Append),
-            ..Default::default()
-        },
-    );
+    append_mode(&mut agent);
     let mut h = start(agent, &server).await;
     chat(&mut h, "hi").await;
     let ev = chat(&mut h, "I like tea").await;
@@ -390,13 +390,7 @@ async fn in_append_mode_a_manual_core_edit_reaches_the_model_as_an_alert_in_the_
     let server = Server::start(vec![say("Hello."), say("Noted.")]).await;
     let (_d, path) = temp_store();
     let mut agent = open_agent(&path, 128_000);
-    policy(
-        &mut agent,
-        PolicyOverride {
-            core_edits: Some(CoreEdits::Append),
-            ..Default::default()
-        },
-    );
+    append_mode(&mut agent);
     let mut h = start(agent, &server).await;
     chat(&mut h, "hi").await;
     h.commands

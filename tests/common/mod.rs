@@ -496,11 +496,11 @@ pub fn memscope_cmd(home: &std::path::Path) -> std::process::Command {
 /// closes early, as a killed process's does).
 pub async fn output_with_input(
     mut cmd: std::process::Command,
-    input: &str,
+    input: impl AsRef<[u8]>,
 ) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
-    let input = input.to_string();
+    let input = input.as_ref().to_vec();
     tokio::task::spawn_blocking(move || {
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -508,7 +508,7 @@ pub async fn output_with_input(
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        let _ = child.stdin.take().unwrap().write_all(&input);
         child.wait_with_output().unwrap()
     })
     .await

@@ -1,0 +1,34 @@
+//! What the benchmarks share: the settings of an 8k-token agent and an agent whose main context
+//! is filled to a given size.
+
+#![allow(dead_code)]
+
+use memscope::engine::{Agent, EngineSettings};
+use memscope::memory::MessageKind;
+use memscope::store::Store;
+
+pub fn settings(window: u32) -> EngineSettings {
+    EngineSettings {
+        model: "gpt-4o-mini".into(),
+        context_window: window,
+        max_tokens: 512,
+        ..Default::default()
+    }
+}
+
+/// An agent at `path` whose main context holds `tokens` tokens of ordinary conversation (the
+/// one-off memory warning already sent, so steps are plain).
+pub fn filled_agent(path: &std::path::Path, window: u32, tokens: u32) -> Agent {
+    let mut agent = Agent::open(Store::open(path).unwrap(), "default", settings(window)).unwrap();
+    let mut i = 0;
+    while agent.budget().total < tokens {
+        let m = agent.event_message(
+            MessageKind::UserMessage,
+            &format!("Message {i}: a line of ordinary conversation about plans for the weekend, books and tea."),
+        );
+        agent.commit(&[m], &[], &[], None).unwrap();
+        i += 1;
+    }
+    agent.state.warned = true;
+    agent
+}
