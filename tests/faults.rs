@@ -429,3 +429,36 @@ async fn a_flood_of_tool_calls_is_cut_short_and_every_kept_call_is_answered() {
     assert_eq!(r.len(), memscope::engine::step::MAX_CALLS_PER_REPLY);
     assert_eq!(said(&ev), vec!["spam 0"]);
 }
+
+#[tokio::test]
+async fn an_enormous_text_reply_goes_back_to_the_model_shortened() {
+    // Wide characters: more tokens than bytes would suggest.
+    let huge = "海".repeat(200_000);
+    let server = Server::start(vec![Reply::Ok(text_reply(&huge)), say("recovered")]).await;
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    chat(&mut h, "go").await;
+    let ev = chat(&mut h, "again").await;
+    assert_eq!(said(&ev), vec!["recovered"]);
+    let req = server.step_requests().pop().unwrap();
+    let thought = req["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "assistant" && m["content"].as_str().unwrap().contains('海'))
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        thought.contains("characters left out"),
+        "{}",
+        &thought[..60]
+    );
+    assert!(
+        thought.chars().count() < 10_000,
+        "{}",
+        thought.chars().count()
+    );
+    shutdown(h).await;
+}

@@ -374,11 +374,13 @@ impl Agent {
             }
         }
         if too_long(&m.content) {
+            // Half as many characters as the room has tokens fits whatever the script.
+            let keep = limit / 2;
             let n = m.content.chars().count();
             m.content = format!(
                 "{}… [{} characters left out: more than fits the context]",
-                m.content.chars().take(limit * 2).collect::<String>(),
-                n - limit * 2
+                m.content.chars().take(keep).collect::<String>(),
+                n.saturating_sub(keep)
             );
         }
     }
