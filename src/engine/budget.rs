@@ -215,7 +215,8 @@ impl Agent {
     }
 
     /// The notice for the user when the fixed part passes the warning threshold: once, until
-    /// that part changes other than by a flush (or falls back under the threshold).
+    /// that part changes other than by a flush, or the window does (or it falls back under the
+    /// threshold).
     pub fn fixed_part_notice(&mut self, b: &Budget) -> Option<String> {
         let fixed = self.fixed_part(b);
         if self.effective(fixed) <= self.settings.warn_at() {
@@ -224,7 +225,7 @@ impl Agent {
         }
         // A flush's new summary is not news: what the user can change (the window, the
         // functions, the system message, core memory) is.
-        let key = fixed - b.summary;
+        let key = ((b.context_window as u64) << 32) | (fixed - b.summary) as u64;
         if self.state.fixed_warned == Some(key) {
             return None;
         }

@@ -80,10 +80,11 @@ pub struct AgentState {
     /// kept: compiled on open).
     #[serde(default)]
     pub system: Option<CompiledSystem>,
-    /// The fixed part of the context, without the summary (tokens), last reported as passing
-    /// the warning threshold, so that it is reported once until it changes.
+    /// The window and the fixed part of the context without the summary (window << 32 | tokens)
+    /// last reported as passing the warning threshold, so that it is reported once until one of
+    /// them changes.
     #[serde(default)]
-    pub fixed_warned: Option<u32>,
+    pub fixed_warned: Option<u64>,
     /// The sections of the last step request sent (without their texts), so that the first
     /// request of the next session can say what broke the prompt cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
