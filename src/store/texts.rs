@@ -7,9 +7,10 @@
 
 use redb::{ReadableTable, TableDefinition};
 
-use super::{Result, Store, db_err, open_existing};
+use super::{Result, Store, StoreError, db_err, open_existing};
 
-pub(super) const TEXTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("texts");
+/// Values are bytes, not `&str`: a damaged record must come back as an error, never a panic.
+pub(super) const TEXTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("texts");
 
 /// Writes the texts the store does not have yet, inside `tx`.
 pub(super) fn write_new(
@@ -23,7 +24,7 @@ pub(super) fn write_new(
     let mut t = tx.open_table(TEXTS).map_err(db_err)?;
     for (id, text) in texts {
         if t.get((agent, *id)).map_err(db_err)?.is_none() {
-            t.insert((agent, *id), *text).map_err(db_err)?;
+            t.insert((agent, *id), text.as_bytes()).map_err(db_err)?;
         }
     }
     Ok(())
@@ -37,10 +38,12 @@ impl Store {
             let Some(table) = open_existing(&tx, TEXTS)? else {
                 return Ok(None);
             };
-            Ok(table
-                .get((agent, id))
-                .map_err(db_err)?
-                .map(|v| v.value().to_string()))
+            match table.get((agent, id)).map_err(db_err)? {
+                None => Ok(None),
+                Some(v) => String::from_utf8(v.value().to_vec())
+                    .map(Some)
+                    .map_err(|e| StoreError::Decode(format!("text {id}: {e}"))),
+            }
         })())
     }
 }
