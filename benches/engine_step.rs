@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
-use memscope::engine::step::{StepInput, parse_first};
-use memscope::engine::{Agent, Trigger};
+use memscope::engine::Agent;
 use memscope::model::parse_chat;
 
 mod common;
@@ -52,27 +51,10 @@ fn step_8k(c: &mut Criterion) {
         b.iter(|| {
             agent.state.step += 1;
             let request = agent.request_record();
-            let local = agent.budget().total;
             let wire = agent.encode_request(&request);
             std::hint::black_box(&wire);
-            let segments = agent.prompt_segments(&agent.budget());
-            let cache = agent.cache_stat(&segments);
-            agent.prompt_sent(segments);
             let reply = parse_chat(serde_json::from_slice(&body).unwrap()).unwrap();
-            let parsed = parse_first(&reply);
-            let report = agent
-                .apply_step(StepInput {
-                    trigger: &Trigger::UserMessage,
-                    request,
-                    reply: &reply,
-                    parsed,
-                    embeds: None,
-                    started_at: chrono::Utc::now(),
-                    model_ms: 0.0,
-                    local_prompt_tokens: local,
-                    cache,
-                })
-                .unwrap();
+            let report = common::apply(&mut agent, request, &reply);
             std::hint::black_box(report);
             // Keep the context at 8k: forget the step's messages from the queue (they stay in recall).
             agent.forget_newest(base_len);

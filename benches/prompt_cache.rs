@@ -13,8 +13,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
-use memscope::engine::step::{StepInput, parse_first};
-use memscope::engine::{Agent, Trigger};
+use memscope::engine::Agent;
 use memscope::memory::state::PolicyOverride;
 use memscope::memory::{CoreEdits, MessageKind};
 use memscope::model::{ChatReply, parse_chat};
@@ -41,23 +40,7 @@ fn step(agent: &mut Agent, reply: &ChatReply, sent: &mut Vec<String>) {
     let request = agent.request_record();
     let body: Value = serde_json::from_slice(&agent.encode_request(&request)).unwrap();
     sent.push(rendered(&body));
-    let segments = agent.prompt_segments(&agent.budget());
-    let cache = agent.cache_stat(&segments);
-    agent.prompt_sent(segments);
-    let local = agent.budget().total;
-    agent
-        .apply_step(StepInput {
-            trigger: &Trigger::UserMessage,
-            request,
-            reply,
-            parsed: parse_first(reply),
-            embeds: None,
-            started_at: chrono::Utc::now(),
-            model_ms: 0.0,
-            local_prompt_tokens: local,
-            cache,
-        })
-        .unwrap();
+    common::apply(agent, request, reply);
 }
 
 /// A request as a prefix cache sees it: the tools, then every message, in order.

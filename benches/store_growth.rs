@@ -12,8 +12,6 @@ use serde_json::json;
 
 mod common;
 
-use memscope::engine::Trigger;
-use memscope::engine::step::{StepInput, parse_first};
 use memscope::memory::MessageKind;
 use memscope::model::parse_chat;
 
@@ -43,23 +41,7 @@ fn main() {
         agent.commit(&[user], &[], &[], None).unwrap();
         agent.state.step += 1;
         let request = agent.request_record();
-        let local = agent.budget().total;
-        let segments = agent.prompt_segments(&agent.budget());
-        let cache = agent.cache_stat(&segments);
-        agent.prompt_sent(segments);
-        agent
-            .apply_step(StepInput {
-                trigger: &Trigger::UserMessage,
-                request,
-                reply: &reply,
-                parsed: parse_first(&reply),
-                embeds: None,
-                started_at: chrono::Utc::now(),
-                model_ms: 0.0,
-                local_prompt_tokens: local,
-                cache,
-            })
-            .unwrap();
+        common::apply(&mut agent, request, &reply);
         agent.forget_newest(base_len);
     }
     let size1 = std::fs::metadata(&path).unwrap().len();

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
-use memscope::engine::{Agent, EngineSettings};
-use memscope::memory::MessageKind;
+use memscope::engine::step::{StepInput, StepReport, parse_first};
+use memscope::engine::{Agent, EngineSettings, Trigger};
+use memscope::memory::{MessageKind, RequestRecord};
+use memscope::model::ChatReply;
 use memscope::store::Store;
 
 pub fn settings(window: u32) -> EngineSettings {
@@ -31,4 +33,26 @@ pub fn filled_agent(path: &std::path::Path, window: u32, tokens: u32) -> Agent {
     }
     agent.state.warned = true;
     agent
+}
+
+/// One step as the engine runs it once the model has answered: the cache figures of the
+/// request, then the reply applied and committed.
+pub fn apply(agent: &mut Agent, request: RequestRecord, reply: &ChatReply) -> StepReport {
+    let budget = agent.budget();
+    let segments = agent.prompt_segments(&budget);
+    let cache = agent.cache_stat(&segments);
+    agent.prompt_sent(segments);
+    agent
+        .apply_step(StepInput {
+            trigger: &Trigger::UserMessage,
+            request,
+            reply,
+            parsed: parse_first(reply),
+            embeds: None,
+            started_at: chrono::Utc::now(),
+            model_ms: 0.0,
+            local_prompt_tokens: budget.total,
+            cache,
+        })
+        .unwrap()
 }
