@@ -220,6 +220,11 @@ pub enum EventKind {
         id: u64,
         text: String,
     },
+    /// A user message that could not be saved (the `error` event of kind `store` before it
+    /// says why): it was not sent to the model, and a face may offer it again.
+    MessageNotSaved {
+        text: String,
+    },
     /// A model call is under way (the UI shows "waiting for the model").
     ModelCall {
         trigger: Trigger,

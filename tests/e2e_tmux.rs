@@ -5,104 +5,10 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
 use common::*;
 use serde_json::json;
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(cmd: &str, home: &Path) -> Tmux {
-        let socket = format!(
-            "memscope-e2e-{}-{}",
-            std::process::id(),
-            home.file_name().unwrap().to_string_lossy()
-        );
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "120",
-                "-y",
-                "35",
-                "-s",
-                "e2e",
-            ])
-            .arg(cmd)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("XDG_STATE_HOME", home.join("state"))
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("OPENAI_BASE_URL")
-            .env("TERM", "xterm-256color")
-            .status()
-            .expect("tmux must be installed for the end-to-end test");
-        assert!(status.success());
-        Tmux { socket }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let ok = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "e2e"])
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    fn text(&self, s: &str) {
-        let ok = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "e2e", "-l", s])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "e2e"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the screen shows `want` (the terminal is polled; there is nothing to wait
-    /// on but the screen itself).
-    async fn wait_for(&self, want: &str) -> String {
-        self.wait_until(want, |s| s.contains(want)).await
-    }
-
-    async fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let s = self.screen();
-            if done(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{s}"
-            );
-            tokio::time::sleep(Duration::from_millis(40)).await;
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
 
 fn budget_total(screen: &str) -> u32 {
     let i = screen.find("Context budget · ").expect("budget title") + "Context budget · ".len();
@@ -327,24 +233,6 @@ async fn hostile_model_text_is_shown_as_text_in_a_real_terminal_and_the_key_neve
         !s.contains(&key) && !s.contains("sk-e2e"),
         "the key is on screen"
     );
-}
-
-impl Tmux {
-    fn flags(&self, format: &str) -> String {
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                &self.socket,
-                "display-message",
-                "-p",
-                "-t",
-                "e2e",
-                format,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
 }
 
 /// The TUI in tmux, its pid written to a file, and after it ends the exit code and the

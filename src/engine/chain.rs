@@ -54,6 +54,9 @@ pub enum Input {
     Stepped(Option<Next>),
     /// The server refused the prompt as too long.
     Overflowed,
+    /// A write to the store failed (the driver has reported it): the chain in progress ends,
+    /// and what is queued goes on.
+    StoreFailed,
 }
 
 /// Why a chain ended early, for the driver to report.
@@ -221,6 +224,11 @@ impl Chain {
                         retry: true,
                     };
                     out.push(Action::Flush);
+                }
+            }
+            Input::StoreFailed => {
+                if self.state != State::Idle {
+                    self.end(Ended::Normally, &mut out);
                 }
             }
             Input::Stepped(next) => {
@@ -403,5 +411,7 @@ impl Chain {
 
 #[cfg(test)]
 mod pressure_tests;
+#[cfg(test)]
+mod store_tests;
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,7 @@ mod journal;
 pub mod manual;
 pub mod policy;
 pub mod prompt;
+mod recovery;
 mod request;
 pub mod run;
 pub mod settings;

@@ -6,7 +6,9 @@
 //! the model (`call.rs`), manual changes (`manual.rs`). While a call is in flight it still
 //! hears commands. The user's message is committed before the first call, and each step
 //! commits once, so an interruption or crash never loses committed work. The task ends on
-//! `Shutdown`, `ShutdownNow`, when every face is gone, or on a store error (returned).
+//! `Shutdown`, `ShutdownNow`, or when every face is gone. A failed write is reported, the
+//! chain in progress ends, and the session goes on once the store can be reopened
+//! (`recovery.rs`); the task then returns how many writes failed.
 
 use std::collections::VecDeque;
 
@@ -53,6 +55,9 @@ pub fn spawn_with(agent: Agent, client: Option<ModelClient>, discover_model: boo
         tokenizer: None,
         tokenizer_failures: 0,
         told_tools_left_out: false,
+        store_broken: false,
+        store_failures: 0,
+        unsaved: None,
     };
     let task = tokio::spawn(engine.run());
     EngineHandle {
@@ -78,6 +83,12 @@ pub(super) struct Engine {
     pub(super) tokenizer_failures: u32,
     /// The "functions left out of the prompt" hint was given this session.
     pub(super) told_tools_left_out: bool,
+    /// A write failed and the store has not been reopened since (see `recovery.rs`).
+    pub(super) store_broken: bool,
+    /// Writes that failed this session.
+    pub(super) store_failures: u32,
+    /// The user message being committed, until it is.
+    pub(super) unsaved: Option<String>,
 }
 
 impl Engine {
@@ -140,23 +151,18 @@ impl Engine {
                 matches!(input, Input::Command(_)) && self.chain.state == super::chain::State::Idle;
             for action in self.chain.handle(input) {
                 if action == Action::Stop {
-                    return Ok(());
+                    return self.outcome();
                 }
                 match self.perform(action).await {
                     Ok(Some(outcome)) => inbox.push_back(outcome),
                     Ok(None) => {}
                     Err(e) => {
-                        // Said where the faces look (the JSON stream, the TUI), then the engine
-                        // stops: nothing after the last commit is trusted in memory.
-                        self.emit_error(
-                            ErrorKind::Store,
-                            format!(
-                                "the store could not be written ({e}); what was reported as \
-                                 saved is kept, the step in progress is not, and memscope stops \
-                                 here. Free space (or fix the store) and start memscope again"
-                            ),
-                        );
-                        return Err(e);
+                        // Said where the faces look; what the failed actions were to do next
+                        // is dropped, and the machine ends the chain.
+                        self.store_failed(&e);
+                        inbox.clear();
+                        inbox.push_back(Input::StoreFailed);
+                        break;
                     }
                 }
             }
@@ -168,9 +174,20 @@ impl Engine {
 
     /// Runs one action; what it answers goes back to the machine.
     async fn perform(&mut self, action: Action) -> Result<Option<Input>, StoreError> {
+        if let Action::StartChain(text) = &action {
+            self.unsaved = Some(text.clone());
+        }
+        // Nothing is written by an agent that a failed write left untrusted.
+        if matches!(
+            action,
+            Action::StartChain(_) | Action::Flush | Action::Call { .. } | Action::Side(_)
+        ) {
+            self.recover()?;
+        }
         Ok(match action {
             Action::StartChain(text) => {
                 self.start_chain(text).await?;
+                self.unsaved = None;
                 Some(Input::Started)
             }
             Action::Check => {

@@ -12,10 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{
-    ConcurrencyMode, Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable,
-    TableDefinition,
-};
+use redb::{ConcurrencyMode, Database, DatabaseError, ReadableTable, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::memory::{AgentState, Message, Passage, StepTrace};
@@ -27,6 +24,7 @@ const TRACES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("traces
 /// The events a face showed, in order (see `journal.rs`).
 const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 
+mod handle;
 mod journal;
 mod scan;
 mod texts;
@@ -61,6 +59,20 @@ pub enum StoreError {
     Decode(String),
     #[error("this store was opened read-only")]
     ReadOnly,
+    #[error(
+        "the store {0} was closed after a write failed and is not open again yet; nothing more \
+         is saved until it is"
+    )]
+    Closed(PathBuf),
+    #[error(
+        "{0} write(s) to the store failed in this session; what they would have saved is not in \
+         the store (see the error events)"
+    )]
+    WritesFailed(u32),
+    /// The file could not be read or written (a full disk, a lost permission): the store
+    /// must be reopened before it is used again (see [`Store::reopen`]).
+    #[error("the store could not be read or written: {0}")]
+    Failed(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -72,6 +84,7 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
         redb::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             StoreError::Corrupt(format!("the file ends early: {io}"))
         }
+        redb::Error::Io(_) | redb::Error::PreviousIo => StoreError::Failed(e.to_string()),
         _ => StoreError::Db(e.to_string()),
     }
 }
@@ -96,11 +109,6 @@ fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
     serde_json::from_slice(b).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
-enum Db {
-    Write(Database),
-    Read(ReadOnlyDatabase),
-}
-
 /// Everything one step (or one manual action) writes, committed together.
 #[derive(Default)]
 pub struct Commit<'a> {
@@ -117,10 +125,15 @@ pub struct Commit<'a> {
 }
 
 pub struct Store {
-    db: Db,
+    handle: handle::Handle,
+    /// Opened for writing (the handle may be between files while it is reopened).
+    writer: bool,
     path: PathBuf,
     /// Opening it found it not closed cleanly (its writer was killed) and recovered it.
     recovered: bool,
+    /// A read or write failed on the file since it was opened: redb will refuse every call
+    /// until it is reopened.
+    failed: std::sync::atomic::AtomicBool,
 }
 
 fn map_open_error(path: &Path, e: DatabaseError) -> StoreError {
@@ -181,9 +194,11 @@ impl Store {
             .create(path)
             .map_err(|e| map_open_error(path, e))?;
         let store = Store {
-            db: Db::Write(db),
+            handle: handle::Handle::new(handle::Db::Write(db)),
+            writer: true,
             path: path.to_path_buf(),
             recovered: false,
+            failed: Default::default(),
         };
         store.ensure_tables()?;
         Ok(store)
@@ -216,9 +231,11 @@ impl Store {
             Err(e) => return Err(map_open_error(path, e)),
         };
         Ok(Store {
-            db: Db::Read(db),
+            handle: handle::Handle::new(handle::Db::Read(db)),
+            writer: false,
             path: path.to_path_buf(),
             recovered,
+            failed: Default::default(),
         })
     }
 
@@ -229,8 +246,17 @@ impl Store {
                 path: self.path.clone(),
                 detail,
             },
+            StoreError::Failed(detail) => {
+                self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                StoreError::Failed(detail)
+            }
             other => other,
         })
+    }
+
+    /// A read or write failed since the store was opened: reopen it before going on.
+    pub fn needs_reopen(&self) -> bool {
+        self.failed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Whether opening found the store not closed cleanly and recovered it.
@@ -242,33 +268,14 @@ impl Store {
         &self.path
     }
 
-    pub fn is_writer(&self) -> bool {
-        matches!(self.db, Db::Write(_))
-    }
-
-    fn writer(&self) -> Result<&Database> {
-        match &self.db {
-            Db::Write(db) => Ok(db),
-            Db::Read(_) => Err(StoreError::ReadOnly),
-        }
-    }
-
-    fn begin_read(&self) -> Result<redb::ReadTransaction> {
-        match &self.db {
-            Db::Write(db) => db.begin_read(),
-            Db::Read(db) => db.begin_read(),
-        }
-        .map_err(db_err)
-    }
-
     fn ensure_tables(&self) -> Result<()> {
-        let tx = self.writer()?.begin_write().map_err(db_err)?;
+        let tx = self.begin_write()?;
         tx.open_table(AGENTS).map_err(db_err)?;
         tx.open_table(RECALL).map_err(db_err)?;
         tx.open_table(ARCHIVAL).map_err(db_err)?;
         tx.open_table(TRACES).map_err(db_err)?;
         tx.open_table(JOURNAL).map_err(db_err)?;
-        tx.commit().map_err(db_err)
+        tx.commit()
     }
 
     pub fn agents(&self) -> Result<Vec<AgentState>> {
@@ -303,7 +310,7 @@ impl Store {
     pub fn commit(&self, agent: &str, c: &Commit<'_>) -> Result<()> {
         self.located((|| {
             crate::crash::point("commit:begin");
-            let tx = self.writer()?.begin_write().map_err(db_err)?;
+            let tx = self.begin_write()?;
             {
                 if let Some(state) = c.state {
                     let mut t = tx.open_table(AGENTS).map_err(db_err)?;
@@ -341,7 +348,7 @@ impl Store {
                 }
             }
             crate::crash::point("commit:written");
-            tx.commit().map_err(db_err)?;
+            tx.commit()?;
             crate::crash::point("commit:done");
             Ok(())
         })())
@@ -350,7 +357,7 @@ impl Store {
     /// Deletes an agent and all its rows.
     pub fn delete_agent(&self, agent: &str) -> Result<bool> {
         self.located((|| {
-            let tx = self.writer()?.begin_write().map_err(db_err)?;
+            let tx = self.begin_write()?;
             let existed;
             {
                 let mut t = tx.open_table(AGENTS).map_err(db_err)?;
@@ -364,7 +371,7 @@ impl Store {
                 t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
                     .map_err(db_err)?;
             }
-            tx.commit().map_err(db_err)?;
+            tx.commit()?;
             Ok(existed)
         })())
     }

@@ -188,7 +188,7 @@ impl Store {
     /// of their own tables, in one transaction. Returns how many were moved.
     pub fn quarantine(&self, records: &[Unreadable]) -> Result<usize> {
         self.located((|| {
-            let tx = self.writer()?.begin_write().map_err(db_err)?;
+            let tx = self.begin_write()?;
             let mut moved = 0;
             {
                 let mut q = tx.open_table(QUARANTINE).map_err(db_err)?;
@@ -240,7 +240,7 @@ impl Store {
                 }
             }
             drop(t);
-            tx.commit().map_err(db_err)?;
+            tx.commit()?;
             Ok(moved)
         })())
     }

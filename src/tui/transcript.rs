@@ -154,6 +154,16 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
             }
             convo.push(Entry::new(EntryKind::Error, &format!("{kind}: {message}")));
         }
+        EventKind::MessageNotSaved { text } => {
+            let n = text.chars().count();
+            let shown = if n > 200 {
+                let start: String = text.chars().take(200).collect();
+                format!("{start}… ({n} characters)")
+            } else {
+                text.clone()
+            };
+            convo.push(Entry::new(EntryKind::System("not saved"), &shown))
+        }
         EventKind::Warning { kind, message } => convo.push(Entry::new(
             EntryKind::System("warning"),
             &format!("{kind}: {message}"),

@@ -7,6 +7,8 @@
 //! (a default summary when it runs dry).
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 

@@ -32,6 +32,13 @@ impl App {
                     self.unconfirmed.remove(i);
                 }
             }
+            EventKind::MessageNotSaved { ref text } => {
+                if let Some(i) = self.unconfirmed.iter().position(|t| t == text) {
+                    self.unconfirmed.remove(i);
+                }
+                self.give_back(text);
+                self.notice = Some("your unsaved message is back in the input box".into());
+            }
             EventKind::ModelCall { trigger } => {
                 self.run = RunState::Waiting {
                     since: self.now,

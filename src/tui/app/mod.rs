@@ -73,7 +73,18 @@ pub(super) const INPUT_HINT: &str =
     "Type a message · Enter sends · Alt-Enter new line · Esc to the panes";
 
 pub(super) fn new_area(placeholder: &str) -> TextArea<'static> {
-    let mut t = TextArea::default();
+    area_with(Vec::new(), placeholder)
+}
+
+/// An input area holding `lines`, the cursor at their start (so the start shows).
+pub(super) fn area_with(lines: Vec<String>, placeholder: &str) -> TextArea<'static> {
+    let mut t = if lines.is_empty() {
+        TextArea::default()
+    } else {
+        TextArea::from(lines)
+    };
+    t.move_cursor(tui_textarea::CursorMove::Top);
+    t.move_cursor(tui_textarea::CursorMove::Head);
     t.set_wrap_mode(WrapMode::WordOrGlyph);
     t.set_placeholder_text(placeholder.to_string());
     t.set_cursor_line_style(ratatui::style::Style::default());
@@ -148,6 +159,16 @@ impl App {
         }
     }
 
+    /// Puts text the engine did not save back in the input box, before whatever is typed there
+    /// now.
+    pub(super) fn give_back(&mut self, text: &str) {
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        if !self.input.is_empty() {
+            lines.extend(self.input.lines().iter().cloned());
+        }
+        self.input = area_with(lines, INPUT_HINT);
+    }
+
     /// Effects to run once at start: fill the stores pane.
     pub fn start_effects(&self) -> Vec<Effect> {
         vec![Effect::Load(Load::Archival), Effect::Load(Load::Recall)]
@@ -169,10 +190,10 @@ impl App {
                 self.run = RunState::Idle;
                 self.engine_stopped = true;
                 // A message the engine never reported saved is not lost: it is typed again.
-                let restored = !self.unconfirmed.is_empty() && self.input.is_empty();
+                let restored = !self.unconfirmed.is_empty();
                 if restored {
-                    let text = self.unconfirmed.join("\n");
-                    self.input = TextArea::from(text.lines().map(String::from));
+                    let text = std::mem::take(&mut self.unconfirmed).join("\n");
+                    self.give_back(&text);
                 }
                 self.convo.push(Entry::new(
                     EntryKind::Error,
