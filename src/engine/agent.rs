@@ -347,11 +347,25 @@ impl Agent {
             all = new.iter().chain(recall_only).cloned().collect();
             &all
         };
-        // A trace names the system message and summary it shares with others.
+        self.state.window = Some(crate::memory::SavedWindow {
+            tokens: self.settings.context_window,
+            source: self.settings.window_source.as_str().to_string(),
+        });
+        let key = trace.map(|_| {
+            self.state.next_trace_id += 1;
+            self.state.next_trace_id - 1
+        });
+        let journal = self.take_staged();
+        // A trace names the system message and summary it shares with others, and keeps the
+        // state this commit leaves (its long fields shared the same way).
         let stored = trace.map(|t| {
-            let (request, texts) = t.request.stored();
+            let (request, mut texts) = t.request.stored();
+            let (after, state_text) = crate::memory::snapshot::compact(&self.state);
+            texts.push(state_text);
             let trace = StepTrace {
                 request,
+                after: Some(after),
+                journal_next: Some(self.journal_next()),
                 ..t.clone()
             };
             (trace, texts)
@@ -360,16 +374,8 @@ impl Agent {
             .iter()
             .flat_map(|(_, texts)| texts.iter().map(|(id, t)| (*id, t.as_str())))
             .collect();
-        let trace = stored.as_ref().map(|(t, _)| {
-            self.state.next_trace_id += 1;
-            (self.state.next_trace_id - 1, t)
-        });
-        self.state.window = Some(crate::memory::SavedWindow {
-            tokens: self.settings.context_window,
-            source: self.settings.window_source.as_str().to_string(),
-        });
+        let trace = stored.as_ref().zip(key).map(|((t, _), k)| (k, t));
         let name = self.state.name.clone();
-        let journal = self.take_staged();
         self.store.commit(
             &name,
             &Commit {

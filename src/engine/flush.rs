@@ -160,6 +160,8 @@ impl Engine {
             model_ms,
             results: Vec::new(),
             cache: None,
+            after: None,
+            journal_next: None,
         };
         let shown = EventKind::Summary {
             evicted: k,

@@ -350,6 +350,8 @@ impl Agent {
             model_ms: input.model_ms,
             results: traces,
             cache: Some(cache),
+            after: None,
+            journal_next: None,
         };
         for ev in &events {
             self.stage(ev);

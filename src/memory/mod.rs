@@ -3,7 +3,7 @@
 //! Contract: nothing here does I/O. [`message`] defines what recall stores, [`core`] the editable
 //! core memory blocks with their limit checks, [`archival`] the passages, [`search`] the ranking
 //! used by every search (the agent's functions, the CLI and the UI share it), and [`chunk`]
-//! how long archival text is split.
+//! how long archival text is split; [`snapshot`] the compact state a step's trace keeps.
 
 pub mod archival;
 pub mod chunk;
@@ -11,6 +11,7 @@ pub mod core;
 pub mod ids;
 pub mod message;
 pub mod search;
+pub mod snapshot;
 pub mod state;
 
 pub use archival::Passage;

@@ -394,4 +394,12 @@ pub struct StepTrace {
     /// cached figure, where the prefix broke (step calls only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<crate::tokens::CacheStat>,
+    /// The agent's state as this call's commit left it, compacted (see `memory::snapshot`):
+    /// what a fork or rewind to this step restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
+    /// The journal's next sequence number after this commit (entries below it are history as
+    /// of this step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_next: Option<u64>,
 }

@@ -25,10 +25,12 @@ const TRACES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("traces
 const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 
 mod handle;
+mod history;
 mod journal;
 mod scan;
 mod texts;
 
+pub use history::Cut;
 pub use scan::{Table, Unreadable};
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,10 @@ pub enum StoreError {
     /// must be reopened before it is used again (see [`Store::reopen`]).
     #[error("the store could not be read or written: {0}")]
     Failed(String),
+    #[error("an agent named {0} already exists in this store")]
+    Exists(String),
+    #[error("there is no agent named {0} in this store")]
+    NoAgent(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -329,8 +335,19 @@ impl Store {
                         t.insert((agent, p.id), encode(p).as_slice())
                             .map_err(db_err)?;
                     }
+                    let step = c.state.map(|s| s.step).unwrap_or(0);
+                    let mut gone = Vec::new();
                     for id in c.delete_passages {
-                        t.remove((agent, *id)).map_err(db_err)?;
+                        if let Some(v) = t.remove((agent, *id)).map_err(db_err)? {
+                            gone.push((*id, v.value().to_vec()));
+                        }
+                    }
+                    // Kept, with the step, so that a fork from before it has it back.
+                    let mut d = tx.open_table(history::ARCHIVAL_DELETED).map_err(db_err)?;
+                    for (id, bytes) in gone {
+                        let passage: Passage = decode(&bytes)?;
+                        let kept = encode(&history::Deleted { step, passage });
+                        d.insert((agent, id), kept.as_slice()).map_err(db_err)?;
                     }
                 }
                 texts::write_new(&tx, agent, c.texts)?;
@@ -358,19 +375,7 @@ impl Store {
     pub fn delete_agent(&self, agent: &str) -> Result<bool> {
         self.located((|| {
             let tx = self.begin_write()?;
-            let existed;
-            {
-                let mut t = tx.open_table(AGENTS).map_err(db_err)?;
-                existed = t.remove(agent).map_err(db_err)?.is_some();
-                for def in [RECALL, ARCHIVAL, TRACES, JOURNAL] {
-                    let mut t = tx.open_table(def).map_err(db_err)?;
-                    t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
-                        .map_err(db_err)?;
-                }
-                let mut t = tx.open_table(texts::TEXTS).map_err(db_err)?;
-                t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
-                    .map_err(db_err)?;
-            }
+            let existed = history::delete_in(&tx, agent)?;
             tx.commit()?;
             Ok(existed)
         })())

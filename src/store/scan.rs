@@ -26,14 +26,16 @@ pub enum Table {
     Archival,
     Traces,
     Journal,
+    ArchivalDeleted,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 5] = [
         Table::Recall,
         Table::Archival,
         Table::Traces,
         Table::Journal,
+        Table::ArchivalDeleted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +44,7 @@ impl Table {
             Table::Archival => "archival",
             Table::Traces => "traces",
             Table::Journal => "journal",
+            Table::ArchivalDeleted => "archival_deleted",
         }
     }
 
@@ -51,6 +54,7 @@ impl Table {
             Table::Archival => ARCHIVAL,
             Table::Traces => TRACES,
             Table::Journal => JOURNAL,
+            Table::ArchivalDeleted => super::history::ARCHIVAL_DELETED,
         }
     }
 }
