@@ -105,35 +105,23 @@ fn fork_in(tx: &WriteTransaction, src: &str, dst: &str, cut: Option<&Cut>) -> Re
         ),
         None => (u64::MAX, u64::MAX, u64::MAX, u64::MAX),
     };
-    let recall = rows_of(tx, RECALL, src)?;
-    put_rows(
-        tx,
-        RECALL,
-        dst,
-        recall.into_iter().filter(|(k, _)| *k < msg_end),
-    )?;
-    let traces = rows_of(tx, TRACES, src)?;
-    put_rows(
-        tx,
-        TRACES,
-        dst,
-        traces.into_iter().filter(|(k, _)| *k < trace_end),
-    )?;
-    let journal = rows_of(tx, JOURNAL, src)?;
-    put_rows(
-        tx,
-        JOURNAL,
-        dst,
-        journal.into_iter().filter(|(k, _)| *k < journal_end),
-    )?;
-    put_rows(tx, TEXTS, dst, rows_of(tx, TEXTS, src)?)?;
-    let archival = rows_of(tx, ARCHIVAL, src)?;
-    put_rows(
-        tx,
-        ARCHIVAL,
-        dst,
-        archival.into_iter().filter(|(k, _)| *k < passage_end),
-    )?;
+    // Each table's rows up to the cut (every key below its end; all with `u64::MAX`).
+    for (def, end) in [
+        (RECALL, msg_end),
+        (TRACES, trace_end),
+        (JOURNAL, journal_end),
+        (TEXTS, u64::MAX),
+        (ARCHIVAL, passage_end),
+    ] {
+        let rows = rows_of(tx, def, src)?;
+        put_rows(
+            tx,
+            def,
+            dst,
+            rows.into_iter()
+                .filter(|(k, _)| end == u64::MAX || *k < end),
+        )?;
+    }
     // A passage deleted after the cut is in archival memory as of it.
     let mut restored = Vec::new();
     let mut still_deleted = Vec::new();
