@@ -66,6 +66,60 @@ enum Cmd {
         #[command(subcommand)]
         action: Option<AgentsCmd>,
     },
+    /// List every model call of the agent (steps numbered as the events' `step`).
+    Steps {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One model call: the request exactly as sent, the reply, the memory it left.
+    Step {
+        n: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed in the context from step A to step B.
+    Diff {
+        a: u64,
+        b: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new agent from this one as it was right after a step (the original is untouched).
+    Fork {
+        #[arg(long = "from-step")]
+        from_step: u64,
+        new_agent: String,
+    },
+    /// Take the agent back to right after a step; what it drops is kept as the agent NAME@undo-K.
+    Rewind {
+        #[arg(long = "to-step")]
+        to_step: u64,
+    },
+    /// Send the last user message again from the state before it (no duplicate message).
+    Retry {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Drop the last user message and all that followed (kept as the agent NAME@undo-K).
+    Pop,
+    /// Replace the agent's last inner thought.
+    Rethink { text: String },
+    /// Replace what the agent last said with send_message.
+    Rewrite { text: String },
+    /// Send a recorded step's request again, to this or another endpoint and model; nothing
+    /// is saved.
+    Replay {
+        #[arg(long)]
+        step: u64,
+        /// Send this JSON body instead of the recorded one (edit `memscope step N --json`'s
+        /// `request`).
+        #[arg(long)]
+        request: Option<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +265,56 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
                     commands::agents_delete(&cfg, &name, &mut stdout)
                 }
             }
+        }
+        Some(Cmd::Steps { json }) => {
+            commands::steps(&resolve(&cli.common, &cli.model)?, json, &mut stdout)
+        }
+        Some(Cmd::Step { n, json }) => {
+            commands::step(&resolve(&cli.common, &cli.model)?, n, json, &mut stdout)
+        }
+        Some(Cmd::Diff { a, b, json }) => {
+            commands::diff(&resolve(&cli.common, &cli.model)?, a, b, json, &mut stdout)
+        }
+        Some(Cmd::Fork {
+            from_step,
+            new_agent,
+        }) => commands::fork(
+            &resolve(&cli.common, &cli.model)?,
+            from_step,
+            &new_agent,
+            &mut stdout,
+        ),
+        Some(Cmd::Rewind { to_step }) => {
+            commands::rewind(&resolve(&cli.common, &cli.model)?, to_step, &mut stdout)
+        }
+        Some(Cmd::Pop) => commands::pop(&resolve(&cli.common, &cli.model)?, &mut stdout),
+        Some(Cmd::Rethink { text }) => commands::edit_reply(
+            &resolve(&cli.common, &cli.model)?,
+            false,
+            &text,
+            &mut stdout,
+        ),
+        Some(Cmd::Rewrite { text }) => {
+            commands::edit_reply(&resolve(&cli.common, &cli.model)?, true, &text, &mut stdout)
+        }
+        Some(Cmd::Retry { model }) => {
+            let cfg = resolve(&cli.common, &model)?;
+            commands::run_commands(cfg, vec![memscope::engine::Command::Retry], &mut stdout).await
+        }
+        Some(Cmd::Replay {
+            step,
+            request,
+            json,
+            model,
+        }) => {
+            commands::replay(
+                &resolve(&cli.common, &model)?,
+                step,
+                request.as_deref(),
+                json,
+                &mut stdout,
+            )
+            .await
         }
         Some(Cmd::Watch { theme }) => {
             let cfg = resolve(&cli.common, &cli.model)?;

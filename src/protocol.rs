@@ -44,6 +44,18 @@ pub enum Command {
     /// Stop now (a signal): the step in flight is dropped as for `Interrupt`, and nothing queued
     /// starts.
     ShutdownNow,
+    /// Take the agent back to right after this step (what it drops is kept as a backup agent).
+    Rewind(u64),
+    /// Make a new agent from this one as it was right after `step`.
+    Fork { step: u64, name: String },
+    /// Send the last user message again from the state before it (no duplicate).
+    Retry,
+    /// Drop the last user message and everything after it (kept as a backup agent).
+    Pop,
+    /// Replace the last inner thought.
+    Rethink(String),
+    /// Replace what the agent last said with send_message.
+    Rewrite(String),
 }
 
 /// What failed, for an `error` event (and the `kind` of a `retry`).
@@ -318,6 +330,34 @@ pub enum EventKind {
     /// The chain for one user input is over; the engine waits for the user.
     ChainEnded {
         steps: u32,
+    },
+    /// The agent was taken back to right after `to_step` (a rewind, a pop, or the first half
+    /// of a retry); what it was is kept whole as the agent `backup`. Faces read the agent
+    /// again.
+    Rewound {
+        to_step: u64,
+        backup: String,
+        /// The user message that was dropped (pop, retry).
+        dropped_input: Option<String>,
+        /// Core memory as it now is.
+        core: Vec<crate::memory::Block>,
+        /// The journal entries below this are the agent's history now (this event is the
+        /// first after them).
+        history_before: u64,
+    },
+    /// A new agent was made from this one as it was right after `from_step`.
+    Forked {
+        from_step: u64,
+        name: String,
+    },
+    /// A message in the queue was changed in place (rethink, rewrite); `before` keeps what it
+    /// was.
+    MessageEdited {
+        id: u64,
+        /// `thought` or `message`.
+        part: String,
+        before: String,
+        after: String,
     },
 }
 

@@ -1,4 +1,6 @@
-//! The command-line face: `run` (JSON lines), `dump`, `archival` and `agents` commands.
+//! The command-line face: `run` (JSON lines), `dump`, `archival` and `agents` commands, and an
+//! agent's past (`steps`, `step`, `diff`, `fork`, `rewind`, `retry`, `pop`, `rethink`,
+//! `rewrite`, `replay`).
 //!
 //! Contract: these functions write only to the writers they are given (stdout for data; errors
 //! are returned for the caller to print on stderr) and return an exit status. They build what
@@ -8,11 +10,15 @@
 //! engine and channels as the TUI.
 
 mod commands;
+mod history;
 mod input;
+mod replay;
 mod run;
 
 pub use commands::{
     agents_create, agents_delete, agents_list, archival_insert, archival_reembed, archival_search,
     check, dump,
 };
-pub use run::run;
+pub use history::{diff, edit_reply, fork, pop, rewind, step, steps};
+pub use replay::replay;
+pub use run::{run, run_commands};

@@ -161,3 +161,48 @@ pub async fn run(mut cfg: Resolved, out: &mut (dyn Write + Send)) -> Outcome {
         ))),
     }
 }
+
+/// `memscope retry` (and any fixed list of commands): sends `commands`, then ends as end of
+/// input does, printing every event as `run` does.
+pub async fn run_commands(
+    mut cfg: Resolved,
+    commands: Vec<Command>,
+    out: &mut (dyn Write + Send),
+) -> Outcome {
+    let store = crate::store::Store::open(&cfg.store).map_err(Failure::start)?;
+    let client = session::connect(&mut cfg).await?;
+    let agent = session::open_writer(&cfg, store)?;
+    let mut handle = engine::spawn(agent, Some(client));
+    for c in commands.into_iter().chain([Command::Shutdown]) {
+        let _ = handle.commands.send(c);
+    }
+    drop(handle.commands);
+    let mut refused = 0;
+    while let Some(event) = handle.events.recv().await {
+        if matches!(
+            event.kind,
+            EventKind::Error {
+                kind: ErrorKind::EditRefused,
+                ..
+            }
+        ) {
+            refused += 1;
+        }
+        if writeln!(out, "{}", event.to_json_line())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
+    match handle.task.await {
+        Ok(Ok(())) if refused > 0 => Err(Failure::start(
+            "memscope: the command was refused; see the error event",
+        )),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Failure::runtime(e)),
+        Err(e) => Err(Failure::runtime(format!(
+            "the engine stopped unexpectedly: {e}"
+        ))),
+    }
+}

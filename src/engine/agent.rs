@@ -336,6 +336,48 @@ impl Agent {
         passages: &[Passage],
         trace: Option<&StepTrace>,
     ) -> Result<(), StoreError> {
+        self.commit_marked(new, recall_only, passages, trace, None)
+    }
+
+    /// A user's input committed with a mark, keyed by the user message's id (the last of
+    /// `new`, after any login event): the state as it was before, which retry and pop go back
+    /// to.
+    pub fn commit_input(
+        &mut self,
+        new: &[Message],
+        passages: &[Passage],
+    ) -> Result<(), StoreError> {
+        let key = new
+            .iter()
+            .map(|m| m.id)
+            .max()
+            .unwrap_or(self.state.next_message_id);
+        // The input's messages and passages already took their ids: the state before them
+        // had those ids still to give.
+        let mut before = self.state.clone();
+        if let Some(first) = new.iter().map(|m| m.id).min() {
+            before.next_message_id = first;
+        }
+        if let Some(first) = passages.iter().map(|p| p.id).min() {
+            before.next_passage_id = first;
+        }
+        let (state, text) = crate::memory::snapshot::compact(&before);
+        let mark = crate::store::Mark {
+            state,
+            journal_next: self.journal_next(),
+        };
+        self.commit_marked(new, &[], passages, None, Some((key, mark, text)))
+    }
+
+    fn commit_marked(
+        &mut self,
+        new: &[Message],
+        recall_only: &[Message],
+        passages: &[Passage],
+        trace: Option<&StepTrace>,
+        mark: Option<(u64, crate::store::Mark, (u64, String))>,
+    ) -> Result<(), StoreError> {
+        self.state.commits += 1;
         self.fifo.extend(new.iter().cloned());
         self.state.fifo.extend(new.iter().map(|m| m.id));
         self.state.recall_count += (new.len() + recall_only.len()) as u64;
@@ -373,6 +415,7 @@ impl Agent {
         let texts: Vec<(u64, &str)> = stored
             .iter()
             .flat_map(|(_, texts)| texts.iter().map(|(id, t)| (*id, t.as_str())))
+            .chain(mark.iter().map(|(_, _, (id, t))| (*id, t.as_str())))
             .collect();
         let trace = stored.as_ref().zip(key).map(|((t, _), k)| (k, t));
         let name = self.state.name.clone();
@@ -386,6 +429,7 @@ impl Agent {
                 trace,
                 journal: &journal,
                 texts: &texts,
+                mark: mark.as_ref().map(|(k, m, _)| (*k, m)),
             },
         )?;
         if let Some(cache) = self.archival.as_mut() {
@@ -395,6 +439,18 @@ impl Agent {
             }
         }
         Ok(())
+    }
+
+    /// Puts `m` in place of the queued message with its id (rethink, rewrite); false when it
+    /// is not in the queue.
+    pub(super) fn replace_queued(&mut self, m: Message) -> bool {
+        match self.fifo.iter_mut().find(|q| q.id == m.id) {
+            Some(q) => {
+                *q = m;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Loads archival passages and builds their index on first use.
@@ -420,6 +476,7 @@ impl Agent {
             c.index.remove(id);
         }
         self.state.archival_count = self.state.archival_count.saturating_sub(1);
+        self.state.commits += 1;
         let name = self.state.name.clone();
         let journal = self.take_staged();
         self.store.commit(

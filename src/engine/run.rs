@@ -76,7 +76,7 @@ pub(super) struct Engine {
     pub(super) commands_closed: bool,
     discover_model: bool,
     /// A login event was sent this session.
-    logged_in: bool,
+    pub(super) logged_in: bool,
     /// The server's tokenizer, when it has one and the local encoding is only a stand-in.
     pub(super) tokenizer: Option<ServerTokenizer>,
     /// Rounds of counting in a row in which the tokenizer failed.
@@ -218,6 +218,17 @@ impl Engine {
             }
             // Only ever returned while a call is in flight, where `call.rs` handles it.
             Action::Cancel => None,
+            Action::Side(
+                cmd @ (Command::Rewind(_)
+                | Command::Fork { .. }
+                | Command::Retry
+                | Command::Pop
+                | Command::Rethink(_)
+                | Command::Rewrite(_)),
+            ) => self
+                .history(cmd)
+                .await?
+                .map(|text| Input::Command(Command::UserMessage(text))),
             Action::Side(cmd) => {
                 self.side(cmd).await?;
                 None
@@ -234,6 +245,10 @@ impl Engine {
         // The first message of a session is preceded by a login event, so the agent knows a new
         // session began (and when the last one was).
         let mut new = Vec::with_capacity(2);
+        // A fork or rewind to a point its original went on from in the same session.
+        if std::mem::take(&mut self.agent.state.no_login) {
+            self.logged_in = true;
+        }
         if !self.logged_in {
             self.logged_in = true;
             let last = self
@@ -261,7 +276,7 @@ impl Engine {
         if let Some(w) = &warning {
             self.agent.stage(w);
         }
-        self.agent.commit(&new, &[], &input.passages, None)?;
+        self.agent.commit_input(&new, &input.passages)?;
         self.send(shown);
         if let Some(w) = warning {
             self.send(w);

@@ -14,7 +14,7 @@ use super::AgentState;
 use super::state::text_id;
 
 /// The fields kept inline: they change at nearly every step.
-const VOLATILE: [&str; 8] = [
+const VOLATILE: [&str; 9] = [
     "fifo",
     "next_message_id",
     "next_passage_id",
@@ -23,6 +23,7 @@ const VOLATILE: [&str; 8] = [
     "archival_count",
     "step",
     "warned",
+    "commits",
 ];
 
 /// A snapshot of `state`, and the text it names.

@@ -89,6 +89,15 @@ pub struct AgentState {
     /// request of the next session can say what broke the prompt cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_prompt: Option<SavedPrompt>,
+    /// Commits made so far: orders the agent's changes finely enough for a fork to tell what
+    /// came before a point in its history (a passage deleted by hand between two steps).
+    #[serde(default)]
+    pub commits: u64,
+    /// The next session's first message goes without a login event: set on an agent forked
+    /// or rewound to a point its original went on from in the same session, so that the same
+    /// input makes the same request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_login: bool,
 }
 
 /// A context window as saved with the agent.
@@ -259,6 +268,8 @@ impl AgentState {
             system: None,
             fixed_warned: None,
             last_prompt: None,
+            commits: 0,
+            no_login: false,
         }
     }
 }

@@ -340,6 +340,13 @@ impl ModelClient {
         }
     }
 
+    /// One chat completion of a body as it is (a recorded request sent again), retrying
+    /// transient faults; the response body whole.
+    pub async fn chat_raw(&self, body: &[u8]) -> Result<Value, ModelError> {
+        let url = join(&self.cfg.base_url, "chat/completions");
+        self.post_retrying(&url, body, Ok, &mut |_, _, _| {}).await
+    }
+
     pub fn streams(&self) -> bool {
         self.cfg.stream
     }

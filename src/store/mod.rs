@@ -24,13 +24,14 @@ const TRACES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("traces
 /// The events a face showed, in order (see `journal.rs`).
 const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
 
+mod fork;
 mod handle;
 mod history;
 mod journal;
 mod scan;
 mod texts;
 
-pub use history::Cut;
+pub use history::{Cut, Mark};
 pub use scan::{Table, Unreadable};
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,8 @@ pub struct Commit<'a> {
     pub journal: &'a [(u64, crate::protocol::Event)],
     /// Texts the trace names by fingerprint (written only if the store lacks them).
     pub texts: &'a [(u64, &'a str)],
+    /// The state before a user's input, keyed by its message id (see [`Mark`]).
+    pub mark: Option<(u64, &'a Mark)>,
 }
 
 pub struct Store {
@@ -335,7 +338,7 @@ impl Store {
                         t.insert((agent, p.id), encode(p).as_slice())
                             .map_err(db_err)?;
                     }
-                    let step = c.state.map(|s| s.step).unwrap_or(0);
+                    let (step, commit) = c.state.map(|s| (s.step, s.commits)).unwrap_or((0, 0));
                     let mut gone = Vec::new();
                     for id in c.delete_passages {
                         if let Some(v) = t.remove((agent, *id)).map_err(db_err)? {
@@ -346,11 +349,20 @@ impl Store {
                     let mut d = tx.open_table(history::ARCHIVAL_DELETED).map_err(db_err)?;
                     for (id, bytes) in gone {
                         let passage: Passage = decode(&bytes)?;
-                        let kept = encode(&history::Deleted { step, passage });
+                        let kept = encode(&history::Deleted {
+                            step,
+                            commit,
+                            passage,
+                        });
                         d.insert((agent, id), kept.as_slice()).map_err(db_err)?;
                     }
                 }
                 texts::write_new(&tx, agent, c.texts)?;
+                if let Some((key, mark)) = c.mark {
+                    let mut t = tx.open_table(history::MARKS).map_err(db_err)?;
+                    t.insert((agent, key), encode(mark).as_slice())
+                        .map_err(db_err)?;
+                }
                 if let Some((key, trace)) = c.trace {
                     let mut t = tx.open_table(TRACES).map_err(db_err)?;
                     t.insert((agent, key), encode(trace).as_slice())
@@ -375,7 +387,7 @@ impl Store {
     pub fn delete_agent(&self, agent: &str) -> Result<bool> {
         self.located((|| {
             let tx = self.begin_write()?;
-            let existed = history::delete_in(&tx, agent)?;
+            let existed = fork::delete_in(&tx, agent)?;
             tx.commit()?;
             Ok(existed)
         })())

@@ -27,15 +27,17 @@ pub enum Table {
     Traces,
     Journal,
     ArchivalDeleted,
+    Marks,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Recall,
         Table::Archival,
         Table::Traces,
         Table::Journal,
         Table::ArchivalDeleted,
+        Table::Marks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Table {
             Table::Traces => "traces",
             Table::Journal => "journal",
             Table::ArchivalDeleted => "archival_deleted",
+            Table::Marks => "marks",
         }
     }
 
@@ -55,6 +58,7 @@ impl Table {
             Table::Traces => TRACES,
             Table::Journal => JOURNAL,
             Table::ArchivalDeleted => super::history::ARCHIVAL_DELETED,
+            Table::Marks => super::history::MARKS,
         }
     }
 }

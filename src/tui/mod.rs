@@ -146,6 +146,7 @@ impl<B: Backend> Runtime<B> {
                     }
                 }
                 Effect::Load(l) => self.reads.request(reads::Read::Load(l)),
+                Effect::History(before) => self.reads.request(reads::Read::History(before)),
                 Effect::Quit => self.app.quit = true,
             }
         }

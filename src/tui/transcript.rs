@@ -155,15 +155,33 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
             convo.push(Entry::new(EntryKind::Error, &format!("{kind}: {message}")));
         }
         EventKind::MessageNotSaved { text } => {
-            let n = text.chars().count();
-            let shown = if n > 200 {
-                let start: String = text.chars().take(200).collect();
-                format!("{start}… ({n} characters)")
-            } else {
-                text.clone()
-            };
-            convo.push(Entry::new(EntryKind::System("not saved"), &shown))
+            convo.push(Entry::new(EntryKind::System("not saved"), &short(text)))
         }
+        EventKind::Rewound {
+            to_step,
+            backup,
+            dropped_input,
+            ..
+        } => {
+            let mut said =
+                format!("went back to step {to_step}; the agent as it was is kept as '{backup}'");
+            if let Some(t) = dropped_input {
+                said.push_str(&format!("; your message left the history: {}", short(t)));
+            }
+            convo.push(Entry::new(EntryKind::System("rewound"), &said))
+        }
+        EventKind::Forked { from_step, name } => convo.push(Entry::new(
+            EntryKind::System("forked"),
+            &format!("made the agent '{name}' from step {from_step} (open it with --agent {name})"),
+        )),
+        EventKind::MessageEdited { part, after, .. } => convo.push(Entry::new(
+            EntryKind::System(if part == "message" {
+                "rewritten"
+            } else {
+                "rethought"
+            }),
+            &format!("the agent's last {part} now reads: {}", short(after)),
+        )),
         EventKind::Warning { kind, message } => convo.push(Entry::new(
             EntryKind::System("warning"),
             &format!("{kind}: {message}"),
@@ -177,6 +195,17 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
         | EventKind::ChainEnded { .. } => return false,
     }
     true
+}
+
+/// A long text shortened to its first 200 characters, saying how long it was.
+fn short(text: &str) -> String {
+    let n = text.chars().count();
+    if n > 200 {
+        let start: String = text.chars().take(200).collect();
+        format!("{start}… ({n} characters)")
+    } else {
+        text.to_string()
+    }
 }
 
 /// Drops an unfinished streamed reply (its step was dropped or starts over).

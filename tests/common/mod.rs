@@ -46,6 +46,8 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// The body's bytes as they came.
+    pub raw: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -218,14 +220,15 @@ impl Server {
                     Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 }
             }
-            let body: Value =
-                serde_json::from_slice(&buf[header_end..header_end + len]).unwrap_or(Value::Null);
+            let raw = buf[header_end..header_end + len].to_vec();
+            let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
             buf.drain(..header_end + len);
             let rec = Recorded {
                 method: method.clone(),
                 path: path.clone(),
                 headers,
                 body: body.clone(),
+                raw,
             };
             let reply = self.answer(rec);
             match reply {

@@ -9,6 +9,12 @@ use crate::tui::transcript;
 impl App {
     pub(super) fn on_engine(&mut self, e: Event) -> Vec<Effect> {
         self.step = e.step;
+        // The agent went back in time: its story is read again from the journal.
+        if matches!(e.kind, EventKind::Rewound { .. }) {
+            self.convo = Default::default();
+            self.log.clear();
+            self.log_selected = 0;
+        }
         let log_len = self.log.len();
         transcript::apply(&mut self.convo, &mut self.log, &e);
         if self.log.len() > log_len {
@@ -105,7 +111,27 @@ impl App {
                 fx.push(Effect::Load(Load::Recall));
                 fx.push(Effect::Load(Load::Archival));
             }
+            EventKind::Rewound {
+                core,
+                history_before,
+                backup,
+                ..
+            } => {
+                self.core = core;
+                self.history_before = history_before;
+                self.notice = Some(format!(
+                    "rewound; the agent as it was is kept as '{}'",
+                    text::visible(&backup)
+                ));
+                fx.push(Effect::History(history_before));
+                fx.push(Effect::Load(Load::Recall));
+                fx.push(Effect::Load(Load::Archival));
+            }
+            EventKind::Forked { name, .. } => {
+                self.notice = Some(format!("forked as '{}'", text::visible(&name)));
+            }
             EventKind::ThoughtDelta { .. }
+            | EventKind::MessageEdited { .. }
             | EventKind::Thought { .. }
             | EventKind::FunctionCall { .. }
             | EventKind::FunctionReturn { .. }

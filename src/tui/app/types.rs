@@ -156,6 +156,8 @@ pub enum Load {
 pub enum Effect {
     Engine(Command),
     Load(Load),
+    /// Read the transcript again from the journal entries below this sequence number.
+    History(u64),
     Quit,
 }
 
