@@ -12,6 +12,7 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::config::Resolved;
+use crate::engine::history::lines::{detail_lines, diff_lines, row_line};
 use crate::engine::history::{HistoryError, diff, view};
 use crate::session::{Failure, Outcome, open_existing, open_reader, open_writer};
 use crate::store::Store;
@@ -72,37 +73,6 @@ pub fn steps(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
     Ok(())
 }
 
-/// One row of `steps`, printable.
-pub fn row_line(r: &view::StepRow) -> String {
-    let function = match (&r.function, &r.status) {
-        (Some(f), Some(s)) => format!("{f} ({s})"),
-        (Some(f), None) => f.clone(),
-        (None, _) if r.kind == "summary" => "(summary)".into(),
-        (None, _) => "(no call)".into(),
-    };
-    let prompt = match (r.prompt_tokens, r.server_prompt_tokens) {
-        (Some(l), Some(s)) => format!("{l}/{s}"),
-        (Some(l), None) => format!("{l}/-"),
-        (None, Some(s)) => format!("-/{s}"),
-        (None, None) => "-".into(),
-    };
-    let cached = r
-        .server_cached
-        .or(r.shared_tokens)
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| "-".into());
-    text::visible(&format!(
-        "{:>5}  {:<19}  {:<24}  {:<26}  {:>13}  {:>7}  {:>8.0}",
-        r.step,
-        r.started_at.format("%Y-%m-%d %H:%M:%S"),
-        text::one_line(&r.trigger, 24),
-        text::one_line(&function, 26),
-        prompt,
-        cached,
-        r.model_ms
-    ))
-}
-
 fn detail_of(store: &Store, agent: &str, step: u64) -> Result<view::StepDetail, Failure> {
     view::step_detail(store, agent, step)?.ok_or_else(|| {
         Failure::start(format!(
@@ -127,60 +97,6 @@ pub fn step(cfg: &Resolved, n: u64, json_out: bool, out: &mut dyn Write) -> Outc
     Ok(())
 }
 
-/// A step's detail as plain lines (the TUI draws the same content in panes).
-pub fn detail_lines(d: &view::StepDetail) -> Vec<String> {
-    let r = &d.row;
-    let mut l = vec![
-        format!(
-            "step {} · {} · {} · {:.0} ms",
-            r.step,
-            r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            r.trigger,
-            r.model_ms
-        ),
-        String::new(),
-        format!("== request ({} local tokens) ==", d.budget.total),
-    ];
-    for s in &d.sections {
-        l.push(format!("-- {} · {} tokens --", s.label, s.tokens));
-        l.extend(s.text.lines().map(|x| format!("  {x}")));
-    }
-    l.push(String::new());
-    l.push("== reply ==".into());
-    if let Some(t) = &d.reply.text {
-        l.push(format!("text: {t}"));
-    }
-    for c in &d.reply.tool_calls {
-        l.push(format!("call: {}({})", c.name, c.arguments));
-    }
-    l.push(format!(
-        "finish: {} · usage: {}",
-        d.reply.finish_reason.as_deref().unwrap_or("-"),
-        d.reply
-            .usage
-            .as_ref()
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| "-".into())
-    ));
-    for res in &d.results {
-        l.push(format!(
-            "result: {} {} {}",
-            res.name, res.status, res.message
-        ));
-    }
-    if let Some(m) = &d.memory {
-        l.push(String::new());
-        l.push(format!(
-            "== memory after it: queue {} · recall {} · archival {} ==",
-            m.queue, m.recall, m.archival
-        ));
-        for (label, value) in &m.core {
-            l.push(format!("<{label}> {value}"));
-        }
-    }
-    l
-}
-
 /// What changed from step `a` to step `b`.
 pub fn diff(cfg: &Resolved, a: u64, b: u64, json_out: bool, out: &mut dyn Write) -> Outcome {
     let store = open_reader(&cfg.store).map_err(Failure::start)?;
@@ -199,54 +115,6 @@ pub fn diff(cfg: &Resolved, a: u64, b: u64, json_out: bool, out: &mut dyn Write)
         writeln!(out, "{}", text::visible(&line)).map_err(out_err)?;
     }
     Ok(())
-}
-
-/// A diff as plain lines.
-pub fn diff_lines(d: &diff::StepDiff) -> Vec<String> {
-    let mut l = vec![format!("step {} → step {}", d.from_step, d.to_step)];
-    for m in &d.entered {
-        l.push(format!(
-            "+ entered {} {}: {}",
-            m.role,
-            m.id.map(|i| format!("#{i}")).unwrap_or_default(),
-            text::one_line(&m.text, 100)
-        ));
-    }
-    for m in &d.left {
-        l.push(format!(
-            "- left {} {}: {}",
-            m.role,
-            m.id.map(|i| format!("#{i}")).unwrap_or_default(),
-            text::one_line(&m.text, 100)
-        ));
-    }
-    for c in &d.changed {
-        l.push(format!("~ {} changed:", c.label));
-        l.extend(
-            c.lines
-                .iter()
-                .filter(|x| x.tag != ' ' || c.label.starts_with("core"))
-                .map(|x| format!("  {} {}", x.tag, x.text)),
-        );
-    }
-    if d.entered.is_empty() && d.left.is_empty() && d.changed.is_empty() {
-        l.push("(the context is the same)".into());
-    }
-    let budget: Vec<String> = d
-        .budget
-        .iter()
-        .filter(|x| x.change != 0)
-        .map(|x| format!("{} {:+}", x.section, x.change))
-        .collect();
-    l.push(format!(
-        "tokens: {}",
-        if budget.is_empty() {
-            "no change".to_string()
-        } else {
-            budget.join(", ")
-        }
-    ));
-    l
 }
 
 /// A new agent made from this one as it was right after step `step`.

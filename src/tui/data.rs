@@ -14,6 +14,9 @@ use super::transcript;
 
 const TIME: &str = "%Y-%m-%d %H:%M";
 
+/// Rows of the steps list read at a time.
+pub const STEPS_PAGE: usize = 200;
+
 fn recall_tag(m: &Message) -> String {
     match m.kind {
         MessageKind::UserMessage => "user".into(),
@@ -80,7 +83,21 @@ fn load_inner(
     let recall = |n: &mut usize| readable::<Message>(store, Table::Recall, agent, n);
     let archival =
         |n: &mut usize| readable::<crate::memory::Passage>(store, Table::Archival, agent, n);
+    use crate::engine::history::{diff, view};
+    let missing = |key: u64| crate::store::StoreError::Decode(format!("there is no trace {key}"));
     Ok(match what {
+        Load::Steps { before } => Loaded::Steps {
+            before: *before,
+            rows: view::rows(store, agent, *before, STEPS_PAGE)?,
+        },
+        Load::StepDetail { key } => Loaded::StepDetail(Box::new(
+            view::detail(store, agent, *key)?.ok_or_else(|| missing(*key))?,
+        )),
+        Load::StepDiff { from, to } => {
+            let a = view::detail(store, agent, *from)?.ok_or_else(|| missing(*from))?;
+            let b = view::detail(store, agent, *to)?.ok_or_else(|| missing(*to))?;
+            Loaded::StepDiff(Box::new(diff::diff(&a, &b)))
+        }
         Load::Archival => Loaded::Archival(
             archival(unreadable)?
                 .iter()

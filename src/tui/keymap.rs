@@ -37,6 +37,7 @@ pub enum Action {
     Insert,
     Delete,
     SwitchTab,
+    Steps,
 }
 
 /// (action, config name, description, default keys)
@@ -144,6 +145,12 @@ const TABLE: &[(Action, &str, &str, &[&str])] = &[
         "switch_tab",
         "switch archival / recall",
         &["left", "right", "h", "l"],
+    ),
+    (
+        Action::Steps,
+        "steps",
+        "steps view: every model call, detail, diff, fork, rewind",
+        &["t"],
     ),
     (Action::Help, "help", "this help", &["?"]),
     (Action::Quit, "quit", "quit", &["q"]),

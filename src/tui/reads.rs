@@ -24,6 +24,9 @@ pub enum Kind {
     Archival,
     Recall,
     Search,
+    Steps,
+    /// A step's detail or a diff.
+    Step,
 }
 
 /// A read to run.
@@ -41,6 +44,8 @@ impl Read {
             Read::Load(Load::Archival) => Kind::Archival,
             Read::Load(Load::Recall) => Kind::Recall,
             Read::Load(Load::Search { .. }) => Kind::Search,
+            Read::Load(Load::Steps { .. }) => Kind::Steps,
+            Read::Load(Load::StepDetail { .. } | Load::StepDiff { .. }) => Kind::Step,
         }
     }
 }

@@ -133,7 +133,16 @@ fn moved(a: &[Section], b: &[Section]) -> (Vec<Moved>, Vec<Moved>) {
 
 /// A line diff of two texts.
 pub fn lines(before: &str, after: &str) -> Vec<Line> {
-    TextDiff::from_lines(before, after)
+    // A last line is the same line whether or not a newline ends it.
+    let ended = |t: &str| {
+        if t.is_empty() || t.ends_with('\n') {
+            t.to_string()
+        } else {
+            format!("{t}\n")
+        }
+    };
+    let (before, after) = (ended(before), ended(after));
+    TextDiff::from_lines(&before, &after)
         .iter_all_changes()
         .map(|c| Line {
             tag: match c.tag() {

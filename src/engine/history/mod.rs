@@ -19,6 +19,7 @@
 
 pub mod diff;
 pub mod edit;
+pub mod lines;
 mod ops;
 pub mod view;
 

@@ -189,6 +189,9 @@ impl App {
                 self.step = step;
                 return vec![Effect::Load(Load::Archival), Effect::Load(Load::Recall)];
             }
+            l @ (Loaded::Steps { .. } | Loaded::StepDetail(_) | Loaded::StepDiff(_)) => {
+                self.on_steps_loaded(l)
+            }
             Loaded::Failed(e) => self.error = Some(text::visible(&e)),
             Loaded::Partial(rows, note) => {
                 let fx = self.on_loaded(*rows);

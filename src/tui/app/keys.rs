@@ -96,9 +96,30 @@ impl App {
                 self.input.insert_newline()
             }
             KeyCode::Enter => {
-                let text = self.input.lines().join("\n");
+                let mut text = self.input.lines().join("\n");
                 if text.trim().is_empty() {
                     return Vec::new();
+                }
+                match slash(&text) {
+                    Slash::Message(t) => text = t,
+                    Slash::Refused(why) => {
+                        self.notice = Some(why);
+                        return Vec::new();
+                    }
+                    Slash::OpenSteps => {
+                        self.input = new_area(INPUT_HINT);
+                        return self.open_steps();
+                    }
+                    Slash::Engine(cmd) => {
+                        if self.engine_stopped {
+                            self.notice =
+                                Some("the engine has stopped: nothing can be changed".into());
+                            return Vec::new();
+                        }
+                        self.input = new_area(INPUT_HINT);
+                        self.notice = None;
+                        return vec![Effect::Engine(cmd)];
+                    }
                 }
                 if self.engine_stopped {
                     self.notice = Some(
@@ -176,6 +197,7 @@ impl App {
         match a {
             Action::Quit => return self.quit(),
             Action::Help => self.modal = Some(Modal::Help { scroll: 0 }),
+            Action::Steps => return self.open_steps(),
             Action::FocusInput => self.set_focus(Focus::Input),
             Action::FocusConversation => self.set_focus(Focus::Conversation),
             Action::FocusBudget => self.set_focus(Focus::Budget),

@@ -21,7 +21,10 @@ use crate::tokens::Budget;
 mod events;
 mod keys;
 mod modal;
+mod steps;
 mod types;
+
+pub use steps::{Slash, slash};
 
 pub use types::*;
 pub struct App {

@@ -7,6 +7,9 @@ use super::*;
 impl App {
     pub(super) fn on_modal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        if matches!(self.modal, Some(Modal::Steps(_))) {
+            return self.on_steps_key(k);
+        }
         let Some(modal) = self.modal.as_mut() else {
             return Vec::new();
         };
@@ -95,6 +98,7 @@ impl App {
                     self.notice = Some("nothing was deleted".into());
                 }
             },
+            Modal::Steps(_) => unreachable!("handled above"),
         }
         Vec::new()
     }

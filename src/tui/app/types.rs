@@ -7,6 +7,8 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use tui_textarea::TextArea;
 
 use super::super::convo::Entry;
+use crate::engine::history::diff::StepDiff;
+use crate::engine::history::view::{StepDetail, StepRow};
 use crate::engine::{Command, Event, Status};
 use crate::memory::Block;
 use crate::tokens::Budget;
@@ -142,6 +144,41 @@ pub enum Modal {
         id: u64,
         preview: String,
     },
+    /// The steps view: every model call, one in detail, diffs, fork and rewind.
+    Steps(Box<StepsView>),
+}
+
+/// The steps view's state (see `steps.rs`).
+pub struct StepsView {
+    /// Newest first, a page at a time.
+    pub rows: Vec<StepRow>,
+    pub selected: usize,
+    pub loaded: bool,
+    /// Older calls are still to read.
+    pub more: bool,
+    pub screen: StepsScreen,
+}
+
+pub enum StepsScreen {
+    List,
+    Detail {
+        detail: Box<StepDetail>,
+        /// The request as raw JSON instead of by section.
+        raw: bool,
+        scroll: u16,
+    },
+    Diff {
+        diff: Box<StepDiff>,
+        scroll: u16,
+    },
+    /// Naming the agent a fork from `step` makes.
+    Fork {
+        step: u64,
+        area: Box<TextArea<'static>>,
+    },
+    ConfirmRewind {
+        step: u64,
+    },
 }
 
 /// Background reads the runtime performs for the app.
@@ -149,7 +186,23 @@ pub enum Modal {
 pub enum Load {
     Archival,
     Recall,
-    Search { tab: StoreTab, query: String },
+    Search {
+        tab: StoreTab,
+        query: String,
+    },
+    /// A page of the steps list: calls with keys below `before` (the newest when none).
+    Steps {
+        before: Option<u64>,
+    },
+    /// One call in full, by trace key.
+    StepDetail {
+        key: u64,
+    },
+    /// What changed from one call to another, by trace keys.
+    StepDiff {
+        from: u64,
+        to: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +236,12 @@ pub enum Loaded {
         budget: Budget,
         step: u64,
     },
+    Steps {
+        before: Option<u64>,
+        rows: Vec<StepRow>,
+    },
+    StepDetail(Box<StepDetail>),
+    StepDiff(Box<StepDiff>),
     Failed(String),
     /// A read that left out records it could not read: the rows, and what to say about it.
     Partial(Box<Loaded>, String),

@@ -9,6 +9,7 @@
 mod budget;
 mod modal;
 mod panes;
+mod steps;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

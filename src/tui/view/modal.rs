@@ -42,6 +42,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         return;
     };
     match modal {
+        Modal::Steps(v) => super::steps::draw(frame, app, v, area),
         Modal::Help { scroll } => {
             let r = centered(area, 70, 80);
             frame.render_widget(Clear, r);

@@ -1,0 +1,275 @@
+//! The steps view's side of the app: opening it, its keys, its reads arriving, and the
+//! history commands typed in the input box (`/retry`, `/pop`, `/rethink`, `/rewrite`,
+//! `/rewind N`, `/fork N NAME`, `/steps`).
+//!
+//! Contract: pure like the rest of `App`: reads are asked for as effects (a page of the list,
+//! one call's detail, a diff), changes as engine commands (fork, rewind); a read that arrives
+//! when the view has moved on is dropped. Watch mode can look but not change.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::*;
+use crate::engine::history::view::StepRow;
+
+/// What a `/command` typed in the input box asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slash {
+    Engine(Command),
+    OpenSteps,
+    /// Not a known command: a message to send as it is.
+    Message(String),
+    Refused(String),
+}
+
+/// Reads one input: a history command, or the message itself (`//text` sends `/text`).
+pub fn slash(text: &str) -> Slash {
+    let t = text.trim();
+    if let Some(rest) = t.strip_prefix("//") {
+        return Slash::Message(format!("/{rest}"));
+    }
+    let (word, arg) = match t.split_once(char::is_whitespace) {
+        Some((w, a)) => (w, a.trim()),
+        None => (t, ""),
+    };
+    let needs = |what: &str| Slash::Refused(format!("{word} needs {what}"));
+    match word {
+        "/retry" => Slash::Engine(Command::Retry),
+        "/pop" => Slash::Engine(Command::Pop),
+        "/steps" => Slash::OpenSteps,
+        "/rethink" if arg.is_empty() => needs("the new inner thought: /rethink TEXT"),
+        "/rethink" => Slash::Engine(Command::Rethink(arg.into())),
+        "/rewrite" if arg.is_empty() => needs("the new message: /rewrite TEXT"),
+        "/rewrite" => Slash::Engine(Command::Rewrite(arg.into())),
+        "/rewind" => match arg.parse() {
+            Ok(step) => Slash::Engine(Command::Rewind(step)),
+            Err(_) => needs("a step number: /rewind N"),
+        },
+        "/fork" => match arg.split_once(char::is_whitespace) {
+            Some((n, name)) if n.parse::<u64>().is_ok() && !name.trim().is_empty() => {
+                Slash::Engine(Command::Fork {
+                    step: n.parse().expect("checked"),
+                    name: name.trim().into(),
+                })
+            }
+            _ => needs("a step and a name: /fork N NAME"),
+        },
+        _ => Slash::Message(text.to_string()),
+    }
+}
+
+impl StepsView {
+    fn selected_row(&self) -> Option<&StepRow> {
+        self.rows.get(self.selected)
+    }
+
+    /// The step call before the selected one (older rows come after it).
+    fn previous_step(&self) -> Option<&StepRow> {
+        self.rows[self.selected + 1..]
+            .iter()
+            .find(|r| r.kind == "step")
+    }
+}
+
+impl App {
+    /// Opens the steps view and asks for its newest page.
+    pub(super) fn open_steps(&mut self) -> Vec<Effect> {
+        self.modal = Some(Modal::Steps(Box::new(StepsView {
+            rows: Vec::new(),
+            selected: 0,
+            loaded: false,
+            more: false,
+            screen: StepsScreen::List,
+        })));
+        vec![Effect::Load(Load::Steps { before: None })]
+    }
+
+    pub(super) fn on_steps_loaded(&mut self, l: Loaded) {
+        let Some(Modal::Steps(v)) = self.modal.as_mut() else {
+            return;
+        };
+        match l {
+            Loaded::Steps { before, rows } => {
+                // A page that follows what is shown (or the first), never twice.
+                let follows = match before {
+                    None => v.rows.is_empty(),
+                    Some(k) => v.rows.last().map(|r| r.key) == Some(k),
+                };
+                if !follows {
+                    return;
+                }
+                v.more = rows.len() >= crate::tui::data::STEPS_PAGE;
+                v.rows.extend(rows);
+                v.loaded = true;
+            }
+            Loaded::StepDetail(detail) => {
+                if matches!(v.screen, StepsScreen::List | StepsScreen::Detail { .. }) {
+                    v.screen = StepsScreen::Detail {
+                        detail,
+                        raw: false,
+                        scroll: 0,
+                    };
+                }
+            }
+            Loaded::StepDiff(diff) => {
+                v.screen = StepsScreen::Diff { diff, scroll: 0 };
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_steps_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let read_only = self.read_only;
+        let agent = self.agent.clone();
+        let Some(Modal::Steps(v)) = self.modal.as_mut() else {
+            return Vec::new();
+        };
+        let mut fx = Vec::new();
+        let mut notice = None;
+        let mut close = false;
+        let change_refused = "watch mode is read-only: fork and rewind from the writing memscope";
+        match &mut v.screen {
+            StepsScreen::List => match k.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('t') => close = true,
+                KeyCode::Up | KeyCode::Char('k') => v.selected = v.selected.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => v.selected += 1,
+                KeyCode::PageUp => v.selected = v.selected.saturating_sub(10),
+                KeyCode::PageDown => v.selected += 10,
+                KeyCode::Home | KeyCode::Char('g') => v.selected = 0,
+                KeyCode::End | KeyCode::Char('G') => v.selected = usize::MAX,
+                KeyCode::Enter => {
+                    if let Some(r) = v.selected_row() {
+                        fx.push(Effect::Load(Load::StepDetail { key: r.key }));
+                    }
+                }
+                _ => {}
+            },
+            StepsScreen::Detail { raw, scroll, .. } => match k.code {
+                KeyCode::Esc | KeyCode::Char('q') => v.screen = StepsScreen::List,
+                KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+                KeyCode::PageUp => *scroll = scroll.saturating_sub(20),
+                KeyCode::PageDown => *scroll += 20,
+                KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+                KeyCode::Char('v') => {
+                    *raw = !*raw;
+                    *scroll = 0;
+                }
+                _ => {}
+            },
+            StepsScreen::Diff { scroll, .. } => match k.code {
+                KeyCode::Esc | KeyCode::Char('q') => v.screen = StepsScreen::List,
+                KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+                KeyCode::PageUp => *scroll = scroll.saturating_sub(20),
+                KeyCode::PageDown => *scroll += 20,
+                _ => {}
+            },
+            StepsScreen::Fork { step, area } => match k.code {
+                KeyCode::Esc => {
+                    v.screen = StepsScreen::List;
+                    notice = Some("no fork was made".to_string());
+                }
+                KeyCode::Enter => {
+                    let name = area.lines().join(" ").trim().to_string();
+                    if !name.is_empty() {
+                        fx.push(Effect::Engine(Command::Fork { step: *step, name }));
+                        v.screen = StepsScreen::List;
+                    }
+                }
+                _ => {
+                    area.input(k);
+                }
+            },
+            StepsScreen::ConfirmRewind { step } => {
+                if matches!(k.code, KeyCode::Char('y') | KeyCode::Enter) {
+                    fx.push(Effect::Engine(Command::Rewind(*step)));
+                    close = true;
+                } else {
+                    v.screen = StepsScreen::List;
+                    notice = Some("nothing was rewound".to_string());
+                }
+            }
+        }
+        // Keys that act on the selected call, from the list or its detail.
+        let on_call = matches!(v.screen, StepsScreen::List | StepsScreen::Detail { .. })
+            && fx.is_empty()
+            && !close;
+        if on_call && let Some(r) = v.selected_row().cloned() {
+            match k.code {
+                KeyCode::Char('d') => match v.previous_step() {
+                    Some(p) => fx.push(Effect::Load(Load::StepDiff {
+                        from: p.key,
+                        to: r.key,
+                    })),
+                    None => notice = Some("there is no earlier step loaded to compare with".into()),
+                },
+                KeyCode::Char('f') | KeyCode::Char('r') if read_only => {
+                    notice = Some(change_refused.into())
+                }
+                KeyCode::Char('f') | KeyCode::Char('r') if !r.forkable => {
+                    notice = Some(format!(
+                        "step {} has no snapshot to go back to (a summary call, or recorded \
+                         by an older memscope)",
+                        r.step
+                    ))
+                }
+                KeyCode::Char('f') => {
+                    let mut area = new_area("name of the new agent");
+                    area.insert_str(format!("{agent}-step{}", r.step));
+                    v.screen = StepsScreen::Fork {
+                        step: r.step,
+                        area: Box::new(area),
+                    };
+                }
+                KeyCode::Char('r') => v.screen = StepsScreen::ConfirmRewind { step: r.step },
+                _ => {}
+            }
+        }
+        v.selected = v.selected.min(v.rows.len().saturating_sub(1));
+        // Near the end of what is loaded: the next page.
+        if v.more && v.loaded && v.selected + 20 >= v.rows.len() {
+            v.more = false;
+            fx.push(Effect::Load(Load::Steps {
+                before: v.rows.last().map(|r| r.key),
+            }));
+        }
+        if close {
+            self.modal = None;
+        }
+        if notice.is_some() {
+            self.notice = notice;
+        }
+        fx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_commands_are_read_from_the_input_box() {
+        assert_eq!(slash("/retry"), Slash::Engine(Command::Retry));
+        assert_eq!(slash(" /pop "), Slash::Engine(Command::Pop));
+        assert_eq!(
+            slash("/rethink I should ask first"),
+            Slash::Engine(Command::Rethink("I should ask first".into()))
+        );
+        assert_eq!(slash("/rewind 12"), Slash::Engine(Command::Rewind(12)));
+        assert_eq!(
+            slash("/fork 3 trial run"),
+            Slash::Engine(Command::Fork {
+                step: 3,
+                name: "trial run".into()
+            })
+        );
+        assert!(matches!(slash("/rewind soon"), Slash::Refused(_)));
+        assert!(matches!(slash("/rewrite"), Slash::Refused(_)));
+        // Anything else is a message, and // sends a leading slash.
+        assert_eq!(
+            slash("/etc/hosts is odd"),
+            Slash::Message("/etc/hosts is odd".into())
+        );
+        assert_eq!(slash("//retry"), Slash::Message("/retry".into()));
+    }
+}
