@@ -64,7 +64,9 @@ fn time_travel(c: &mut Criterion) {
     });
     group.bench_function("step_diff", |b| {
         b.iter(|| {
-            let a = view::step_detail(&store, "default", mid - 1).unwrap().unwrap();
+            let a = view::step_detail(&store, "default", mid - 1)
+                .unwrap()
+                .unwrap();
             let b = view::step_detail(&store, "default", mid).unwrap().unwrap();
             diff::diff(&a, &b)
         })

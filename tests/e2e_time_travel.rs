@@ -56,8 +56,10 @@ async fn open_a_past_step_and_fork_from_it_then_retry() {
     t.keys(&["Enter"]);
     t.wait_for("forked as 'default-step2'").await;
     t.keys(&["Escape"]);
-    t.wait_until("the steps view to close", |s| !s.contains("Steps · default"))
-        .await;
+    t.wait_until("the steps view to close", |s| {
+        !s.contains("Steps · default")
+    })
+    .await;
 
     // `/retry` from the input box: the last message again, not twice.
     t.keys(&["i"]);
@@ -75,9 +77,17 @@ async fn open_a_past_step_and_fork_from_it_then_retry() {
     t.wait_for("MEMSCOPE-EXITED-0").await;
 
     let store = Store::open_read_only(&store).unwrap();
-    let fork = store.load_agent("default-step2").unwrap().expect("the fork");
+    let fork = store
+        .load_agent("default-step2")
+        .unwrap()
+        .expect("the fork");
     assert_eq!(fork.step, 2);
-    assert!(fork.core.blocks.iter().any(|b| b.value.contains("Likes tea.")));
+    assert!(
+        fork.core
+            .blocks
+            .iter()
+            .any(|b| b.value.contains("Likes tea."))
+    );
     let users: Vec<String> = store
         .recall("default")
         .unwrap()

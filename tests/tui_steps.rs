@@ -150,6 +150,18 @@ async fn the_steps_view_lists_calls_opens_one_and_diffs_it() {
     press(&mut a, &store, KeyCode::Esc); // out of the input box
     press(&mut a, &store, KeyCode::Char('t'));
     insta::assert_snapshot!("steps_list", screen(&mut a, 120, 20));
+    // A chain that ends while the list is open reads it again, newest first.
+    let ended = AppEvent::Engine(memscope::engine::Event {
+        step: 3,
+        time: chrono::Utc::now(),
+        kind: memscope::engine::EventKind::ChainEnded { steps: 1 },
+    });
+    let fx = a.update(ended, Instant::now());
+    assert!(
+        fx.contains(&Effect::Load(Load::Steps { before: None })),
+        "{fx:?}"
+    );
+    serve(&mut a, &store, fx);
 
     // The newest call is selected; the one before it made the core edit.
     press(&mut a, &store, KeyCode::Down);
@@ -237,4 +249,36 @@ fn history_commands_typed_in_the_input_box_go_to_the_engine() {
     let fx = a.update(key(KeyCode::Enter), Instant::now());
     assert_eq!(fx, [Effect::Load(Load::Steps { before: None })]);
     assert!(matches!(a.modal, Some(Modal::Steps(_))));
+}
+
+#[test]
+fn keys_retry_pop_and_put_the_last_thought_in_the_input_box_to_rethink() {
+    let mut a = app(false);
+    a.update(key(KeyCode::Esc), Instant::now());
+    let shift = |c: char| AppEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT));
+    assert_eq!(
+        a.update(shift('R'), Instant::now()),
+        [Effect::Engine(Command::Retry)]
+    );
+    assert_eq!(
+        a.update(shift('P'), Instant::now()),
+        [Effect::Engine(Command::Pop)]
+    );
+    a.update(
+        AppEvent::Engine(memscope::engine::Event {
+            step: 1,
+            time: chrono::Utc::now(),
+            kind: memscope::engine::EventKind::Thought {
+                text: "They want tea.".into(),
+            },
+        }),
+        Instant::now(),
+    );
+    a.update(shift('T'), Instant::now());
+    assert_eq!(a.input.lines().join(""), "/rethink They want tea.");
+    // Enter sends it as the command.
+    assert_eq!(
+        a.update(key(KeyCode::Enter), Instant::now()),
+        [Effect::Engine(Command::Rethink("They want tea.".into()))]
+    );
 }

@@ -38,6 +38,10 @@ pub enum Action {
     Delete,
     SwitchTab,
     Steps,
+    Retry,
+    Pop,
+    Rethink,
+    Rewrite,
 }
 
 /// (action, config name, description, default keys)
@@ -151,6 +155,30 @@ const TABLE: &[(Action, &str, &str, &[&str])] = &[
         "steps",
         "steps view: every model call, detail, diff, fork, rewind",
         &["t"],
+    ),
+    (
+        Action::Retry,
+        "retry",
+        "send your last message again from the state before it",
+        &["R"],
+    ),
+    (
+        Action::Pop,
+        "pop",
+        "drop your last message and what followed (kept in a backup agent)",
+        &["P"],
+    ),
+    (
+        Action::Rethink,
+        "rethink",
+        "edit the agent's last inner thought (in the input box)",
+        &["T"],
+    ),
+    (
+        Action::Rewrite,
+        "rewrite",
+        "edit what the agent last said (in the input box)",
+        &["W"],
     ),
     (Action::Help, "help", "this help", &["?"]),
     (Action::Quit, "quit", "quit", &["q"]),

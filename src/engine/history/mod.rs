@@ -100,7 +100,9 @@ impl Agent {
         let name = self.name().to_string();
         let Some((id, mark)) = self.store.last_mark(&name)? else {
             return Err(HistoryError::Refused(
-                "there is no user message to go back before".into(),
+                "there is no user message to go back before (messages sent with a memscope \
+                 older than this one kept no state to go back to)"
+                    .into(),
             ));
         };
         let text = match self.store.recall_get(&name, &[id])?.pop() {

@@ -110,6 +110,7 @@ impl App {
                 self.run = RunState::Idle;
                 fx.push(Effect::Load(Load::Recall));
                 fx.push(Effect::Load(Load::Archival));
+                fx.extend(self.refresh_steps());
             }
             EventKind::Rewound {
                 core,

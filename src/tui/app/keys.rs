@@ -198,6 +198,13 @@ impl App {
             Action::Quit => return self.quit(),
             Action::Help => self.modal = Some(Modal::Help { scroll: 0 }),
             Action::Steps => return self.open_steps(),
+            Action::Retry | Action::Pop if self.read_only => {
+                self.notice = Some("watch mode is read-only".into())
+            }
+            Action::Retry => return vec![Effect::Engine(Command::Retry)],
+            Action::Pop => return vec![Effect::Engine(Command::Pop)],
+            Action::Rethink => self.prefill_edit("/rethink", EntryKind::Thought),
+            Action::Rewrite => self.prefill_edit("/rewrite", EntryKind::Agent),
             Action::FocusInput => self.set_focus(Focus::Input),
             Action::FocusConversation => self.set_focus(Focus::Conversation),
             Action::FocusBudget => self.set_focus(Focus::Budget),

@@ -83,6 +83,39 @@ impl App {
         vec![Effect::Load(Load::Steps { before: None })]
     }
 
+    /// Puts `command` and the agent's last entry of `kind` in the input box, to edit and send.
+    pub(super) fn prefill_edit(&mut self, command: &str, kind: crate::tui::convo::EntryKind) {
+        if self.read_only {
+            self.notice = Some("watch mode is read-only".into());
+            return;
+        }
+        let last = self.convo.entries.iter().rev().find(|e| e.kind == kind);
+        let Some(text) = last.map(|e| e.text.clone()) else {
+            self.notice = Some(format!("nothing of the agent's to {}", &command[1..]));
+            return;
+        };
+        let mut area = new_area(INPUT_HINT);
+        area.insert_str(format!("{command} {text}"));
+        self.input = area;
+        self.set_focus(Focus::Input);
+        self.notice = Some("edit it, then Enter replaces it (Esc leaves it as it is)".into());
+    }
+
+    /// New calls were made: a steps list on screen is read again from its newest page (a
+    /// detail or diff being read stays as it is).
+    pub(super) fn refresh_steps(&mut self) -> Vec<Effect> {
+        match self.modal.as_mut() {
+            Some(Modal::Steps(v)) if matches!(v.screen, StepsScreen::List) => {
+                v.rows.clear();
+                v.selected = 0;
+                v.loaded = false;
+                v.more = false;
+                vec![Effect::Load(Load::Steps { before: None })]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     pub(super) fn on_steps_loaded(&mut self, l: Loaded) {
         let Some(Modal::Steps(v)) = self.modal.as_mut() else {
             return;
