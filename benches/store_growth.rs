@@ -8,12 +8,7 @@
 //!
 //! `cargo bench --bench store_growth` (N = 2,000; `STEPS=10000` for more).
 
-use serde_json::json;
-
 mod common;
-
-use memscope::memory::MessageKind;
-use memscope::model::parse_chat;
 
 fn main() {
     // cargo bench passes `--bench`; nothing to filter here.
@@ -24,26 +19,9 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("growth.redb");
     let mut agent = common::filled_agent(&path, 8192, 6800);
-    let base_len = agent.fifo().len();
     let size0 = std::fs::metadata(&path).unwrap().len();
-    let reply = parse_chat(json!({
-        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-            "role": "assistant", "content": "They asked about the weekend; answer briefly.",
-            "tool_calls": [{"id": "call_1", "type": "function", "function": {
-                "name": "send_message",
-                "arguments": "{\"message\": \"Sounds like a lovely weekend plan!\"}"}}]}}],
-        "usage": {"prompt_tokens": 7000, "completion_tokens": 30}
-    }))
-    .unwrap();
     let traces0 = agent.store.traces("default").unwrap().len();
-    for _ in 0..steps {
-        let user = agent.event_message(MessageKind::UserMessage, "And what about Sunday?");
-        agent.commit(&[user], &[], &[], None).unwrap();
-        agent.state.step += 1;
-        let request = agent.request_record();
-        common::apply(&mut agent, request, &reply);
-        agent.forget_newest(base_len);
-    }
+    common::steady_steps(&mut agent, steps);
     let size1 = std::fs::metadata(&path).unwrap().len();
     let traces = agent.store.traces("default").unwrap();
     let trace_bytes: usize = traces[traces0..]
@@ -62,6 +40,19 @@ fn main() {
         .take_while(|(_, e)| e.step > 0)
         .map(|(_, e)| serde_json::to_vec(e).unwrap().len())
         .sum();
+    // The state before each input (what retry and pop go back to).
+    let mut mark_bytes = 0usize;
+    agent
+        .store
+        .scan(
+            memscope::store::Table::Marks,
+            "default",
+            |_, m: serde_json::Value| {
+                mark_bytes += serde_json::to_vec(&m).unwrap().len();
+                Ok::<(), memscope::store::StoreError>(())
+            },
+        )
+        .unwrap();
     let per = |b: usize| b as f64 / steps as f64;
     println!("store growth over {steps} steps (8k-token context, one reply each):");
     println!(
@@ -77,12 +68,16 @@ fn main() {
     println!("  traces: {:.0} bytes a step", per(trace_bytes));
     println!("  journal entries: {:.0} bytes a step", per(journal_bytes));
     println!(
+        "  marks (the state before each input): {:.0} bytes a step",
+        per(mark_bytes)
+    );
+    println!(
         "  the agent's state, rewritten by each of the step's 2 commits: {} bytes",
         serde_json::to_vec(&agent.state).unwrap().len()
     );
     println!(
         "  beyond the messages: {:.0} bytes a step (target 2,048)",
-        per(trace_bytes + journal_bytes)
+        per(trace_bytes + journal_bytes + mark_bytes)
     );
     drop(agent);
     // Peak RSS of `dump --json` on this store, by GNU time.

@@ -8,35 +8,14 @@
 //! history's length.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde_json::json;
-
 use memscope::engine::history::{diff, view};
-use memscope::memory::MessageKind;
-use memscope::model::parse_chat;
 use memscope::store::Store;
 
 mod common;
 
 fn history(path: &std::path::Path, steps: u64) {
     let mut agent = common::filled_agent(path, 8192, 6800);
-    let base_len = agent.fifo().len();
-    let reply = parse_chat(json!({
-        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-            "role": "assistant", "content": "They asked about the weekend; answer briefly.",
-            "tool_calls": [{"id": "call_1", "type": "function", "function": {
-                "name": "send_message",
-                "arguments": "{\"message\": \"Sounds like a lovely weekend plan!\"}"}}]}}],
-        "usage": {"prompt_tokens": 7000, "completion_tokens": 30}
-    }))
-    .unwrap();
-    for _ in 0..steps {
-        let user = agent.event_message(MessageKind::UserMessage, "And what about Sunday?");
-        agent.commit_input(&[user], &[]).unwrap();
-        agent.state.step += 1;
-        let request = agent.request_record();
-        common::apply(&mut agent, request, &reply);
-        agent.forget_newest(base_len);
-    }
+    common::steady_steps(&mut agent, steps);
 }
 
 fn time_travel(c: &mut Criterion) {

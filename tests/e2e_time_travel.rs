@@ -22,12 +22,7 @@ async fn open_a_past_step_and_fork_from_it_then_retry() {
     .await;
     let home = tempfile::tempdir().unwrap();
     let store = home.path().join("e2e.redb");
-    let cmd = format!(
-        "{} --store {} --base-url {} --model scripted-model --context-window 8192; echo MEMSCOPE-EXITED-$?; sleep 30",
-        env!("CARGO_BIN_EXE_memscope"),
-        store.display(),
-        server.base_url
-    );
+    let cmd = common::tmux::tui_command(&store, &server.base_url);
     let t = Tmux::start(&cmd, home.path());
     t.wait_for("Type a message").await;
     t.text("hello");

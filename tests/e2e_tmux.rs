@@ -37,12 +37,7 @@ async fn chat_step_through_a_heartbeat_chain_edit_core_memory_and_quit() {
     .await;
     let home = tempfile::tempdir().unwrap();
     let store = home.path().join("e2e.redb");
-    let cmd = format!(
-        "{} --store {} --base-url {} --model scripted-model --context-window 8192; echo MEMSCOPE-EXITED-$?; sleep 30",
-        env!("CARGO_BIN_EXE_memscope"),
-        store.display(),
-        server.base_url
-    );
+    let cmd = common::tmux::tui_command(&store, &server.base_url);
     let t = Tmux::start(&cmd, home.path());
     t.wait_for("Type a message").await;
 

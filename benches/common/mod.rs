@@ -56,3 +56,31 @@ pub fn apply(agent: &mut Agent, request: RequestRecord, reply: &ChatReply) -> St
         })
         .unwrap()
 }
+
+/// The reply of a steady session's every step: a short thought and a `send_message`.
+pub fn weekend_reply() -> ChatReply {
+    memscope::model::parse_chat(serde_json::json!({
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "They asked about the weekend; answer briefly.",
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {
+                "name": "send_message",
+                "arguments": "{\"message\": \"Sounds like a lovely weekend plan!\"}"}}]}}],
+        "usage": {"prompt_tokens": 7000, "completion_tokens": 30}
+    }))
+    .unwrap()
+}
+
+/// `steps` steps of a steady session, each committed as the engine does (the user's input
+/// with its mark, then the step), the main context held at its size.
+pub fn steady_steps(agent: &mut Agent, steps: u64) {
+    let base_len = agent.fifo().len();
+    let reply = weekend_reply();
+    for _ in 0..steps {
+        let user = agent.event_message(MessageKind::UserMessage, "And what about Sunday?");
+        agent.commit_input(&[user], &[]).unwrap();
+        agent.state.step += 1;
+        let request = agent.request_record();
+        apply(agent, request, &reply);
+        agent.forget_newest(base_len);
+    }
+}

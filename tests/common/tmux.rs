@@ -9,6 +9,17 @@ pub struct Tmux {
     pub socket: String,
 }
 
+/// The shell command that runs the TUI on `store` against `base_url` in tmux, then says how it
+/// exited and keeps the pane open.
+pub fn tui_command(store: &Path, base_url: &str) -> String {
+    format!(
+        "{} --store {} --base-url {} --model scripted-model --context-window 8192; echo MEMSCOPE-EXITED-$?; sleep 30",
+        env!("CARGO_BIN_EXE_memscope"),
+        store.display(),
+        base_url
+    )
+}
+
 impl Tmux {
     pub fn flags(&self, format: &str) -> String {
         let out = Command::new("tmux")

@@ -65,31 +65,19 @@ pub fn draw(frame: &mut Frame, app: &App, v: &StepsView, area: Rect) {
                     "as the model saw it"
                 }
             );
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .style(Style::default().fg(theme.fg))
-                    .wrap(Wrap { trim: false })
-                    .scroll((*scroll, 0))
-                    .block(frame_block(
-                        title,
-                        "↑↓ scroll · v raw/sections · d diff · f fork · r rewind · Esc list",
-                        theme,
-                    )),
-                r,
-            );
+            let hint = "↑↓ scroll · v raw/sections · d diff · f fork · r rewind · Esc list";
+            scrolled(frame, lines, *scroll, title, hint, theme, r);
         }
         StepsScreen::Diff { diff, scroll } => {
             let lines: Vec<Line> = diff_lines(diff).iter().map(|l| styled(l, theme)).collect();
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .style(Style::default().fg(theme.fg))
-                    .wrap(Wrap { trim: false })
-                    .scroll((*scroll, 0))
-                    .block(frame_block(
-                        format!("Diff · step {} → step {}", diff.from_step, diff.to_step),
-                        "↑↓ scroll · Esc list",
-                        theme,
-                    )),
+            let title = format!("Diff · step {} → step {}", diff.from_step, diff.to_step);
+            scrolled(
+                frame,
+                lines,
+                *scroll,
+                title,
+                "↑↓ scroll · Esc list",
+                theme,
                 r,
             );
         }
@@ -130,6 +118,26 @@ pub fn draw(frame: &mut Frame, app: &App, v: &StepsView, area: Rect) {
             );
         }
     }
+}
+
+/// Lines that scroll, wrapped, in the view's frame.
+fn scrolled(
+    frame: &mut Frame,
+    lines: Vec<Line<'static>>,
+    scroll: u16,
+    title: String,
+    hint: &str,
+    theme: &Theme,
+    r: Rect,
+) {
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(Style::default().fg(theme.fg))
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(frame_block(title, hint, theme)),
+        r,
+    );
 }
 
 fn prompt_area(r: Rect) -> Rect {
