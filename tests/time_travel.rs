@@ -378,9 +378,14 @@ async fn retry_pop_rethink_and_rewrite_change_recall_and_the_queue_without_dupli
     );
     assert_eq!(retried.matches("and now?").count(), 1);
 
-    // Pop: the last exchange leaves the queue and recall.
-    h.commands.send(Command::Pop).unwrap();
-    until(&mut h.events, |k| matches!(k, EventKind::Budget(_))).await;
+    // Pop: the last exchange leaves the queue and recall; twice (a message straight after a
+    // step is marked by that step's snapshot, one after other changes by its own).
+    server.push(say("One more answer."));
+    chat(&mut h, "one more").await;
+    for _ in 0..2 {
+        h.commands.send(Command::Pop).unwrap();
+        until(&mut h.events, |k| matches!(k, EventKind::Rewound { .. })).await;
+    }
     shutdown(h).await;
     assert_eq!(user_messages(&path, "default"), ["hello", "again"]);
     // Nothing was lost: each went back keeping a whole backup.
@@ -390,6 +395,10 @@ async fn retry_pop_rethink_and_rewrite_change_recall_and_the_queue_without_dupli
     );
     assert_eq!(
         user_messages(&path, "default@undo-2"),
+        ["hello", "again", "and now?", "one more"]
+    );
+    assert_eq!(
+        user_messages(&path, "default@undo-3"),
         ["hello", "again", "and now?"]
     );
     let store = Store::open_read_only(&path).unwrap();

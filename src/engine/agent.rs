@@ -30,6 +30,9 @@ pub struct ArchivalCache {
     pub index: Bm25Index,
 }
 
+/// A mark with its key (the user message's id) and the shared text it names, if any.
+type MarkToWrite = (u64, crate::store::Mark, Option<(u64, String)>);
+
 pub struct Agent {
     /// Shared so that faces can read (never write) alongside the engine.
     pub store: Arc<Store>,
@@ -65,6 +68,9 @@ pub struct Agent {
     pub(super) last_prompt: Vec<crate::tokens::Segment>,
     /// The next request's sections before the queue, made on first use (see `cache.rs`).
     pub(super) prompt_head: OnceLock<Vec<crate::tokens::Segment>>,
+    /// The trace key and commit count of the last step committed this session: while no other
+    /// commit follows it, its snapshot is the state a new input's mark needs.
+    snapshot_at: Option<(u64, u64)>,
     /// The prompt cache this session: the last call and running figures.
     pub cache: crate::tokens::CacheMeter,
 }
@@ -117,6 +123,7 @@ impl Agent {
             journal_seq: std::sync::atomic::AtomicU64::new(0),
             staged: Vec::new(),
             last_prompt: Vec::new(),
+            snapshot_at: None,
             prompt_head: OnceLock::new(),
             cache: Default::default(),
         };
@@ -361,12 +368,29 @@ impl Agent {
         if let Some(first) = passages.iter().map(|p| p.id).min() {
             before.next_passage_id = first;
         }
-        let (state, text) = crate::memory::snapshot::compact(&before);
-        let mark = crate::store::Mark {
-            state,
-            journal_next: self.journal_next(),
+        let journal_next = self.journal_next();
+        // Nothing committed since the last step: its snapshot is that state, named by key.
+        let mark = match self.snapshot_at {
+            Some((trace, commits)) if commits == self.state.commits => (
+                key,
+                crate::store::Mark {
+                    state: None,
+                    trace: Some(trace),
+                    journal_next,
+                },
+                None,
+            ),
+            _ => {
+                let (state, text) = crate::memory::snapshot::compact(&before);
+                let mark = crate::store::Mark {
+                    state: Some(state),
+                    trace: None,
+                    journal_next,
+                };
+                (key, mark, Some(text))
+            }
         };
-        self.commit_marked(new, &[], passages, None, Some((key, mark, text)))
+        self.commit_marked(new, &[], passages, None, Some(mark))
     }
 
     fn commit_marked(
@@ -375,7 +399,7 @@ impl Agent {
         recall_only: &[Message],
         passages: &[Passage],
         trace: Option<&StepTrace>,
-        mark: Option<(u64, crate::store::Mark, (u64, String))>,
+        mark: Option<MarkToWrite>,
     ) -> Result<(), StoreError> {
         self.state.commits += 1;
         self.fifo.extend(new.iter().cloned());
@@ -415,7 +439,10 @@ impl Agent {
         let texts: Vec<(u64, &str)> = stored
             .iter()
             .flat_map(|(_, texts)| texts.iter().map(|(id, t)| (*id, t.as_str())))
-            .chain(mark.iter().map(|(_, _, (id, t))| (*id, t.as_str())))
+            .chain(
+                mark.iter()
+                    .filter_map(|(_, _, text)| text.as_ref().map(|(id, t)| (*id, t.as_str()))),
+            )
             .collect();
         let trace = stored.as_ref().zip(key).map(|((t, _), k)| (k, t));
         let name = self.state.name.clone();
@@ -432,6 +459,7 @@ impl Agent {
                 mark: mark.as_ref().map(|(k, m, _)| (*k, m)),
             },
         )?;
+        self.snapshot_at = key.map(|k| (k, self.state.commits));
         if let Some(cache) = self.archival.as_mut() {
             for p in passages {
                 cache.index.insert(p.id, &p.text);

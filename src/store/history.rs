@@ -30,11 +30,15 @@ pub(super) struct Deleted {
     pub passage: Passage,
 }
 
-/// The state of an agent just before one of its user inputs was committed, compacted as a
-/// step trace's snapshot is (see `memory::snapshot`).
+/// The state of an agent just before one of its user inputs was committed: compacted as a
+/// step trace's snapshot is (see `memory::snapshot`), or, when nothing was committed since the
+/// last step, that step's trace key (its snapshot is that state).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Mark {
-    pub state: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<u64>,
     /// The journal's next sequence number at that point.
     pub journal_next: u64,
 }

@@ -113,9 +113,17 @@ impl Agent {
                 )));
             }
         };
-        let state = snapshot::expand(&mark.state, |t| self.store.text(&name, t)).map_err(|e| {
-            HistoryError::Refused(format!("the state before message {id} cannot be read: {e}"))
-        })?;
+        let snapshot = match (&mark.state, mark.trace) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(key)) => self.store.trace_at(&name, key)?.and_then(|t| t.after),
+            (None, None) => None,
+        };
+        let state = snapshot
+            .ok_or_else(|| "it names no snapshot".to_string())
+            .and_then(|s| snapshot::expand(&s, |t| self.store.text(&name, t)))
+            .map_err(|e| {
+                HistoryError::Refused(format!("the state before message {id} cannot be read: {e}"))
+            })?;
         let step = state.step;
         let cut = Cut {
             state,
