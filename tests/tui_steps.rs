@@ -211,6 +211,10 @@ async fn fork_and_rewind_from_the_steps_view_are_engine_commands() {
             name: "trial".into()
         })]
     );
+    // Any key but y keeps it, the one that asked included.
+    press(&mut a, &store, KeyCode::Char('r'));
+    press(&mut a, &store, KeyCode::Char('r'));
+    assert!(!screen(&mut a, 120, 20).contains("Take 'default' back"));
     press(&mut a, &store, KeyCode::Char('r'));
     assert!(screen(&mut a, 120, 20).contains("Take 'default' back to right after step 2?"));
     let fx = press(&mut a, &store, KeyCode::Char('y'));

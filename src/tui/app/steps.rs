@@ -160,6 +160,9 @@ impl App {
         let mut notice = None;
         let mut close = false;
         let change_refused = "watch mode is read-only: fork and rewind from the writing memscope";
+        // Keys that act on the selected call work where calls are browsed, not in a prompt
+        // that the same key just answered.
+        let browsing = matches!(v.screen, StepsScreen::List | StepsScreen::Detail { .. });
         match &mut v.screen {
             StepsScreen::List => match k.code {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('t') => close = true,
@@ -224,7 +227,8 @@ impl App {
             }
         }
         // Keys that act on the selected call, from the list or its detail.
-        let on_call = matches!(v.screen, StepsScreen::List | StepsScreen::Detail { .. })
+        let on_call = browsing
+            && matches!(v.screen, StepsScreen::List | StepsScreen::Detail { .. })
             && fx.is_empty()
             && !close;
         if on_call && let Some(r) = v.selected_row().cloned() {
