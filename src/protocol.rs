@@ -350,10 +350,12 @@ pub enum EventKind {
         from_step: u64,
         name: String,
     },
-    /// A message in the queue was changed in place (rethink, rewrite); `before` keeps what it
-    /// was.
+    /// A reply in the queue was replaced by a changed copy (rethink, rewrite): the copy `id`
+    /// took the place of `replaced`, which recall keeps as it was; `before` is the text that
+    /// changed.
     MessageEdited {
         id: u64,
+        replaced: u64,
         /// `thought` or `message`.
         part: String,
         before: String,

@@ -463,3 +463,63 @@ async fn a_replay_against_another_server_shows_its_answer_and_saves_nothing() {
     assert_eq!(cli(dir.path(), &path, &["dump", "--json"]).1, dump_before);
     assert_eq!(cli(dir.path(), &path, &["steps", "--json"]).1, steps_before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rewrite_leaves_the_past_calls_exact_and_the_next_one_reads_the_new_words() {
+    let server = Server::start(vec![
+        heartbeat("send_message", json!({"message": "First words."})),
+        Reply::Ok(text_reply("That should do.")),
+        say("Later answer."),
+    ])
+    .await;
+    let (dir, path) = temp_store();
+    let mut h = start(open_agent(&path, 8000), &server).await;
+    chat(&mut h, "hi").await;
+    // The send_message reply was read by the second call; rewriting it keeps that call exact.
+    h.commands
+        .send(Command::Rewrite("Better words.".into()))
+        .unwrap();
+    let ev = until(&mut h.events, |k| {
+        matches!(k, EventKind::MessageEdited { .. })
+    })
+    .await;
+    let Some(EventKind::MessageEdited { id, replaced, .. }) = ev.last() else {
+        unreachable!()
+    };
+    assert_ne!(id, replaced);
+    chat(&mut h, "and?").await;
+    shutdown(h).await;
+    let sent: Vec<Vec<u8>> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .map(|r| r.raw)
+        .collect();
+    assert_eq!(sent.len(), 3);
+    for (i, bytes) in sent.iter().enumerate() {
+        let (code, out, err) = cli(dir.path(), &path, &["step", &(i + 1).to_string(), "--json"]);
+        assert_eq!(code, 0, "{err}");
+        #[derive(serde::Deserialize)]
+        struct Detail<'a> {
+            #[serde(borrow)]
+            request: &'a serde_json::value::RawValue,
+        }
+        let d: Detail = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            d.request.get().as_bytes(),
+            bytes.as_slice(),
+            "step {}",
+            i + 1
+        );
+    }
+    let second = String::from_utf8_lossy(&sent[1]).into_owned();
+    let third = String::from_utf8_lossy(&sent[2]).into_owned();
+    assert!(second.contains("First words.") && !second.contains("Better words."));
+    assert!(third.contains("Better words.") && !third.contains("First words."));
+    // Recall keeps both; only the new words can be found by conversation_search.
+    let store = Store::open_read_only(&path).unwrap();
+    let recall = store.recall("default").unwrap();
+    let old = recall.iter().find(|m| m.id == *replaced).unwrap();
+    let new = recall.iter().find(|m| m.id == *id).unwrap();
+    assert!(!old.searchable && new.searchable);
+}

@@ -469,10 +469,10 @@ impl Agent {
         Ok(())
     }
 
-    /// Puts `m` in place of the queued message with its id (rethink, rewrite); false when it
-    /// is not in the queue.
-    pub(super) fn replace_queued(&mut self, m: Message) -> bool {
-        match self.fifo.iter_mut().find(|q| q.id == m.id) {
+    /// Puts `m` in place of the queued message `id` (rethink, rewrite); false when it is not
+    /// in the queue.
+    pub(super) fn replace_queued(&mut self, id: u64, m: Message) -> bool {
+        match self.fifo.iter_mut().find(|q| q.id == id) {
             Some(q) => {
                 *q = m;
                 true

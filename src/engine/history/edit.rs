@@ -1,11 +1,13 @@
 //! Rethink and rewrite (MemGPT's `/rethink` and `/rewrite`): the agent's last reply changed in
 //! place.
 //!
-//! Contract: each changes one message in the queue and in recall, in one commit that also
-//! journals a `message_edited` event holding the text it replaced, so nothing is lost. The
-//! message keeps its id and place; only the part named changes, in the form the model reads
-//! (the content in native mode, the JSON object the model wrote in JSON mode). Refused, with
-//! nothing written, when there is no such reply in the queue.
+//! Contract: each puts a changed copy of one reply in its place in the queue, in one commit
+//! that also journals a `message_edited` event holding the text it replaced. The copy is a new
+//! message in recall; the reply it replaces stays there as it was (out of `conversation_search`),
+//! because the traces of the calls that read it name it by id and must rebuild their requests
+//! exactly. Only the part named changes, in the form the model reads (the content in native
+//! mode, the JSON object the model wrote in JSON mode). Refused, with nothing written, when
+//! there is no such reply in the queue.
 
 use serde_json::Value;
 
@@ -23,6 +25,7 @@ impl Agent {
                 "there is no reply of the agent in the context to rethink".into(),
             ));
         };
+        let original = m.clone();
         let before = match self.state.policy.tool_mode {
             ToolMode::Native => std::mem::replace(&mut m.content, thought.to_string()),
             ToolMode::Json => {
@@ -39,7 +42,7 @@ impl Agent {
             Some(rest) if !before.trim().is_empty() => format!("{}{rest}", thought.trim()),
             _ => thought.trim().to_string(),
         };
-        self.write_edit(m, "thought", before, thought)
+        self.write_edit(original, m, "thought", before, thought)
     }
 
     /// Replaces what the agent last said with send_message.
@@ -53,6 +56,7 @@ impl Agent {
                 "the agent has said nothing with send_message in the context to rewrite".into(),
             ));
         };
+        let original = m.clone();
         let call = &mut m.tool_calls[0];
         let before = serde_json::from_str::<Value>(&call.arguments)
             .ok()
@@ -65,7 +69,7 @@ impl Agent {
         if let Some(at) = m.text.rfind(before.as_str()).filter(|_| !before.is_empty()) {
             m.text.replace_range(at..at + before.len(), said);
         }
-        self.write_edit(m, "message", before, said)
+        self.write_edit(original, m, "message", before, said)
     }
 
     /// The newest assistant reply in the queue that `keep` accepts.
@@ -79,14 +83,27 @@ impl Agent {
 
     fn write_edit(
         &mut self,
+        original: Message,
         mut m: Message,
         part: &str,
         before: String,
         after: &str,
     ) -> Result<EventKind, HistoryError> {
+        m.id = self.state.next_message_id;
+        self.state.next_message_id += 1;
+        self.state.recall_count += 1;
         self.count_message(&mut m);
+        for id in self.state.fifo.iter_mut().filter(|id| **id == original.id) {
+            *id = m.id;
+        }
+        let replaced = original.id;
+        let superseded = Message {
+            searchable: false,
+            ..original
+        };
         let shown = EventKind::MessageEdited {
             id: m.id,
+            replaced,
             part: part.into(),
             before,
             after: after.to_string(),
@@ -99,12 +116,12 @@ impl Agent {
             &name,
             &Commit {
                 state: Some(&self.state),
-                messages: std::slice::from_ref(&m),
+                messages: &[superseded, m.clone()],
                 journal: &journal,
                 ..Default::default()
             },
         )?;
-        self.replace_queued(m);
+        self.replace_queued(replaced, m);
         Ok(shown)
     }
 }
