@@ -96,4 +96,29 @@ impl Agent {
         }
         Ok(())
     }
+
+    /// Deletes an archival passage (a manual action).
+    pub fn delete_passage(&mut self, id: u64) -> Result<bool, StoreError> {
+        let existed = self.archival_cache()?.passages.remove(&id).is_some();
+        if !existed {
+            return Ok(false);
+        }
+        if let Some(c) = self.archival.as_mut() {
+            c.index.remove(id);
+        }
+        self.state.archival_count = self.state.archival_count.saturating_sub(1);
+        self.state.commits += 1;
+        let name = self.state.name.clone();
+        let journal = self.take_staged();
+        self.store.commit(
+            &name,
+            &Commit {
+                state: Some(&self.state),
+                delete_passages: &[id],
+                journal: &journal,
+                ..Default::default()
+            },
+        )?;
+        Ok(true)
+    }
 }
