@@ -33,6 +33,32 @@ fn cli_json(home: &Path, store: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out).unwrap()
 }
 
+/// The bodies of the chat requests `server` received, byte for byte, in order.
+fn chat_bodies(server: &Server) -> Vec<Vec<u8>> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .map(|r| r.raw)
+        .collect()
+}
+
+/// `memscope step N --json`: the request's bytes as printed, and the whole document.
+fn step_json(home: &Path, store: &Path, n: &str) -> (Vec<u8>, Value) {
+    let (code, out, err) = cli(home, store, &["step", n, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    #[derive(serde::Deserialize)]
+    struct Detail<'a> {
+        #[serde(borrow)]
+        request: &'a serde_json::value::RawValue,
+    }
+    let d: Detail = serde_json::from_slice(&out).unwrap();
+    (
+        d.request.get().as_bytes().to_vec(),
+        serde_json::from_slice(&out).unwrap(),
+    )
+}
+
 /// Timestamps (`2026-12-02 14:36:41`) replaced, so two requests made at different times
 /// compare equal when nothing else differs.
 fn untimed(bytes: &[u8]) -> String {
@@ -92,12 +118,7 @@ async fn step_json_is_byte_for_byte_the_request_the_server_received() {
 
     let steps = cli_json(dir.path(), &path, &["steps", "--json"]);
     let rows = steps["steps"].as_array().unwrap();
-    let received: Vec<Vec<u8>> = server
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/chat/completions"))
-        .map(|r| r.raw)
-        .collect();
+    let received = chat_bodies(&server);
     assert_eq!(rows.len(), received.len(), "{steps}");
     assert_eq!(rows[1]["trigger"], "the user's message");
     assert_eq!(rows[1]["function"], "core_memory_append");
@@ -107,21 +128,12 @@ async fn step_json_is_byte_for_byte_the_request_the_server_received() {
     );
     for (row, sent) in rows.iter().zip(&received) {
         let n = row["step"].as_u64().unwrap().to_string();
-        let (code, out, err) = cli(dir.path(), &path, &["step", &n, "--json"]);
-        assert_eq!(code, 0, "{err}");
-        #[derive(serde::Deserialize)]
-        struct Detail<'a> {
-            #[serde(borrow)]
-            request: &'a serde_json::value::RawValue,
-        }
-        let d: Detail = serde_json::from_slice(&out).unwrap();
+        let (request, v) = step_json(dir.path(), &path, &n);
         assert_eq!(
-            d.request.get().as_bytes(),
-            sent.as_slice(),
+            request, *sent,
             "step {n} differs from what the server received"
         );
         // Sections, reply and memory come with it.
-        let v: Value = serde_json::from_slice(&out).unwrap();
         let labels: Vec<&str> = v["sections"]
             .as_array()
             .unwrap()
@@ -257,12 +269,7 @@ async fn a_fork_from_step_n_sends_what_the_original_sent_at_n_plus_one() {
     let mut h = start(forked, &second).await;
     chat(&mut h, &next).await;
     shutdown(h).await;
-    let again: Vec<Vec<u8>> = second
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/chat/completions"))
-        .map(|r| r.raw)
-        .collect();
+    let again = chat_bodies(&second);
     // Core memory, the summary, the queue and the archival count as of n, and no login.
     let want = untimed(&original[n as usize]);
     assert!(want.contains("Sails on weekends") && want.contains("ships"));
@@ -489,28 +496,11 @@ async fn a_rewrite_leaves_the_past_calls_exact_and_the_next_one_reads_the_new_wo
     assert_ne!(id, replaced);
     chat(&mut h, "and?").await;
     shutdown(h).await;
-    let sent: Vec<Vec<u8>> = server
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/chat/completions"))
-        .map(|r| r.raw)
-        .collect();
+    let sent = chat_bodies(&server);
     assert_eq!(sent.len(), 3);
     for (i, bytes) in sent.iter().enumerate() {
-        let (code, out, err) = cli(dir.path(), &path, &["step", &(i + 1).to_string(), "--json"]);
-        assert_eq!(code, 0, "{err}");
-        #[derive(serde::Deserialize)]
-        struct Detail<'a> {
-            #[serde(borrow)]
-            request: &'a serde_json::value::RawValue,
-        }
-        let d: Detail = serde_json::from_slice(&out).unwrap();
-        assert_eq!(
-            d.request.get().as_bytes(),
-            bytes.as_slice(),
-            "step {}",
-            i + 1
-        );
+        let (request, _) = step_json(dir.path(), &path, &(i + 1).to_string());
+        assert_eq!(request, *bytes, "step {}", i + 1);
     }
     let second = String::from_utf8_lossy(&sent[1]).into_owned();
     let third = String::from_utf8_lossy(&sent[2]).into_owned();
