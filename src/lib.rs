@@ -19,4 +19,5 @@ pub mod session;
 pub mod store;
 pub mod text;
 pub mod tokens;
+pub mod transfer;
 pub mod tui;

@@ -106,6 +106,26 @@ enum Cmd {
     Rethink { text: String },
     /// Replace what the agent last said with send_message.
     Rewrite { text: String },
+    /// Write the agent out: a Markdown transcript (md), memscope's lossless JSON (json), or
+    /// Letta's Agent File (af).
+    Export {
+        #[arg(long, default_value = "json")]
+        format: memscope::transfer::Format,
+        /// Write to FILE (replaced only once the export is complete) instead of stdout.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Make a new agent from a memscope JSON export or a Letta Agent File (current or legacy
+    /// schema); --agent names it (default: the name in the file). `-` reads stdin.
+    Import {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// Send a recorded step's request again, to this or another endpoint and model; nothing
     /// is saved.
     Replay {
@@ -315,6 +335,16 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 &mut stdout,
             )
             .await
+        }
+        Some(Cmd::Export { format, out, model }) => commands::export(
+            &resolve(&cli.common, &model)?,
+            format,
+            out.as_deref(),
+            &mut stdout,
+        ),
+        Some(Cmd::Import { file, json, model }) => {
+            let cfg = resolve(&cli.common, &model)?;
+            commands::import(&cfg, &file, cli.common.agent.as_deref(), json, &mut stdout)
         }
         Some(Cmd::Watch { theme }) => {
             let cfg = resolve(&cli.common, &cli.model)?;

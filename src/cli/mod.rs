@@ -14,6 +14,7 @@ mod history;
 mod input;
 mod replay;
 mod run;
+mod transfer;
 
 pub use commands::{
     agents_create, agents_delete, agents_list, archival_insert, archival_reembed, archival_search,
@@ -22,3 +23,4 @@ pub use commands::{
 pub use history::{diff, edit_reply, fork, pop, rewind, step, steps};
 pub use replay::replay;
 pub use run::{run, run_commands};
+pub use transfer::{export, export_file, export_to, import, import_text};

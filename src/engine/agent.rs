@@ -252,7 +252,19 @@ impl Agent {
 
     /// The one system message: fixed instructions, core memory as compiled, memory metadata.
     pub fn system_prompt(&self) -> String {
-        super::prompt::system_prompt(self.state.policy.tool_mode, self.compiled())
+        super::prompt::system_prompt(
+            self.state.policy.tool_mode,
+            self.state.instructions.as_deref(),
+            self.compiled(),
+        )
+    }
+
+    /// The instructions at the head of the system message: the agent's own, or memscope's.
+    pub fn base_instructions(&self) -> &str {
+        self.state
+            .instructions
+            .as_deref()
+            .unwrap_or(BASE_INSTRUCTIONS)
     }
 
     /// The summary as the system-alert event that follows the system message.

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::agent::{Agent, BASE_INSTRUCTIONS};
+use super::agent::Agent;
 use crate::memory::{Message, Role, ToolMode};
 use crate::tokens::{Budget, CountKey, MESSAGE_OVERHEAD, REPLY_PRIMING, text_key};
 
@@ -57,7 +57,7 @@ impl Agent {
             return Vec::new();
         }
         let sections = [
-            Cow::Borrowed(BASE_INSTRUCTIONS),
+            Cow::Borrowed(self.base_instructions()),
             Cow::Borrowed(self.metadata()),
             Cow::Owned(self.compiled().core.render()),
             Cow::Borrowed(self.functions_text()),
@@ -117,9 +117,13 @@ impl Agent {
                     .get_or_init(|| c.count(self.functions_text()))
             });
         let base_tokens = active
-            .then(|| exact_of(BASE_INSTRUCTIONS))
+            .then(|| exact_of(self.base_instructions()))
             .flatten()
-            .unwrap_or_else(|| *self.base_tokens.get_or_init(|| c.count(BASE_INSTRUCTIONS)));
+            .unwrap_or_else(|| {
+                *self
+                    .base_tokens
+                    .get_or_init(|| c.count(self.base_instructions()))
+            });
         let core = || self.compiled().core.render();
         let core_tokens = active
             .then(|| exact_of(&core()))

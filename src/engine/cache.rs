@@ -228,7 +228,11 @@ impl Agent {
                 false,
             ));
         }
-        let instructions = format!("{}{}", prompt::instructions(mode), prompt::CORE_HEADING);
+        let instructions = format!(
+            "{}{}",
+            prompt::instructions(mode, self.state.instructions.as_deref()),
+            prompt::CORE_HEADING
+        );
         let metadata_tokens = self.section_tokens(&compiled.metadata);
         let instruction_tokens = budget.system.saturating_sub(metadata_tokens)
             + if mode == ToolMode::Json {

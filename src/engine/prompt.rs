@@ -51,14 +51,17 @@ pub fn compile(state: &AgentState, reason: &str) -> CompiledSystem {
     }
 }
 
-/// The fixed instructions at the head of the system message (with the JSON-mode protocol in
-/// JSON mode).
-pub fn instructions(mode: ToolMode) -> String {
+/// The fixed instructions at the head of the system message: memscope's, or the agent's own
+/// (`base`, kept from an imported agent), with the JSON-mode protocol in JSON mode.
+pub fn instructions(mode: ToolMode, base: Option<&str>) -> String {
     let json_mode = match mode {
         ToolMode::Json => crate::functions::json_mode::instructions(),
         ToolMode::Native => "",
     };
-    format!("{}\n{json_mode}\n", BASE_INSTRUCTIONS.trim_end())
+    format!(
+        "{}\n{json_mode}\n",
+        base.unwrap_or(BASE_INSTRUCTIONS).trim_end()
+    )
 }
 
 /// The heading of the core-memory section.
@@ -66,10 +69,10 @@ pub const CORE_HEADING: &str = "### Core memory\n";
 
 /// The one system message: fixed instructions first, then core memory, then the metadata, so
 /// that what changes least comes first.
-pub fn system_prompt(mode: ToolMode, compiled: &CompiledSystem) -> String {
+pub fn system_prompt(mode: ToolMode, base: Option<&str>, compiled: &CompiledSystem) -> String {
     format!(
         "{}{CORE_HEADING}{}\n{}",
-        instructions(mode),
+        instructions(mode, base),
         compiled.core.render(),
         compiled.metadata
     )

@@ -98,6 +98,10 @@ pub struct AgentState {
     /// input makes the same request.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_login: bool,
+    /// The agent's own instructions at the head of the system message, in place of memscope's
+    /// (kept from an imported agent; none for memscope's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
 }
 
 /// A context window as saved with the agent.
@@ -270,6 +274,7 @@ impl AgentState {
             last_prompt: None,
             commits: 0,
             no_login: false,
+            instructions: None,
         }
     }
 }

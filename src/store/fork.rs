@@ -17,7 +17,7 @@ use super::{
 use crate::memory::{AgentState, Message, MessageKind};
 
 /// Every per-agent table keyed `(agent, id)`.
-const TABLES: [TableDefinition<(&str, u64), &[u8]>; 7] = [
+pub(super) const TABLES: [TableDefinition<(&str, u64), &[u8]>; 7] = [
     RECALL,
     ARCHIVAL,
     TRACES,

@@ -30,9 +30,11 @@ mod history;
 mod journal;
 mod scan;
 mod texts;
+mod transfer;
 
 pub use history::{Cut, Mark};
 pub use scan::{Table, Unreadable};
+pub use transfer::{Rows, table_names};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -449,7 +449,7 @@ mod tests {
             compiled_at: Utc::now(),
             reason: "test".into(),
         };
-        let text = crate::engine::prompt::system_prompt(ToolMode::Native, &compiled);
+        let text = crate::engine::prompt::system_prompt(ToolMode::Native, None, &compiled);
         let parts = split_system(&text);
         let labels: Vec<&str> = parts.iter().map(|p| p.1.as_str()).collect();
         assert_eq!(
