@@ -96,6 +96,7 @@ fn big_store(path: &std::path::Path) {
             source: "agent".into(),
             embedding: None,
             embedding_model: None,
+            origin: None,
         });
         if passages.len() == 10_000 {
             store

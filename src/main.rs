@@ -117,6 +117,22 @@ enum Cmd {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Load documents into archival memory: files, directories (recursively) or `-` for
+    /// stdin; text, Markdown, source code and HTML, split into passages of about
+    /// --chunk-tokens tokens (embedded when an embedding model is configured). What the agent
+    /// already holds is left out, so loading again adds only what changed.
+    Load {
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        /// The most tokens in one passage.
+        #[arg(long, default_value_t = memscope::transfer::load::DEFAULT_CHUNK_TOKENS)]
+        chunk_tokens: u32,
+        /// Print the load's events as JSON lines on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// Make a new agent from a memscope JSON export or a Letta Agent File (current or legacy
     /// schema); --agent names it (default: the name in the file). `-` reads stdin.
     Import {
@@ -144,7 +160,7 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum ArchivalCmd {
-    /// Save TEXT as archival passages.
+    /// Save TEXT as archival passages (`-` reads it from stdin).
     Insert {
         text: String,
         #[command(flatten)]
@@ -255,7 +271,15 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }) => commands::archival_reembed(&resolve(&cli.common, &model)?, &mut stdout).await,
         Some(Cmd::Archival {
             action: ArchivalCmd::Insert { text, model },
-        }) => commands::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await,
+        }) => {
+            let text = if text == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| Failure::start(format!("cannot read standard input: {e}")))?
+            } else {
+                text
+            };
+            commands::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await
+        }
         Some(Cmd::Archival {
             action:
                 ArchivalCmd::Search {
@@ -342,6 +366,15 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             out.as_deref(),
             &mut stdout,
         ),
+        Some(Cmd::Load {
+            paths,
+            chunk_tokens,
+            json,
+            model,
+        }) => {
+            let cfg = resolve(&cli.common, &model)?;
+            commands::load(&cfg, &paths, chunk_tokens, json, &mut stdout).await
+        }
         Some(Cmd::Import { file, json, model }) => {
             let cfg = resolve(&cli.common, &model)?;
             commands::import(&cfg, &file, cli.common.agent.as_deref(), json, &mut stdout)

@@ -56,6 +56,11 @@ pub enum Command {
     Rethink(String),
     /// Replace what the agent last said with send_message.
     Rewrite(String),
+    /// Load documents (files, directories) into archival memory; `Interrupt` stops it.
+    Load {
+        paths: Vec<std::path::PathBuf>,
+        chunk_tokens: u32,
+    },
 }
 
 /// What failed, for an `error` event (and the `kind` of a `retry`).
@@ -361,6 +366,15 @@ pub enum EventKind {
         before: String,
         after: String,
     },
+    /// A document load goes on (sent as it goes; not journaled).
+    LoadProgress(crate::transfer::load::Progress),
+    /// A file a load could not read, and why; the load goes on without it.
+    LoadSkipped {
+        path: String,
+        reason: String,
+    },
+    /// A document load is over.
+    LoadFinished(crate::transfer::load::Summary),
 }
 
 impl EventKind {
@@ -373,6 +387,7 @@ impl EventKind {
                 | EventKind::ThoughtDelta { .. }
                 | EventKind::Retry { .. }
                 | EventKind::Ready { .. }
+                | EventKind::LoadProgress(_)
         )
     }
 }

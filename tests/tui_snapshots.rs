@@ -111,6 +111,7 @@ impl Fixture {
                     text: format!(
                         "{what} {i}: Priya's sister Meera lives in Lisbon and visits in spring."
                     ),
+                    origin: None,
                 })
                 .collect()
         };
@@ -347,6 +348,7 @@ fn stores_search_results_and_delete_confirmation() {
             time: "2026-11-24 09:30".into(),
             tag: "agent".into(),
             text: "Priya's sister Meera lives in Lisbon.".into(),
+            origin: None,
         }],
     }));
     insta::assert_snapshot!(f.screen(120, 35));

@@ -1,4 +1,5 @@
-//! The command-line face: `run` (JSON lines), `dump`, `archival` and `agents` commands, and an
+//! The command-line face: `run` (JSON lines), `dump`, `archival`, `agents`, `load`, `export`
+//! and `import` commands, and an
 //! agent's past (`steps`, `step`, `diff`, `fork`, `rewind`, `retry`, `pop`, `rethink`,
 //! `rewrite`, `replay`).
 //!
@@ -12,6 +13,7 @@
 mod commands;
 mod history;
 mod input;
+mod load;
 mod replay;
 mod run;
 mod transfer;
@@ -21,6 +23,7 @@ pub use commands::{
     check, dump,
 };
 pub use history::{diff, edit_reply, fork, pop, rewind, step, steps};
+pub use load::load;
 pub use replay::replay;
 pub use run::{run, run_commands};
-pub use transfer::{export, export_file, export_to, import, import_text};
+pub use transfer::{export, import, import_text};

@@ -9,45 +9,28 @@ use std::path::Path;
 
 use crate::config::Resolved;
 use crate::session::{Failure, Outcome, open_reader};
-use crate::store::{Store, Unreadable};
+use crate::store::Store;
 use crate::transfer::agent_file::{self, ModelInfo};
+use crate::transfer::export::{export_file, export_to};
 use crate::transfer::imported::ImportError;
-use crate::transfer::{Format, Redact, markdown, native};
+use crate::transfer::{Format, native};
 
 fn write_err(e: impl std::fmt::Display) -> Failure {
     Failure::runtime(format!("cannot write the export: {e}"))
 }
 
-/// Writes `agent` of `store` in `format` to `out` (the configured API key redacted).
-pub fn export_to(
-    cfg: &Resolved,
-    store: &Store,
-    agent: &str,
-    format: Format,
-    out: &mut dyn Write,
-) -> Result<Vec<Unreadable>, Failure> {
+/// The configured API key (what an export must never hold) and the model an Agent File names.
+fn export_context(cfg: &Resolved) -> (Option<String>, ModelInfo) {
     let key = cfg.client.as_ref().and_then(|c| c.api_key.clone());
-    let mut w = Redact::new(out, key.as_deref());
-    let bad = match format {
-        Format::Json => native::export(store, agent, &mut w).map_err(Failure::runtime)?,
-        Format::Markdown => markdown::export(store, agent, &mut w).map_err(Failure::runtime)?,
-        Format::AgentFile => {
-            let info = ModelInfo {
-                model: cfg
-                    .client
-                    .as_ref()
-                    .map(|c| c.model.clone())
-                    .filter(|m| !m.is_empty()),
-                embedding_model: cfg.client.as_ref().and_then(|c| c.embedding_model.clone()),
-            };
-            let (doc, bad) = agent_file::export(store, agent, &info).map_err(Failure::runtime)?;
-            serde_json::to_writer_pretty(&mut w, &doc).map_err(write_err)?;
-            writeln!(w).map_err(write_err)?;
-            bad
-        }
+    let info = ModelInfo {
+        model: cfg
+            .client
+            .as_ref()
+            .map(|c| c.model.clone())
+            .filter(|m| !m.is_empty()),
+        embedding_model: cfg.client.as_ref().and_then(|c| c.embedding_model.clone()),
     };
-    w.finish().map_err(write_err)?;
-    Ok(bad)
+    (key, info)
 }
 
 /// `memscope export --format F [--out FILE]`.
@@ -65,10 +48,13 @@ pub fn export(
             cfg.store.display()
         )));
     }
+    let (key, info) = export_context(cfg);
     let bad = match out_path {
-        None => export_to(cfg, &store, &cfg.agent, format, out)?,
+        None => export_to(&store, &cfg.agent, format, key.as_deref(), &info, out)
+            .map_err(Failure::runtime)?,
         Some(path) => {
-            let bad = export_file(cfg, &store, &cfg.agent, format, path)?;
+            let bad = export_file(&store, &cfg.agent, format, key.as_deref(), &info, path)
+                .map_err(Failure::runtime)?;
             writeln!(
                 out,
                 "exported agent '{}' as {} to {}",
@@ -91,39 +77,6 @@ pub fn export(
          moves them aside",
         bad.len()
     )))
-}
-
-/// Exports into `path` through a temporary file beside it.
-pub fn export_file(
-    cfg: &Resolved,
-    store: &Store,
-    agent: &str,
-    format: Format,
-    path: &Path,
-) -> Result<Vec<Unreadable>, Failure> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile_in(dir, path)?;
-    let bad = export_to(cfg, store, agent, format, &mut tmp.1)?;
-    tmp.1.sync_all().map_err(write_err)?;
-    std::fs::rename(&tmp.0, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp.0);
-        write_err(format!("{}: {e}", path.display()))
-    })?;
-    Ok(bad)
-}
-
-fn tempfile_in(dir: &Path, target: &Path) -> Result<(std::path::PathBuf, std::fs::File), Failure> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "export".into());
-    let tmp = dir.join(format!(".{name}.{}.part", std::process::id()));
-    let file =
-        std::fs::File::create(&tmp).map_err(|e| write_err(format!("{}: {e}", tmp.display())))?;
-    Ok((tmp, file))
 }
 
 /// Imports every agent `text` holds (memscope JSON or an Agent File) into `store`; `name`

@@ -243,6 +243,7 @@ impl Agent {
                 source: source.to_string(),
                 embedding,
                 embedding_model,
+                origin: None,
             });
             self.state.next_passage_id += 1;
         }
@@ -272,7 +273,14 @@ impl Agent {
         let hits: Vec<_> = page
             .items
             .iter()
-            .map(|p| json!({"id": p.id, "timestamp": p.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(), "content": text::truncate(&p.text, HIT_CHARS)}))
+            .map(|p| {
+                let mut hit = json!({"id": p.id, "timestamp": p.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(), "content": text::truncate(&p.text, HIT_CHARS)});
+                // A loaded passage says which document it came from, so the agent can cite it.
+                if let Some(o) = &p.origin {
+                    hit["document"] = json!(o.describe());
+                }
+                hit
+            })
             .collect();
         let head = page_head(&page);
         Ok(FnResult::ok(format!(

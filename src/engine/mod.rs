@@ -4,7 +4,7 @@
 //! through [`Command`]s and [`Event`]s. Pure decisions live in [`chain`] (what the engine does
 //! next: the chain state machine) and [`policy`] (what follows a step, what a flush evicts);
 //! [`agent`] owns the memory and its persistence; [`prompt`] holds every text the model reads;
-//! [`step`] applies one model reply synchronously; [`manual`] the user's own changes; [`run`]
+//! [`step`] applies one model reply synchronously; [`manual`] the user's own changes; [`load`] documents into archival memory; [`run`]
 //! is the async driver that runs the machine's actions (calls in `call.rs`, flushes in
 //! `flush.rs`, token counting in `counting.rs`); [`cache`] compares each request with the one
 //! before it (the prompt-cache meter and break locator).
@@ -20,6 +20,7 @@ mod flush;
 pub mod history;
 pub mod input;
 mod journal;
+pub mod load;
 pub mod manual;
 pub mod policy;
 pub mod prompt;

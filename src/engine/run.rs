@@ -58,6 +58,7 @@ pub fn spawn_with(agent: Agent, client: Option<ModelClient>, discover_model: boo
         store_broken: false,
         store_failures: 0,
         unsaved: None,
+        deferred: VecDeque::new(),
     };
     let task = tokio::spawn(engine.run());
     EngineHandle {
@@ -89,6 +90,8 @@ pub(super) struct Engine {
     pub(super) store_failures: u32,
     /// The user message being committed, until it is.
     pub(super) unsaved: Option<String>,
+    /// Commands that came in while a load ran, in order; heard before the channel.
+    pub(super) deferred: VecDeque<Command>,
 }
 
 impl Engine {
@@ -138,6 +141,9 @@ impl Engine {
         loop {
             let input = match inbox.pop_front() {
                 Some(i) => i,
+                None if !self.deferred.is_empty() => {
+                    Input::Command(self.deferred.pop_front().expect("not empty"))
+                }
                 None if self.commands_closed => Input::Closed,
                 None => match self.commands.recv().await {
                     Some(c) => Input::Command(c),
@@ -321,6 +327,10 @@ impl Engine {
                 Err(why) => self.emit_error(ErrorKind::EditRefused, why),
             },
             Command::Connect { client, provider } => self.connect(client, provider).await,
+            Command::Load {
+                paths,
+                chunk_tokens,
+            } => self.load(paths, chunk_tokens).await?,
             other => tracing::warn!(?other, "not a side command; ignored"),
         }
         Ok(())

@@ -14,7 +14,7 @@ pub mod search;
 pub mod snapshot;
 pub mod state;
 
-pub use archival::Passage;
+pub use archival::{Origin, Passage};
 pub use core::{Block, CoreMemory, EditError};
 pub use message::{Message, MessageKind, Role, ToolCall};
 pub use state::{

@@ -10,6 +10,7 @@
 //! passages and hands them to the engine a batch at a time.
 
 pub mod agent_file;
+pub mod export;
 pub mod imported;
 pub mod load;
 pub mod markdown;

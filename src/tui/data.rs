@@ -39,6 +39,7 @@ fn recall_row(m: &Message) -> Row {
         time: m.created_at.format(TIME).to_string(),
         tag: recall_tag(m),
         text: text::visible(body.trim()),
+        origin: None,
     }
 }
 
@@ -107,6 +108,7 @@ fn load_inner(
                     time: p.created_at.format(TIME).to_string(),
                     tag: p.source.clone(),
                     text: text::visible(&p.text),
+                    origin: p.origin.as_ref().map(|o| text::visible(&o.describe())),
                 })
                 .collect(),
         ),
@@ -132,6 +134,7 @@ fn load_inner(
                         time: p.created_at.format(TIME).to_string(),
                         tag: p.source.clone(),
                         text: text::visible(&p.text),
+                        origin: p.origin.as_ref().map(|o| text::visible(&o.describe())),
                     }
                 })
                 .collect();

@@ -186,7 +186,35 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
             EntryKind::System("warning"),
             &format!("{kind}: {message}"),
         )),
+        EventKind::LoadSkipped { path, reason } => log.push(LogEntry {
+            step: ev.step,
+            name: "load".into(),
+            call_id: String::new(),
+            args: text::visible(path),
+            status: Some(Status::Failed),
+            message: format!("skipped: {}", text::visible(reason)),
+            heartbeat: Some(false),
+            duration_ms: None,
+            manual: true,
+            repairs: Vec::new(),
+        }),
+        EventKind::LoadFinished(s) => {
+            convo.push(Entry::new(EntryKind::System("loaded"), &s.message));
+            log.push(LogEntry {
+                step: ev.step,
+                name: "load".into(),
+                call_id: String::new(),
+                args: format!("{} files", s.files),
+                status: Some(Status::Ok),
+                message: text::visible(&s.message),
+                heartbeat: Some(false),
+                duration_ms: None,
+                manual: true,
+                repairs: Vec::new(),
+            });
+        }
         EventKind::Ready { .. }
+        | EventKind::LoadProgress(_)
         | EventKind::ModelCall { .. }
         | EventKind::Paused { .. }
         | EventKind::CoreMemoryUpdated { .. }

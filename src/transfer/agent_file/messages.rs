@@ -124,10 +124,11 @@ pub fn from_letta(v: &Value, at: &str, id: u64, meta: Option<&Meta>) -> Result<M
         .or_else(|| o.get("text").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_default();
     let returns = o.get("tool_returns").and_then(Value::as_array);
-    if role == Role::Tool && content.is_empty() {
-        if let Some(r) = returns.and_then(|r| r.first()) {
-            content = r["func_response"].as_str().unwrap_or_default().to_string();
-        }
+    if role == Role::Tool
+        && content.is_empty()
+        && let Some(r) = returns.and_then(|r| r.first())
+    {
+        content = r["func_response"].as_str().unwrap_or_default().to_string();
     }
     let mut tool_calls = Vec::new();
     for (i, c) in o

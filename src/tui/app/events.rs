@@ -131,7 +131,14 @@ impl App {
             EventKind::Forked { name, .. } => {
                 self.notice = Some(format!("forked as '{}'", text::visible(&name)));
             }
+            EventKind::LoadProgress(p) => self.loading = Some(p),
+            EventKind::LoadFinished(s) => {
+                self.loading = None;
+                self.notice = Some(text::visible(&s.message));
+                fx.push(Effect::Load(Load::Archival));
+            }
             EventKind::ThoughtDelta { .. }
+            | EventKind::LoadSkipped { .. }
             | EventKind::MessageEdited { .. }
             | EventKind::Thought { .. }
             | EventKind::FunctionCall { .. }

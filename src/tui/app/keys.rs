@@ -331,8 +331,13 @@ impl App {
                     } else {
                         "Message"
                     };
+                    let from = r
+                        .origin
+                        .as_ref()
+                        .map(|o| format!(" · from {o}"))
+                        .unwrap_or_default();
                     self.modal = Some(Modal::Detail {
-                        title: format!("{what} #{} · {} · {}", r.id, r.tag, r.time),
+                        title: format!("{what} #{} · {} · {}{from}", r.id, r.tag, r.time),
                         text: r.text.clone(),
                         scroll: 0,
                     });

@@ -70,6 +70,8 @@ pub struct App {
     pub unconfirmed: Vec<String>,
     /// Journal entries below this sequence number are history (the rest arrive live).
     pub history_before: u64,
+    /// A `/load` under way: how far it is.
+    pub loading: Option<crate::transfer::load::Progress>,
 }
 
 pub(super) const INPUT_HINT: &str =
@@ -159,6 +161,7 @@ impl App {
             engine_stopped: false,
             unconfirmed: Vec::new(),
             history_before: init.history_before,
+            loading: None,
         }
     }
 

@@ -59,6 +59,8 @@ pub struct Row {
     /// Role for recall rows, source for archival rows.
     pub tag: String,
     pub text: String,
+    /// Where a loaded passage came from (`notes.md:3-9 (1/4)`).
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Default)]
