@@ -21,10 +21,11 @@ use crate::tokens::Budget;
 mod events;
 mod keys;
 mod modal;
+mod slash;
 mod steps;
 mod types;
 
-pub use steps::{Slash, slash};
+pub use slash::{Slash, slash};
 
 pub use types::*;
 pub struct App {
