@@ -228,6 +228,23 @@ async fn hostile_model_text_is_shown_as_text_in_a_real_terminal_and_the_key_neve
         !s.contains(&key) && !s.contains("sk-e2e"),
         "the key is on screen"
     );
+    // Copying the reply (y on the selected entry) goes through OSC 52 as the text shown:
+    // tmux now holds it in a buffer, the escapes still as text.
+    t.keys(&["Escape"]);
+    t.text("1");
+    t.text("y");
+    t.wait_for("copied the entry").await;
+    let copied = Command::new("tmux")
+        .args(["-L", &t.socket, "show-buffer"])
+        .output()
+        .unwrap();
+    let copied = String::from_utf8_lossy(&copied.stdout);
+    assert!(copied.ends_with("end-of-reply"), "{copied:?}");
+    assert!(
+        copied.starts_with("A\\u{1b}]52;c;ZXZpbA==\\u{7}B"),
+        "{copied:?}"
+    );
+    assert!(!copied.contains('\x1b'), "{copied:?}");
 }
 
 /// The TUI in tmux, its pid written to a file, and after it ends the exit code and the

@@ -6,9 +6,10 @@
 //! costs O(visible lines) plus, after a resize, one height computation per entry.
 
 use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use unicode_width::UnicodeWidthChar;
 
+use super::markdown::{self, Line, Mark};
 use super::theme::Theme;
 use crate::engine::Status;
 use crate::text;
@@ -82,14 +83,40 @@ impl Entry {
         }
     }
 
-    fn lines_at(&self, width: u16) -> Vec<String> {
-        let body = self.body();
+    /// Whether the entry's text is shown as Markdown (what the agent writes).
+    fn markdown(&self) -> bool {
+        matches!(self.kind, EntryKind::Agent | EntryKind::Thought)
+    }
+
+    fn lines_at(&self, width: u16) -> Vec<Line> {
+        let width = width.max(8) as usize;
         let prefix = self.prefix();
-        let collapsed_call = matches!(self.kind, EntryKind::Call { .. }) && !self.expanded;
-        if collapsed_call {
-            return vec![clip(&format!("{prefix}{body}"), width.max(8) as usize)];
+        if self.markdown() {
+            // The text hangs under its prefix.
+            let pw: usize = prefix.chars().map(|c| c.width().unwrap_or(0)).sum();
+            let body = markdown::render(&self.text, width.saturating_sub(pw).max(4));
+            return body
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut l)| {
+                    let lead = if i == 0 {
+                        prefix.to_string()
+                    } else {
+                        " ".repeat(pw)
+                    };
+                    l.insert(0, (lead, Mark::Plain));
+                    l
+                })
+                .collect();
         }
-        wrap(&format!("{prefix}{body}"), width.max(8) as usize)
+        let body = self.body();
+        let collapsed_call = matches!(self.kind, EntryKind::Call { .. }) && !self.expanded;
+        let rows = if collapsed_call {
+            vec![clip(&format!("{prefix}{body}"), width)]
+        } else {
+            wrap(&format!("{prefix}{body}"), width)
+        };
+        rows.into_iter().map(|r| vec![(r, Mark::Plain)]).collect()
     }
 
     fn style(&self, theme: &Theme) -> Style {
@@ -107,6 +134,21 @@ impl Entry {
             EntryKind::System(_) => Style::default().fg(theme.system),
             EntryKind::Error => Style::default().fg(theme.error),
         }
+    }
+}
+
+/// An entry's style with a Markdown piece's mark on it.
+fn mark_style(base: Style, mark: Mark, theme: &Theme) -> Style {
+    match mark {
+        Mark::Plain => base,
+        Mark::Bold => base.add_modifier(Modifier::BOLD),
+        Mark::Italic => base.add_modifier(Modifier::ITALIC),
+        Mark::BoldItalic => base.add_modifier(Modifier::BOLD | Modifier::ITALIC),
+        Mark::Struck => base.add_modifier(Modifier::CROSSED_OUT),
+        Mark::Code | Mark::CodeBlock => base.fg(theme.function),
+        Mark::Heading => base.add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        Mark::Link => base.add_modifier(Modifier::UNDERLINED),
+        Mark::Decor => base.fg(theme.dim),
     }
 }
 
@@ -295,14 +337,19 @@ impl Conversation {
 
     /// The lines to draw in a `width` × `height` area, bottom-anchored and scrolled (a scroll
     /// past the top shows the top).
-    pub fn visible(&self, width: u16, height: u16, theme: &Theme) -> Vec<Line<'static>> {
+    pub fn visible(
+        &self,
+        width: u16,
+        height: u16,
+        theme: &Theme,
+    ) -> Vec<ratatui::text::Line<'static>> {
         let scroll = self.scroll.min(self.max_scroll(width, height));
         let hs = self.heights_at(width);
         let height = height as usize;
         // Lines from the bottom to skip, then lines to take.
         let mut skip = scroll;
         let mut want = height;
-        let mut chunks: Vec<Vec<Line<'static>>> = Vec::new();
+        let mut chunks: Vec<Vec<ratatui::text::Line<'static>>> = Vec::new();
         for i in (0..self.entries.len()).rev() {
             if want == 0 {
                 break;
@@ -313,19 +360,29 @@ impl Conversation {
                 continue;
             }
             let e = &self.entries[i];
-            let mut style = e.style(theme);
-            if self.selected == Some(i) {
-                style = style.patch(theme.selected());
-            }
+            let style = e.style(theme);
             let lines = e.lines_at(width);
             let end = lines.len() - skip;
             let start = end.saturating_sub(want);
             want -= end - start;
             skip = 0;
+            let selected = self.selected == Some(i);
             chunks.push(
                 lines[start..end]
                     .iter()
-                    .map(|l| Line::from(Span::styled(l.clone(), style)))
+                    .map(|l| {
+                        ratatui::text::Line::from(
+                            l.iter()
+                                .map(|(t, m)| {
+                                    let mut st = mark_style(style, *m, theme);
+                                    if selected {
+                                        st = st.patch(theme.selected());
+                                    }
+                                    Span::styled(t.clone(), st)
+                                })
+                                .collect::<Vec<_>>(),
+                        )
+                    })
                     .collect(),
             );
         }

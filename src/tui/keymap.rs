@@ -42,6 +42,8 @@ pub enum Action {
     Pop,
     Rethink,
     Rewrite,
+    Copy,
+    ReleaseMouse,
 }
 
 /// (action, config name, description, default keys)
@@ -179,6 +181,18 @@ const TABLE: &[(Action, &str, &str, &[&str])] = &[
         "rewrite",
         "edit what the agent last said (in the input box)",
         &["W"],
+    ),
+    (
+        Action::Copy,
+        "copy",
+        "copy the selected item (or the open detail) to the clipboard",
+        &["y"],
+    ),
+    (
+        Action::ReleaseMouse,
+        "release_mouse",
+        "give the mouse to the terminal to select text (again: take it back)",
+        &["m"],
     ),
     (Action::Help, "help", "this help", &["?"]),
     (Action::Quit, "quit", "quit", &["q"]),

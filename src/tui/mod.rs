@@ -10,9 +10,12 @@
 //! waits on the network or the disk.
 
 pub mod app;
+pub mod control;
 pub mod convo;
 pub mod data;
+pub mod jobs;
 pub mod keymap;
+pub mod markdown;
 pub mod reads;
 pub mod terminal;
 pub mod theme;
@@ -62,6 +65,10 @@ pub struct Runtime<B: Backend> {
     last_draw: Instant,
     /// Why the engine stopped, when it stopped on its own.
     engine_failure: Option<String>,
+    /// Exports running in the background, and what they need.
+    pub jobs: jobs::Jobs,
+    /// The clipboard and the mouse (the real terminal, or a test's writer).
+    pub control: control::Control,
 }
 
 /// The shortest time between two frames while events stream in (about 60 a second).
@@ -95,6 +102,8 @@ impl<B: Backend> Runtime<B> {
             dirty: false,
             last_draw: Instant::now(),
             engine_failure: None,
+            jobs: jobs::Jobs::default(),
+            control: control::Control::to_writer(Box::new(std::io::sink())),
         }
     }
 
@@ -147,6 +156,31 @@ impl<B: Backend> Runtime<B> {
                 }
                 Effect::Load(l) => self.reads.request(reads::Read::Load(l)),
                 Effect::History(before) => self.reads.request(reads::Read::History(before)),
+                Effect::Export { format, path } => {
+                    let path =
+                        path.unwrap_or_else(|| jobs::default_export_path(&self.agent, format));
+                    self.jobs.export(
+                        self.store.clone(),
+                        self.agent.clone(),
+                        self.app.model.clone(),
+                        format,
+                        path,
+                        self.loads_tx.clone(),
+                    );
+                }
+                Effect::Copy(text) => match self.control.copy(&text) {
+                    Ok(to) => {
+                        if let Some(n) = self.app.notice.as_mut() {
+                            n.push_str(&format!(" to {to}"));
+                        }
+                    }
+                    Err(e) => self.app.error = Some(e),
+                },
+                Effect::ReleaseMouse(released) => {
+                    if let Err(e) = self.control.mouse(released) {
+                        self.app.error = Some(e);
+                    }
+                }
                 Effect::Quit => self.app.quit = true,
             }
         }
@@ -268,8 +302,10 @@ impl<B: Backend> Runtime<B> {
             // Drain so the engine never blocks on a full channel while stopping.
             while events.recv().await.is_some() {}
         }
-        // Reads still running hold the store open; the file is free only once they end.
+        // Reads and exports still running hold the store open; the file is free only once
+        // they end.
         self.reads.finish().await;
+        self.jobs.finish().await;
         if let Some(t) = self.engine_task.take() {
             match t.await {
                 Ok(Ok(())) => {}
@@ -398,6 +434,16 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
         engine,
         Some(in_rx),
     );
+    rt.control = control::Control::terminal();
+    rt.jobs.secret = cfg.client.as_ref().and_then(|c| c.api_key.clone());
+    rt.jobs.info = crate::transfer::agent_file::ModelInfo {
+        model: cfg
+            .client
+            .as_ref()
+            .map(|c| c.model.clone())
+            .filter(|m| !m.is_empty()),
+        embedding_model: cfg.client.as_ref().and_then(|c| c.embedding_model.clone()),
+    };
     if opts.watch {
         tokio::spawn(watch::follow(
             store,

@@ -201,6 +201,7 @@ impl App {
                 self.on_steps_loaded(l)
             }
             Loaded::Failed(e) => self.error = Some(text::visible(&e)),
+            Loaded::Done(what) => self.notice = Some(text::visible(&what)),
             Loaded::Partial(rows, note) => {
                 let fx = self.on_loaded(*rows);
                 self.notice = Some(text::visible(&note));

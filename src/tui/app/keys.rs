@@ -4,6 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 use ratatui::layout::Position;
 use tui_textarea::{TextArea, WrapMode};
 
+use super::copy::log_detail;
 use super::*;
 use crate::tui::convo::EntryKind;
 use crate::tui::keymap::Action;
@@ -60,8 +61,10 @@ impl App {
         self.set_focus(panes[((i + delta) % n + n) as usize % n as usize]);
     }
 
+    /// A model call, a paused chain or a load that Esc would stop.
     pub(super) fn waiting(&self) -> bool {
         matches!(self.run, RunState::Waiting { .. } | RunState::Paused { .. })
+            || self.loading.is_some()
     }
 
     pub(super) fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
@@ -88,7 +91,7 @@ impl App {
         match k.code {
             KeyCode::Esc => {
                 self.set_focus(Focus::Conversation);
-                if matches!(self.run, RunState::Waiting { .. }) {
+                if matches!(self.run, RunState::Waiting { .. }) || self.loading.is_some() {
                     return vec![Effect::Engine(Command::Interrupt)];
                 }
             }
@@ -109,6 +112,11 @@ impl App {
                     Slash::OpenSteps => {
                         self.input = new_area(INPUT_HINT);
                         return self.open_steps();
+                    }
+                    Slash::Export { format, path } => {
+                        self.input = new_area(INPUT_HINT);
+                        self.notice = Some(format!("exporting as {}…", format.extension()));
+                        return vec![Effect::Export { format, path }];
                     }
                     Slash::Engine(cmd) => {
                         if self.engine_stopped {
@@ -236,6 +244,8 @@ impl App {
                 }
             }
             Action::Open => self.open(),
+            Action::Copy => return self.copy(),
+            Action::ReleaseMouse => return self.toggle_mouse(),
             Action::ToggleStepMode => {
                 if self.read_only {
                     self.notice = Some("watch mode is read-only".into());
@@ -345,28 +355,7 @@ impl App {
             }
             Focus::Log => {
                 if let Some(l) = self.log.get(self.log_selected) {
-                    let mut text = format!(
-                        "step {} · {}\n\narguments:\n{}\n",
-                        l.step,
-                        l.name,
-                        pretty(&l.args)
-                    );
-                    if !l.repairs.is_empty() {
-                        text.push_str(&format!("\nrepairs: {}\n", l.repairs.join("; ")));
-                    }
-                    text.push_str(&format!(
-                        "\nresult: {}\n{}\n\nheartbeat followed: {}{}",
-                        l.status.map(|s| s.as_str()).unwrap_or("(running)"),
-                        l.message,
-                        match l.heartbeat {
-                            Some(true) => "yes",
-                            Some(false) => "no",
-                            None => "-",
-                        },
-                        l.duration_ms
-                            .map(|d| format!("\nduration: {d:.1} ms"))
-                            .unwrap_or_default()
-                    ));
+                    let text = log_detail(l);
                     self.modal = Some(Modal::Detail {
                         title: format!("Function call: {}", l.name),
                         text,

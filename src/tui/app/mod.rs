@@ -18,6 +18,7 @@ use crate::memory::Block;
 use crate::text;
 use crate::tokens::Budget;
 
+mod copy;
 mod events;
 mod keys;
 mod modal;
@@ -73,6 +74,8 @@ pub struct App {
     pub history_before: u64,
     /// A `/load` under way: how far it is.
     pub loading: Option<crate::transfer::load::Progress>,
+    /// The terminal has the mouse (its own selection works; memscope's clicks do not).
+    pub mouse_released: bool,
 }
 
 pub(super) const INPUT_HINT: &str =
@@ -163,6 +166,7 @@ impl App {
             unconfirmed: Vec::new(),
             history_before: init.history_before,
             loading: None,
+            mouse_released: false,
         }
     }
 
@@ -247,7 +251,8 @@ impl App {
     pub(super) fn quit(&mut self) -> Vec<Effect> {
         self.quit = true;
         let mut fx = Vec::new();
-        if matches!(self.run, RunState::Waiting { .. } | RunState::Paused { .. }) {
+        // A load stops too; what it committed stays.
+        if self.waiting() {
             fx.push(Effect::Engine(Command::Interrupt));
         }
         fx.push(Effect::Quit);

@@ -14,6 +14,7 @@ impl App {
             return Vec::new();
         };
         match modal {
+            Modal::Detail { .. } if k.code == KeyCode::Char('y') => return self.copy(),
             Modal::Help { scroll } | Modal::Detail { scroll, .. } => match k.code {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => {
                     self.modal = None

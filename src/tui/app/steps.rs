@@ -103,6 +103,9 @@ impl App {
     }
 
     pub(super) fn on_steps_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        if k.code == KeyCode::Char('y') && self.copy_target().is_some() {
+            return self.copy();
+        }
         let read_only = self.read_only;
         let agent = self.agent.clone();
         let Some(Modal::Steps(v)) = self.modal.as_mut() else {

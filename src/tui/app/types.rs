@@ -213,6 +213,15 @@ pub enum Effect {
     Load(Load),
     /// Read the transcript again from the journal entries below this sequence number.
     History(u64),
+    /// Write the agent out (`/export`); no path: a file named after the agent and the time.
+    Export {
+        format: crate::transfer::Format,
+        path: Option<std::path::PathBuf>,
+    },
+    /// Put this text on the clipboard (OSC 52, and the system clipboard where there is one).
+    Copy(String),
+    /// Let the terminal have the mouse (true: its own selection works) or take it back.
+    ReleaseMouse(bool),
     Quit,
 }
 
@@ -245,6 +254,8 @@ pub enum Loaded {
     StepDetail(Box<StepDetail>),
     StepDiff(Box<StepDiff>),
     Failed(String),
+    /// Something done in the background that the status bar reports (an export written).
+    Done(String),
     /// A read that left out records it could not read: the rows, and what to say about it.
     Partial(Box<Loaded>, String),
     /// A model server found on this machine (nothing was configured).

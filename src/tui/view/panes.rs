@@ -330,7 +330,32 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
             Style::default().fg(th.accent).add_modifier(Modifier::BOLD),
         ),
     };
+    let state = match &app.loading {
+        Some(p) => Span::styled(
+            format!(
+                " ⇪ loading {}/{} files · {} passages{} · Esc stops ",
+                p.files_done,
+                p.files,
+                p.passages,
+                p.current
+                    .as_deref()
+                    .map(|c| format!(" · {}", text::one_line(&text::visible(c), 40)))
+                    .unwrap_or_default()
+            ),
+            Style::default().fg(th.accent),
+        ),
+        None => state,
+    };
     spans.push(state);
+    if app.mouse_released {
+        spans.push(Span::styled(
+            format!(
+                " MOUSE FREE · {} takes it back ",
+                k.key_for(Action::ReleaseMouse)
+            ),
+            Style::default().fg(th.bg).bg(th.warning),
+        ));
+    }
     if app.step_mode {
         spans.push(Span::styled(
             " STEP ",
