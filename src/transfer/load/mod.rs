@@ -150,7 +150,7 @@ impl Loader {
                 self.progress.duplicates += 1;
                 continue;
             }
-            let tokens = counter.count(&piece.text);
+            let tokens = piece.tokens;
             self.pending.push_back(NewPiece {
                 origin: Origin {
                     path: name.clone(),

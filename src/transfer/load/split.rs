@@ -19,6 +19,8 @@ pub struct Piece {
     pub text: String,
     /// First and last line, from 1.
     pub lines: (u32, u32),
+    /// Its tokens as measured while packing (its blocks and the joins between them).
+    pub tokens: u32,
 }
 
 /// A run of lines that belongs together.
@@ -53,6 +55,7 @@ pub fn split(text: &str, kind: Kind, max_tokens: u32, counter: &TokenCounter) ->
                     packer.flush();
                     for piece in split_long(line.trim(), max, counter) {
                         packer.out.push(Piece {
+                            tokens: counter.count(&piece),
                             text: piece,
                             lines: (i as u32 + 1, i as u32 + 1),
                         });
@@ -93,13 +96,14 @@ impl Packer<'_> {
     }
 
     fn flush(&mut self) {
-        if let Some((first, last, _)) = self.current.take() {
+        if let Some((first, last, tokens)) = self.current.take() {
             let text = join(self.lines, first, last);
             let trimmed = text.trim();
             if !trimmed.is_empty() {
                 self.out.push(Piece {
                     text: trimmed.to_string(),
                     lines: (first as u32 + 1, last as u32 + 1),
+                    tokens,
                 });
             }
         }
