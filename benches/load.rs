@@ -65,7 +65,12 @@ impl LoadSink for Quiet {
 }
 
 fn agent(path: &std::path::Path) -> Agent {
-    Agent::open(Store::open(path).unwrap(), "default", common::settings(8192)).unwrap()
+    Agent::open(
+        Store::open(path).unwrap(),
+        "default",
+        common::settings(8192),
+    )
+    .unwrap()
 }
 
 fn load_into(agent: &mut Agent, docs: &std::path::Path, rt: &tokio::runtime::Runtime) -> usize {
