@@ -440,3 +440,48 @@ async fn an_interrupt_stops_a_load_and_the_engine_goes_on() {
     shutdown(h).await;
     assert!(passages(&store).is_empty());
 }
+
+/// Asks to stop on its `n`th question (the first is asked before any batch, the next ones
+/// between embedding requests and batches).
+struct StopOnCall {
+    n: usize,
+    asked: usize,
+}
+
+impl memscope::engine::load::LoadSink for StopOnCall {
+    fn event(&mut self, _: memscope::engine::Event) {}
+    fn stop_requested(&mut self) -> bool {
+        self.asked += 1;
+        self.asked >= self.n
+    }
+}
+
+#[tokio::test]
+async fn a_stop_between_embedding_requests_adds_nothing_half_done() {
+    let (_d, store) = temp_store();
+    let docs = tempfile::tempdir().unwrap();
+    many_files(docs.path());
+    let server = Server::start(vec![]).await;
+    let client = client_with(
+        &server,
+        memscope::model::RetryPolicy::default(),
+        Some("embed-model"),
+    );
+    let mut agent = open_agent(&store, 8000);
+    let plan = memscope::transfer::load::read::plan(&[docs.path().to_path_buf()]);
+    let loader = agent.loader_for(plan, 16).unwrap();
+    // Asked before the first batch (go on), then after its first embedding request (stop).
+    let mut sink = StopOnCall { n: 2, asked: 0 };
+    let s = agent
+        .load_documents(loader, Some(&client), &mut sink)
+        .await
+        .unwrap();
+    assert!(s.stopped, "{s:?}");
+    assert_eq!(
+        s.passages, 0,
+        "the half-embedded batch is not counted: {s:?}"
+    );
+    assert_eq!(s.embedded, 0);
+    drop(agent);
+    assert!(passages(&store).is_empty());
+}

@@ -91,7 +91,8 @@ impl Agent {
             }
             let now = Utc::now();
             let passages: Vec<Passage> = batch
-                .into_iter()
+                .iter()
+                .cloned()
                 .enumerate()
                 .map(|(i, piece)| {
                     let id = self.state.next_passage_id;
@@ -116,6 +117,7 @@ impl Agent {
                 embedded += passages.len();
             }
             self.commit(&[], &[], &passages, None)?;
+            loader.committed(&batch);
             self.tell(sink, EventKind::LoadProgress(loader.progress().clone()));
         }
         let summary = loader.summary(stopped, embedded, embed_failed.as_deref());

@@ -109,7 +109,8 @@ impl Loader {
         }
     }
 
-    /// The next passages to add, at most `max`; empty when the load is done.
+    /// The next passages to add, at most `max`; empty when the load is done. They count as
+    /// added once [`Loader::committed`] is told.
     pub fn next_batch(&mut self, max: usize, counter: &TokenCounter) -> Vec<NewPiece> {
         while self.pending.len() < max.max(1) {
             let Some(source) = self.sources.pop_front() else {
@@ -118,10 +119,13 @@ impl Loader {
             self.load_one(&source, counter);
         }
         let n = self.pending.len().min(max.max(1));
-        let batch: Vec<NewPiece> = self.pending.drain(..n).collect();
+        self.pending.drain(..n).collect()
+    }
+
+    /// A batch from [`Loader::next_batch`] was committed: it counts as added.
+    pub fn committed(&mut self, batch: &[NewPiece]) {
         self.progress.passages += batch.len();
         self.tokens += batch.iter().map(|p| u64::from(p.tokens)).sum::<u64>();
-        batch
     }
 
     fn load_one(&mut self, source: &Source, counter: &TokenCounter) {
@@ -241,6 +245,7 @@ mod tests {
             if batch.is_empty() {
                 break;
             }
+            l.committed(&batch);
             all.extend(batch);
         }
         let texts: Vec<&str> = all.iter().map(|p| p.text.as_str()).collect();
