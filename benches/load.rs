@@ -73,6 +73,13 @@ fn agent(path: &std::path::Path) -> Agent {
     .unwrap()
 }
 
+/// A new store in a temp dir (kept as long as the dir), and its agent.
+fn fresh() -> (tempfile::TempDir, Agent) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(&dir.path().join("s.redb"));
+    (dir, a)
+}
+
 fn load_into(agent: &mut Agent, docs: &std::path::Path, rt: &tokio::runtime::Runtime) -> usize {
     let plan = read::plan(&[docs.to_path_buf()]);
     let loader = agent.loader_for(plan, DEFAULT_CHUNK_TOKENS).unwrap();
@@ -91,18 +98,11 @@ fn load(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("load_1mb", |b| {
-        b.iter_with_setup(
-            || {
-                let dir = tempfile::tempdir().unwrap();
-                let a = agent(&dir.path().join("s.redb"));
-                (dir, a)
-            },
-            |(dir, mut a)| {
-                assert!(load_into(&mut a, docs.path(), &rt) > 0);
-                drop(a);
-                dir
-            },
-        )
+        b.iter_with_setup(fresh, |(dir, mut a)| {
+            assert!(load_into(&mut a, docs.path(), &rt) > 0);
+            drop(a);
+            dir
+        })
     });
     let held = tempfile::tempdir().unwrap();
     let mut loaded = agent(&held.path().join("s.redb"));
@@ -126,20 +126,13 @@ fn load(c: &mut Criterion) {
         })
     });
     g.bench_function("before_insert_per_file", |b| {
-        b.iter_with_setup(
-            || {
-                let dir = tempfile::tempdir().unwrap();
-                let a = agent(&dir.path().join("s.redb"));
-                (dir, a)
-            },
-            |(dir, mut a)| {
-                for t in &texts {
-                    a.insert_passage_by_hand(t, None).unwrap().unwrap();
-                }
-                drop(a);
-                dir
-            },
-        )
+        b.iter_with_setup(fresh, |(dir, mut a)| {
+            for t in &texts {
+                a.insert_passage_by_hand(t, None).unwrap().unwrap();
+            }
+            drop(a);
+            dir
+        })
     });
     g.finish();
 }

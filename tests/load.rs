@@ -14,18 +14,10 @@ use memscope::memory::Passage;
 use memscope::store::Store;
 use serde_json::Value;
 
+/// `memscope ARGS --store STORE`; (exit code, stdout as text, stderr).
 fn cli(home: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = memscope_cmd(home)
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = memscope_on(home, store, args);
+    (code, String::from_utf8_lossy(&out).into_owned(), err)
 }
 
 fn json_lines(out: &str) -> Vec<Value> {
@@ -36,6 +28,16 @@ fn json_lines(out: &str) -> Vec<Value> {
 
 fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == t).collect()
+}
+
+/// A loader of `dir` for `agent`, passages of at most `tokens` tokens.
+fn loader_of(
+    agent: &mut memscope::engine::Agent,
+    dir: &Path,
+    tokens: u32,
+) -> memscope::transfer::load::Loader {
+    let plan = memscope::transfer::load::read::plan(&[dir.to_path_buf()]);
+    agent.loader_for(plan, tokens).unwrap()
 }
 
 fn passages(store: &Path) -> Vec<Passage> {
@@ -204,26 +206,13 @@ fn a_directory_of_mixed_files_loads_once_and_reports_what_it_skipped() {
     assert!(now.last().unwrap().text.contains("candle maker"));
 }
 
-#[test]
-fn standard_input_loads_and_a_path_that_is_not_there_fails_plainly() {
+#[tokio::test]
+async fn standard_input_loads_and_a_path_that_is_not_there_fails_plainly() {
     let home = tempfile::tempdir().unwrap();
     let (_d, store) = temp_store();
-    let out = memscope_cmd(home.path())
-        .args(["load", "-", "--store"])
-        .arg(&store)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(b"# Piped\n\nText from a pipe.\n")?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let mut cmd = memscope_cmd(home.path());
+    cmd.args(["load", "-", "--store"]).arg(&store);
+    let out = output_with_input(cmd, "# Piped\n\nText from a pipe.\n").await;
     assert!(
         out.status.success(),
         "{}",
@@ -240,23 +229,13 @@ fn standard_input_loads_and_a_path_that_is_not_there_fails_plainly() {
     assert!(err.contains("none of the files could be loaded"), "{err}");
 }
 
-#[test]
-fn archival_insert_dash_reads_standard_input() {
+#[tokio::test]
+async fn archival_insert_dash_reads_standard_input() {
     let home = tempfile::tempdir().unwrap();
     let (_d, store) = temp_store();
-    let out = memscope_cmd(home.path())
-        .args(["archival", "insert", "-", "--store"])
-        .arg(&store)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"the hives face south")?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let mut cmd = memscope_cmd(home.path());
+    cmd.args(["archival", "insert", "-", "--store"]).arg(&store);
+    let out = output_with_input(cmd, "the hives face south").await;
     assert!(
         out.status.success(),
         "{}",
@@ -387,8 +366,7 @@ async fn a_stopped_load_keeps_every_batch_it_committed() {
     let docs = tempfile::tempdir().unwrap();
     many_files(docs.path());
     let mut agent = open_agent(&store, 8000);
-    let plan = memscope::transfer::load::read::plan(&[docs.path().to_path_buf()]);
-    let loader = agent.loader_for(plan, 16).unwrap();
+    let loader = loader_of(&mut agent, docs.path(), 16);
     let mut sink = StopAfter {
         after: 2,
         heard: Vec::new(),
@@ -401,8 +379,7 @@ async fn a_stopped_load_keeps_every_batch_it_committed() {
     assert_eq!(passages(&store).len(), s.passages);
     // Loading again picks up where it stopped: what is held is left out.
     let mut agent = open_agent(&store, 8000);
-    let plan = memscope::transfer::load::read::plan(&[docs.path().to_path_buf()]);
-    let loader = agent.loader_for(plan, 16).unwrap();
+    let loader = loader_of(&mut agent, docs.path(), 16);
     let mut sink = StopAfter {
         after: usize::MAX,
         heard: Vec::new(),
@@ -468,8 +445,7 @@ async fn a_stop_between_embedding_requests_adds_nothing_half_done() {
         Some("embed-model"),
     );
     let mut agent = open_agent(&store, 8000);
-    let plan = memscope::transfer::load::read::plan(&[docs.path().to_path_buf()]);
-    let loader = agent.loader_for(plan, 16).unwrap();
+    let loader = loader_of(&mut agent, docs.path(), 16);
     // Asked before the first batch (go on), then after its first embedding request (stop).
     let mut sink = StopOnCall { n: 2, asked: 0 };
     let s = agent

@@ -14,17 +14,7 @@ use serde_json::{Value, json};
 
 /// `memscope ARGS --store STORE`; (exit code, stdout, stderr).
 fn cli(home: &Path, store: &Path, args: &[&str]) -> (i32, Vec<u8>, String) {
-    let out = memscope_cmd(home)
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    memscope_on(home, store, args)
 }
 
 fn cli_json(home: &Path, store: &Path, args: &[&str]) -> Value {

@@ -11,18 +11,10 @@ use memscope::memory::{Message, MessageKind, Passage, Role};
 use memscope::store::{Store, Table};
 use serde_json::{Value, json};
 
+/// `memscope ARGS --store STORE`; (exit code, stdout as text, stderr).
 fn cli(home: &Path, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = memscope_cmd(home)
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = memscope_on(home, store, args);
+    (code, String::from_utf8_lossy(&out).into_owned(), err)
 }
 
 fn ok(home: &Path, store: &Path, args: &[&str]) -> String {

@@ -11,7 +11,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
 
-use memscope::engine::{self, Agent};
+use memscope::engine::Agent;
 use memscope::store::Store;
 use memscope::tui::app::{AppEvent, Focus, Modal, RunState, StoreTab};
 use memscope::tui::convo::EntryKind;
@@ -35,32 +35,7 @@ async fn runtime_with(
         ..client_config(&server.base_url)
     })
     .unwrap();
-    runtime_on(path, Some(c)).await
-}
-
-/// The whole TUI on the store at `path`, with an engine talking to `client` (or to nothing).
-async fn runtime_on(path: &std::path::Path, client: Option<memscope::model::ModelClient>) -> Rt {
-    let store = Arc::new(Store::open(path).unwrap());
-    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
-    let app = initial_app(
-        &agent,
-        client.as_ref().map(|c| c.config()),
-        Theme::default_theme(),
-        Keymap::default(),
-        false,
-    );
-    let handle = engine::spawn(agent, client);
-    let mut rt = Runtime::new(
-        Terminal::new(TestBackend::new(120, 35)).unwrap(),
-        app,
-        store,
-        "default".into(),
-        Some(handle),
-        None,
-    );
-    rt.draw().unwrap();
-    rt.start();
-    rt
+    common::tui::runtime_on(path, Some(c)).await
 }
 
 fn screen(rt: &Rt) -> String {
@@ -141,7 +116,7 @@ async fn typing_a_message_shows_the_reply_the_call_and_the_budget() {
 async fn a_server_found_after_start_is_connected_with_its_presets_settings() {
     let server = Server::start(vec![say("Found you.")]).await;
     let (_d, path) = temp_store();
-    let mut rt = runtime_on(&path, None).await;
+    let mut rt = common::tui::runtime_on(&path, None).await;
     // What the background probe sends when the llama.cpp preset's port answers.
     let provider = memscope::providers::find("llamacpp").unwrap();
     let mut cfg = memscope::config::resolve(

@@ -11,17 +11,13 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use common::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
 
-use memscope::engine::{self, Agent, Event, EventKind};
-use memscope::store::Store;
+use memscope::engine::{Event, EventKind};
+use memscope::tui::Runtime;
 use memscope::tui::app::{AppEvent, Focus, RunState};
 use memscope::tui::control::Control;
-use memscope::tui::keymap::Keymap;
-use memscope::tui::theme::Theme;
-use memscope::tui::{Runtime, initial_app};
 
 type Rt = Runtime<TestBackend>;
 
@@ -65,28 +61,9 @@ impl Tty {
 
 async fn runtime(server: &Server, path: &std::path::Path) -> (Rt, Tty) {
     let c = memscope::model::ModelClient::new(client_config(&server.base_url)).unwrap();
-    let store = Arc::new(Store::open(path).unwrap());
-    let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
-    let app = initial_app(
-        &agent,
-        Some(c.config()),
-        Theme::default_theme(),
-        Keymap::default(),
-        false,
-    );
-    let handle = engine::spawn(agent, Some(c));
-    let mut rt = Runtime::new(
-        Terminal::new(TestBackend::new(120, 35)).unwrap(),
-        app,
-        store,
-        "default".into(),
-        Some(handle),
-        None,
-    );
+    let mut rt = common::tui::runtime_on(path, Some(c)).await;
     let tty = Tty::default();
     rt.control = Control::to_writer(Box::new(tty.clone()));
-    rt.draw().unwrap();
-    rt.start();
     (rt, tty)
 }
 

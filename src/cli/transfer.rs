@@ -22,15 +22,7 @@ fn write_err(e: impl std::fmt::Display) -> Failure {
 /// The configured API key (what an export must never hold) and the model an Agent File names.
 fn export_context(cfg: &Resolved) -> (Option<String>, ModelInfo) {
     let key = cfg.client.as_ref().and_then(|c| c.api_key.clone());
-    let info = ModelInfo {
-        model: cfg
-            .client
-            .as_ref()
-            .map(|c| c.model.clone())
-            .filter(|m| !m.is_empty()),
-        embedding_model: cfg.client.as_ref().and_then(|c| c.embedding_model.clone()),
-    };
-    (key, info)
+    (key, ModelInfo::of(cfg.client.as_ref()))
 }
 
 /// `memscope export --format F [--out FILE]`.

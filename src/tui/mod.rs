@@ -436,14 +436,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     );
     rt.control = control::Control::terminal();
     rt.jobs.secret = cfg.client.as_ref().and_then(|c| c.api_key.clone());
-    rt.jobs.info = crate::transfer::agent_file::ModelInfo {
-        model: cfg
-            .client
-            .as_ref()
-            .map(|c| c.model.clone())
-            .filter(|m| !m.is_empty()),
-        embedding_model: cfg.client.as_ref().and_then(|c| c.embedding_model.clone()),
-    };
+    rt.jobs.info = crate::transfer::agent_file::ModelInfo::of(cfg.client.as_ref());
     if opts.watch {
         tokio::spawn(watch::follow(
             store,

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod tmux;
+pub mod tui;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -495,6 +496,25 @@ pub fn memscope_cmd(home: &std::path::Path) -> std::process::Command {
         .env("XDG_STATE_HOME", home.join("state"))
         .env("HOME", home);
     c
+}
+
+/// `memscope ARGS --store STORE` to its end: (exit code, stdout, stderr).
+pub fn memscope_on(
+    home: &std::path::Path,
+    store: &std::path::Path,
+    args: &[&str],
+) -> (i32, Vec<u8>, String) {
+    let out = memscope_cmd(home)
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Runs a command to its end on a blocking thread with `input` on stdin (ignoring a stdin that

@@ -14,6 +14,16 @@ pub struct ModelInfo {
     pub embedding_model: Option<String>,
 }
 
+impl ModelInfo {
+    /// What the configured endpoint says (nothing when none is configured).
+    pub fn of(client: Option<&crate::model::ClientConfig>) -> ModelInfo {
+        ModelInfo {
+            model: client.map(|c| c.model.clone()).filter(|m| !m.is_empty()),
+            embedding_model: client.and_then(|c| c.embedding_model.clone()),
+        }
+    }
+}
+
 /// The Agent File of `agent`, with the rows that could not be read left out (and counted).
 pub fn export(
     store: &Store,

@@ -387,8 +387,9 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::styled(format!(" {hints} "), th.dimmed()));
     }
     // The endpoint goes last: it never changes, so it is the first thing to lose to a narrow
-    // terminal (unless nothing is configured, which is worth saying first).
-    if app.model.is_none() && !app.read_only && !app.engine_stopped {
+    // terminal (unless nothing is configured, which is worth saying first, a load's progress
+    // aside).
+    if app.model.is_none() && !app.read_only && !app.engine_stopped && app.loading.is_none() {
         spans.insert(1, endpoint);
     } else {
         spans.push(endpoint);
