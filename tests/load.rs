@@ -418,8 +418,7 @@ async fn an_interrupt_stops_a_load_and_the_engine_goes_on() {
     assert!(passages(&store).is_empty());
 }
 
-/// Asks to stop on its `n`th question (the first is asked before any batch, the next ones
-/// between embedding requests and batches).
+/// Asks to stop on its `n`th question (asked before every batch).
 struct StopOnCall {
     n: usize,
     asked: usize,
@@ -434,7 +433,7 @@ impl memscope::engine::load::LoadSink for StopOnCall {
 }
 
 #[tokio::test]
-async fn a_stop_between_embedding_requests_adds_nothing_half_done() {
+async fn while_embedding_a_batch_is_one_request_and_a_stop_keeps_what_was_embedded() {
     let (_d, store) = temp_store();
     let docs = tempfile::tempdir().unwrap();
     many_files(docs.path());
@@ -446,18 +445,23 @@ async fn a_stop_between_embedding_requests_adds_nothing_half_done() {
     );
     let mut agent = open_agent(&store, 8000);
     let loader = loader_of(&mut agent, docs.path(), 16);
-    // Asked before the first batch (go on), then after its first embedding request (stop).
+    // Asked before the first batch (go on), then before the second (stop).
     let mut sink = StopOnCall { n: 2, asked: 0 };
     let s = agent
         .load_documents(loader, Some(&client), &mut sink)
         .await
         .unwrap();
     assert!(s.stopped, "{s:?}");
-    assert_eq!(
-        s.passages, 0,
-        "the half-embedded batch is not counted: {s:?}"
-    );
-    assert_eq!(s.embedded, 0);
+    assert_eq!(s.passages, memscope::engine::load::EMBED_BATCH, "{s:?}");
+    assert_eq!(s.embedded, s.passages);
+    let requests = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/embeddings"))
+        .count();
+    assert_eq!(requests, 1, "one request for the one batch");
     drop(agent);
-    assert!(passages(&store).is_empty());
+    let held = passages(&store);
+    assert_eq!(held.len(), s.passages);
+    assert!(held.iter().all(|p| p.embedding.is_some()));
 }

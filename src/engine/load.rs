@@ -1,8 +1,9 @@
 //! Loading documents into an agent's archival memory.
 //!
 //! Contract: [`Agent::load_documents`] runs a [`Loader`] to its end or until the
-//! [`LoadSink`] asks it to stop: each batch of new passages (at most [`BATCH`]) is embedded
-//! when a client with an embedding model is given (in requests of [`EMBED_BATCH`]; after an
+//! [`LoadSink`] asks it to stop: each batch of new passages (at most [`BATCH`], or
+//! [`EMBED_BATCH`] while embedding, one request a batch, so progress and a stop come at the
+//! embedder's pace) is embedded when a client with an embedding model is given (after an
 //! embedding failure the rest is saved without embeddings and the summary says why) and
 //! committed in one transaction with its source path and position, so a stop or a crash keeps
 //! every batch committed before it. The sink hears a `load_progress` after every batch, a
@@ -65,7 +66,12 @@ impl Agent {
                 break;
             }
             let counter = self.counter.clone();
-            let batch = loader.next_batch(BATCH, &counter);
+            // While embedding, a batch is one request: progress and stops come at its pace.
+            let size = match embedder {
+                Some(_) if embed_failed.is_none() => EMBED_BATCH,
+                _ => BATCH,
+            };
+            let batch = loader.next_batch(size, &counter);
             for (path, reason) in loader.take_skips() {
                 self.tell(sink, EventKind::LoadSkipped { path, reason });
             }
@@ -73,12 +79,8 @@ impl Agent {
                 break;
             }
             let vectors = match embedder {
-                Some(c) if embed_failed.is_none() => match embed_all(c, &batch, sink).await {
-                    Ok(Some(v)) => Some((c.embedding_model().unwrap_or_default(), v)),
-                    Ok(None) => {
-                        stopped = true;
-                        None
-                    }
+                Some(c) if embed_failed.is_none() => match embed(c, &batch).await {
+                    Ok(v) => Some((c.embedding_model().unwrap_or_default(), v)),
                     Err(e) => {
                         embed_failed = Some(e);
                         None
@@ -86,9 +88,6 @@ impl Agent {
                 },
                 _ => None,
             };
-            if stopped {
-                break;
-            }
             let now = Utc::now();
             let passages: Vec<Passage> = batch
                 .iter()
@@ -134,29 +133,18 @@ impl Agent {
     }
 }
 
-/// Embeddings for a batch, a request at a time; `None` when the user stopped the load.
-async fn embed_all(
-    client: &ModelClient,
-    batch: &[NewPiece],
-    sink: &mut (dyn LoadSink + Send),
-) -> Result<Option<Vec<Vec<f32>>>, String> {
-    let mut out = Vec::with_capacity(batch.len());
-    for chunk in batch.chunks(EMBED_BATCH) {
-        if !out.is_empty() && sink.stop_requested() {
-            return Ok(None);
-        }
-        let texts: Vec<String> = chunk.iter().map(|p| p.text.clone()).collect();
-        let v = client.embed(&texts).await.map_err(|e| e.to_string())?;
-        if v.len() != texts.len() {
-            return Err(format!(
-                "the server returned {} embeddings for {} texts",
-                v.len(),
-                texts.len()
-            ));
-        }
-        out.extend(v);
+/// Embeddings for a batch, in one request.
+async fn embed(client: &ModelClient, batch: &[NewPiece]) -> Result<Vec<Vec<f32>>, String> {
+    let texts: Vec<String> = batch.iter().map(|p| p.text.clone()).collect();
+    let v = client.embed(&texts).await.map_err(|e| e.to_string())?;
+    if v.len() != texts.len() {
+        return Err(format!(
+            "the server returned {} embeddings for {} texts",
+            v.len(),
+            texts.len()
+        ));
     }
-    Ok(Some(out))
+    Ok(v)
 }
 
 /// The engine task's sink: events go to the faces; between batches it reads the commands that
