@@ -492,17 +492,4 @@ impl Agent {
             None => false,
         }
     }
-
-    /// Loads archival passages and builds their index on first use.
-    pub fn archival_cache(&mut self) -> Result<&mut ArchivalCache, StoreError> {
-        if self.archival.is_none() {
-            let mut cache = ArchivalCache::default();
-            for p in self.store.archival(&self.state.name)? {
-                cache.index.insert(p.id, &p.text);
-                cache.passages.insert(p.id, p);
-            }
-            self.archival = Some(cache);
-        }
-        Ok(self.archival.as_mut().expect("just loaded"))
-    }
 }

@@ -7,7 +7,7 @@
 use chrono::{Duration as ChronoDuration, NaiveDate, Utc};
 use serde_json::json;
 
-use super::agent::Agent;
+use super::agent::{Agent, ArchivalCache};
 use crate::functions::Call;
 use crate::memory::chunk::{DEFAULT_CHUNK_CHARS, chunk_text};
 use crate::memory::search::{Page, cosine, paginate};
@@ -206,6 +206,19 @@ impl Agent {
             hits.iter().collect(),
             page,
         ))))
+    }
+
+    /// Loads archival passages and builds their index on first use.
+    pub fn archival_cache(&mut self) -> Result<&mut ArchivalCache, StoreError> {
+        if self.archival.is_none() {
+            let mut cache = ArchivalCache::default();
+            for p in self.store.archival(&self.state.name)? {
+                cache.index.insert(p.id, &p.text);
+                cache.passages.insert(p.id, p);
+            }
+            self.archival = Some(cache);
+        }
+        Ok(self.archival.as_mut().expect("just loaded"))
     }
 
     /// Splits `content` into passages, embedding them when `embeds` holds vectors.
