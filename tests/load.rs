@@ -465,3 +465,59 @@ async fn while_embedding_a_batch_is_one_request_and_a_stop_keeps_what_was_embedd
     assert_eq!(held.len(), s.passages);
     assert!(held.iter().all(|p| p.embedding.is_some()));
 }
+
+#[test]
+fn a_full_disk_ends_the_load_with_what_was_committed_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let (_d, store) = temp_store();
+    drop(open_agent(&store, 8000));
+    let docs = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        let text = (0..200)
+            .map(|j| {
+                format!(
+                    "File {i} paragraph {j}: {}",
+                    "words that take room ".repeat(8)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        std::fs::write(docs.path().join(format!("f{i:02}.txt")), text).unwrap();
+    }
+    // The file may grow by 256 KB, then no more (a write past it fails as on a full disk).
+    let limit_kb = std::fs::metadata(&store).unwrap().len() / 1024 + 256;
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!(
+            "ulimit -S -f {limit_kb}; trap \"\" XFSZ; exec {} \"$@\"",
+            env!("CARGO_BIN_EXE_memscope")
+        ))
+        .arg("memscope")
+        .args(["load", "--json", "--store"])
+        .arg(&store)
+        .arg(docs.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("MEMSCOPE_PROBE", "llamacpp=127.0.0.1:9");
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events = json_lines(&stdout);
+    let finished = of_type(&events, "load_finished");
+    assert_eq!(finished.len(), 1, "{stdout}");
+    let f = finished[0];
+    assert_eq!(f["stopped"], true, "{f}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be written"),
+        "{f}"
+    );
+    // Every passage it reports as loaded is in the store, and nothing more.
+    assert!(f["passages"].as_u64().unwrap() > 0, "{f}");
+    assert_eq!(
+        passages(&store).len() as u64,
+        f["passages"].as_u64().unwrap()
+    );
+}

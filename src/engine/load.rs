@@ -7,7 +7,8 @@
 //! embedding failure the rest is saved without embeddings and the summary says why) and
 //! committed in one transaction with its source path and position, so a stop or a crash keeps
 //! every batch committed before it. The sink hears a `load_progress` after every batch, a
-//! `load_skipped` for every file left out and one `load_finished`; it decides what is shown
+//! `load_skipped` for every file left out and one `load_finished` (also when a commit fails,
+//! before the error is returned); it decides what is shown
 //! and journaled. The engine task (`run.rs`, for `/load`) and `memscope load` are its two
 //! callers.
 
@@ -112,11 +113,19 @@ impl Agent {
                     }
                 })
                 .collect();
-            if vectors.is_some() {
-                embedded += passages.len();
+            let embedded_now = if vectors.is_some() { passages.len() } else { 0 };
+            if let Err(e) = self.commit(&[], &[], &passages, None) {
+                // The faces hear that the load is over (what was committed before stays).
+                let mut summary = loader.summary(true, embedded, embed_failed.as_deref());
+                summary.message = format!(
+                    "{}; then the store could not be written: {e}",
+                    summary.message
+                );
+                self.tell(sink, EventKind::LoadFinished(summary));
+                return Err(e);
             }
-            self.commit(&[], &[], &passages, None)?;
             loader.committed(&batch);
+            embedded += embedded_now;
             self.tell(sink, EventKind::LoadProgress(loader.progress().clone()));
         }
         let summary = loader.summary(stopped, embedded, embed_failed.as_deref());

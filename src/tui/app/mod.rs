@@ -199,6 +199,7 @@ impl App {
                 let why = text::visible(&why);
                 super::transcript::drop_streaming(&mut self.convo);
                 self.run = RunState::Idle;
+                self.loading = None;
                 self.engine_stopped = true;
                 // A message the engine never reported saved is not lost: it is typed again.
                 let restored = !self.unconfirmed.is_empty();
