@@ -412,6 +412,8 @@ fn main() -> ExitCode {
     rt.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away early (`dump | head`): nothing to say.
+        Err(f) if f.code == 0 => ExitCode::SUCCESS,
         Err(f) => {
             tracing::error!(code = f.code, "{}", f.message);
             eprintln!("memscope: {}", f.message);

@@ -32,6 +32,19 @@ impl Failure {
             message: message.to_string(),
         }
     }
+    /// Writing the output failed. A reader that closed the pipe early (`dump | head`) is not a
+    /// failure: the output is simply not wanted any more, so memscope stops quietly (exit 0,
+    /// nothing said); any other write error is one (exit 1).
+    pub fn output(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure {
+                code: 0,
+                message: String::new(),
+            };
+        }
+        Failure::runtime(format!("cannot write the output: {e}"))
+    }
+
     /// Failed while running: exit 1.
     pub fn runtime(message: impl std::fmt::Display) -> Self {
         Failure {

@@ -13,7 +13,7 @@ use crate::store::Store;
 use crate::text;
 
 fn out_err(e: std::io::Error) -> Failure {
-    Failure::runtime(format!("cannot write the output: {e}"))
+    Failure::output(e)
 }
 
 /// The agent's whole state as one JSON document.
@@ -330,6 +330,8 @@ pub fn agents_list(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
 }
 
 pub fn agents_create(cfg: &Resolved, name: &str, out: &mut dyn Write) -> Outcome {
+    // The same rule as a fork's name: printable and not empty.
+    crate::engine::history::check_name(name).map_err(Failure::start)?;
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
     if store.load_agent(name).map_err(Failure::runtime)?.is_some() {
         return Err(Failure::runtime(format!(

@@ -19,7 +19,7 @@ use crate::store::Store;
 use crate::text;
 
 fn out_err(e: std::io::Error) -> Failure {
-    Failure::runtime(format!("cannot write the output: {e}"))
+    Failure::output(e)
 }
 
 /// JSON for stdout: escaped where a terminal would read control characters in it, exact

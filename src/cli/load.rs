@@ -21,7 +21,7 @@ use crate::store::{Store, StoreError};
 use crate::transfer::load::read;
 
 fn out_err(e: std::io::Error) -> Failure {
-    Failure::runtime(format!("cannot write the output: {e}"))
+    Failure::output(e)
 }
 
 pub async fn load(

@@ -83,8 +83,7 @@ pub async fn replay(
             "recorded": {"reply": recorded.reply, "response": recorded.response, "model_ms": recorded.row.model_ms},
             "replayed": {"reply": replayed, "response": response, "model_ms": ms},
         });
-        writeln!(out, "{}", safe_json(doc.to_string()))
-            .map_err(|e| Failure::runtime(format!("cannot write the output: {e}")))?;
+        writeln!(out, "{}", safe_json(doc.to_string())).map_err(Failure::output)?;
         return Ok(());
     }
     let mut lines = vec![format!(
@@ -109,8 +108,7 @@ pub async fn replay(
         ));
     }
     for l in lines {
-        writeln!(out, "{}", text::visible(&l))
-            .map_err(|e| Failure::runtime(format!("cannot write the output: {e}")))?;
+        writeln!(out, "{}", text::visible(&l)).map_err(Failure::output)?;
     }
     Ok(())
 }

@@ -19,6 +19,25 @@ fn write_err(e: impl std::fmt::Display) -> Failure {
     Failure::runtime(format!("cannot write the export: {e}"))
 }
 
+/// A writer that notes whether its reader closed the pipe.
+struct PipeWatch<'a> {
+    inner: &'a mut dyn Write,
+    closed: bool,
+}
+
+impl Write for PipeWatch<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(b);
+        self.closed |= matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
+        r
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.closed |= matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
+        r
+    }
+}
+
 /// The configured API key (what an export must never hold) and the model an Agent File names.
 fn export_context(cfg: &Resolved) -> (Option<String>, ModelInfo) {
     let key = cfg.client.as_ref().and_then(|c| c.api_key.clone());
@@ -42,8 +61,27 @@ pub fn export(
     }
     let (key, info) = export_context(cfg);
     let bad = match out_path {
-        None => export_to(&store, &cfg.agent, format, key.as_deref(), &info, out)
-            .map_err(Failure::runtime)?,
+        None => {
+            let mut watched = PipeWatch {
+                inner: out,
+                closed: false,
+            };
+            match export_to(
+                &store,
+                &cfg.agent,
+                format,
+                key.as_deref(),
+                &info,
+                &mut watched,
+            ) {
+                Ok(bad) => bad,
+                // The reader went away (`export | head`): not a failure.
+                Err(_) if watched.closed => {
+                    return Err(Failure::output(std::io::ErrorKind::BrokenPipe.into()));
+                }
+                Err(e) => return Err(Failure::runtime(e)),
+            }
+        }
         Some(path) => {
             let bad = export_file(&store, &cfg.agent, format, key.as_deref(), &info, path)
                 .map_err(Failure::runtime)?;
@@ -136,7 +174,7 @@ pub fn import(
         } else {
             writeln!(out, "{}", r.describe())
         }
-        .map_err(|e| Failure::runtime(format!("cannot write the output: {e}")))?;
+        .map_err(Failure::output)?;
     }
     Ok(())
 }

@@ -198,6 +198,15 @@ const TABLE: &[(Action, &str, &str, &[&str])] = &[
     (Action::Quit, "quit", "quit", &["q"]),
 ];
 
+/// An action's name in the config file.
+fn name_of(action: Action) -> &'static str {
+    TABLE
+        .iter()
+        .find(|(a, ..)| *a == action)
+        .map(|t| t.1)
+        .unwrap_or("?")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeySpec {
     pub code: KeyCode,
@@ -343,7 +352,28 @@ impl Keymap {
                 b.1 = specs;
             }
         }
+        map.check_conflicts()?;
         Ok(map)
+    }
+
+    /// A key bound to two actions would leave one of them dead: refused, naming both.
+    fn check_conflicts(&self) -> Result<(), String> {
+        let mut seen: HashMap<KeySpec, Action> = HashMap::new();
+        for (action, keys) in &self.bindings {
+            for k in keys {
+                if let Some(other) = seen.insert(*k, *action)
+                    && other != *action
+                {
+                    return Err(format!(
+                        "[keys] {} is bound to both {} and {}: give one of them another key",
+                        k.label(),
+                        name_of(other),
+                        name_of(*action)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn action(&self, key: &KeyEvent) -> Option<Action> {
@@ -386,6 +416,22 @@ mod tests {
 
     fn key(c: KeyCode, m: KeyModifiers) -> KeyEvent {
         KeyEvent::new(c, m)
+    }
+
+    #[test]
+    fn a_key_bound_to_two_actions_is_refused_naming_both() {
+        assert!(Keymap::default().check_conflicts().is_ok());
+        let mut o = HashMap::new();
+        o.insert("quit".to_string(), vec!["n".to_string()]);
+        let e = Keymap::with_overrides(&o).unwrap_err();
+        assert!(e.contains("n is bound to both step and quit"), "{e}");
+        // Moving the other action away too makes it fine.
+        o.insert("step".to_string(), vec!["f10".to_string()]);
+        let k = Keymap::with_overrides(&o).unwrap();
+        assert_eq!(
+            k.action(&key(KeyCode::Char('n'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
     }
 
     #[test]

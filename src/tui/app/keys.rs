@@ -311,6 +311,15 @@ impl App {
                     StoreTab::Recall => StoreTab::Archival,
                 };
             }
+            Action::Insert | Action::Delete if self.focus == Focus::Stores && self.read_only => {
+                self.notice = Some("watch mode is read-only".into())
+            }
+            Action::Delete if self.focus == Focus::Stores => {
+                self.notice = Some(
+                    "recall keeps every message for good; only archival passages can be deleted"
+                        .into(),
+                )
+            }
             Action::Search | Action::Insert | Action::Delete | Action::SwitchTab => {}
         }
         Vec::new()

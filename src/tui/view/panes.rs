@@ -323,7 +323,13 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
         ),
         RunState::Paused { trigger } => Span::styled(
             format!(
-                " ⏸ paused · next call: {trigger} · {} step · {} continue ",
+                " ⏸ paused · next call: {trigger} · {}{} step · {} continue ",
+                // In the input box those keys type: say how to reach them.
+                if app.focus == Focus::Input {
+                    "Esc, then "
+                } else {
+                    ""
+                },
                 k.key_for(Action::Step),
                 k.key_for(Action::Continue)
             ),

@@ -1,0 +1,135 @@
+//! Traps a newcomer fell into (issue #14), each reproduced and now avoided: a key bound to two
+//! actions, an agent with an empty name, `dump | head` complaining of a broken pipe, `d` on
+//! the Recall tab doing nothing, and the step keys hinted where they would type instead.
+
+mod common;
+
+use std::io::Read;
+use std::process::Stdio;
+
+use common::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use memscope::engine::{Event, EventKind, Trigger};
+use memscope::tui::app::AppEvent;
+
+fn screen(rt: &memscope::tui::Runtime<ratatui::backend::TestBackend>) -> String {
+    memscope::tui::view::buffer_text(rt.terminal.backend().buffer())
+}
+
+#[test]
+fn a_key_bound_to_two_actions_is_refused_at_start() {
+    let home = tempfile::tempdir().unwrap();
+    let (_d, store) = temp_store();
+    let dir = home.path().join("config/memscope");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "[keys]\nquit = \"n\"\n").unwrap();
+    let out = memscope_cmd(home.path())
+        .arg("--store")
+        .arg(&store)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("n is bound to both step and quit"), "{err}");
+}
+
+#[test]
+fn an_agent_needs_a_printable_name() {
+    let home = tempfile::tempdir().unwrap();
+    let (_d, store) = temp_store();
+    for name in ["", "   ", "a\u{7}b"] {
+        let (code, _, err) = memscope_on(home.path(), &store, &["agents", "create", name]);
+        assert_eq!(code, 2, "{name:?}");
+        assert!(err.contains("cannot name an agent"), "{err}");
+    }
+    let (code, out, _) = memscope_on(home.path(), &store, &["agents", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        String::from_utf8_lossy(&out).trim().is_empty(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let home = tempfile::tempdir().unwrap();
+    let (_d, store) = temp_store();
+    let docs = tempfile::tempdir().unwrap();
+    let text = (0..2000)
+        .map(|i| format!("Paragraph {i} about the bees and their many hives."))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    std::fs::write(docs.path().join("a.txt"), text).unwrap();
+    let (code, _, err) = memscope_on(
+        home.path(),
+        &store,
+        &["load", docs.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    for args in [&["dump", "--json"][..], &["export", "--format", "json"][..]] {
+        // More output than a pipe holds; the reader takes a little and goes away.
+        let mut child = memscope_cmd(home.path())
+            .args(args)
+            .arg("--store")
+            .arg(&store)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 100];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn d_on_the_recall_tab_says_why_nothing_happens() {
+    let (_d, path) = temp_store();
+    let server = Server::start(vec![]).await;
+    let mut rt = common::tui::runtime_on(&path, Some(client(&server))).await;
+    for k in [
+        KeyCode::Esc,
+        KeyCode::Char('4'),
+        KeyCode::Char('l'),
+        KeyCode::Char('d'),
+    ] {
+        rt.apply(AppEvent::Key(KeyEvent::new(k, KeyModifiers::NONE)));
+    }
+    rt.draw().unwrap();
+    let s = screen(&rt);
+    assert!(s.contains("only archival passages can be deleted"), "{s}");
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paused_in_the_input_box_the_hint_says_how_to_reach_the_step_keys() {
+    let (_d, path) = temp_store();
+    let server = Server::start(vec![]).await;
+    let mut rt = common::tui::runtime_on(&path, Some(client(&server))).await;
+    let paused = AppEvent::Engine(Event {
+        step: 1,
+        time: chrono::Utc::now(),
+        kind: EventKind::Paused {
+            trigger: Trigger::UserMessage,
+            budget: Default::default(),
+        },
+    });
+    rt.apply(paused);
+    rt.draw().unwrap();
+    assert!(screen(&rt).contains("Esc, then n step"), "{}", screen(&rt));
+    rt.apply(AppEvent::Key(KeyEvent::new(
+        KeyCode::Esc,
+        KeyModifiers::NONE,
+    )));
+    rt.draw().unwrap();
+    let s = screen(&rt);
+    assert!(
+        s.contains("· n step · c continue") && !s.contains("Esc, then"),
+        "{s}"
+    );
+    rt.shutdown().await.unwrap();
+}
