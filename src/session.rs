@@ -89,39 +89,68 @@ pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
     Ok(store)
 }
 
+/// The agent memscope makes on first use; any other name must exist (or be made with
+/// `agents create`), so a mistyped `--agent` never starts a new empty agent.
+pub const DEFAULT_AGENT: &str = "default";
+
+/// Refuses an agent name the store does not hold, naming the agents it has.
+fn no_such_agent(
+    cfg: &Resolved,
+    store: &Store,
+    exit: impl Fn(String) -> Failure,
+) -> Result<(), Failure> {
+    if store
+        .load_agent(&cfg.agent)
+        .map_err(Failure::runtime)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let names: Vec<String> = store
+        .agents()
+        .map_err(Failure::runtime)?
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    Err(exit(format!(
+        "the store {} has no agent named '{}' (agents: {})",
+        cfg.store.display(),
+        cfg.agent,
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    )))
+}
+
 /// Opens an agent that must exist already (readers: dump, archival search, watch), naming the
 /// agents the store has when it is not there.
 pub fn open_existing(cfg: &Resolved, store: impl Into<Arc<Store>>) -> Result<Agent, Failure> {
     let store = store.into();
-    if store
-        .load_agent(&cfg.agent)
-        .map_err(Failure::runtime)?
-        .is_none()
-    {
-        let names: Vec<String> = store
-            .agents()
-            .map_err(Failure::runtime)?
-            .into_iter()
-            .map(|a| a.name)
-            .collect();
-        return Err(Failure::runtime(format!(
-            "the store {} has no agent named '{}' (agents: {})",
-            cfg.store.display(),
-            cfg.agent,
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        )));
-    }
+    no_such_agent(cfg, &store, Failure::runtime)?;
     Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)
 }
 
-/// Opens the agent in a store opened for writing (created when new), with the agent settings
-/// the configuration gives applied and saved.
+/// Opens the agent a writing command works on: the default agent is made on first use; any
+/// other must exist (exit 2 naming the agents there are, and how to make one).
+pub fn open_for_writing(cfg: &Resolved, store: impl Into<Arc<Store>>) -> Result<Agent, Failure> {
+    let store = store.into();
+    if cfg.agent != DEFAULT_AGENT {
+        no_such_agent(cfg, &store, |m| {
+            Failure::start(format!(
+                "{m}; make it with `memscope agents create {}`",
+                cfg.agent
+            ))
+        })?;
+    }
+    Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::start)
+}
+
+/// Opens the agent in a store opened for writing (the default agent created when new), with
+/// the agent settings the configuration gives applied and saved.
 pub fn open_writer(cfg: &Resolved, store: impl Into<Arc<Store>>) -> Result<Agent, Failure> {
-    let mut agent = Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?;
+    let mut agent = open_for_writing(cfg, store)?;
     agent.apply_policy(&cfg.policy).map_err(Failure::start)?;
     Ok(agent)
 }

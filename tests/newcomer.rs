@@ -133,3 +133,64 @@ async fn paused_in_the_input_box_the_hint_says_how_to_reach_the_step_keys() {
     );
     rt.shutdown().await.unwrap();
 }
+
+#[test]
+fn a_mistyped_agent_name_is_refused_not_made() {
+    let home = tempfile::tempdir().unwrap();
+    let (_d, store) = temp_store();
+    // The default agent is made on first use.
+    let (code, _, err) = memscope_on(home.path(), &store, &["archival", "insert", "a fact"]);
+    assert_eq!(code, 0, "{err}");
+    for args in [
+        &["archival", "insert", "another", "--agent", "defualt"][..],
+        &["load", "/tmp", "--agent", "defualt"][..],
+        // The TUI, before it takes the terminal.
+        &["--agent", "defualt"][..],
+    ] {
+        let (code, _, err) = memscope_on(home.path(), &store, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("no agent named 'defualt' (agents: default)")
+                && err.contains("memscope agents create defualt"),
+            "{args:?}: {err}"
+        );
+    }
+    let (_, out, _) = memscope_on(home.path(), &store, &["agents", "list"]);
+    assert!(!String::from_utf8_lossy(&out).contains("defualt"));
+    // Asked for, it is made, and then it is there.
+    let (code, _, _) = memscope_on(home.path(), &store, &["agents", "create", "work"]);
+    assert_eq!(code, 0);
+    let (code, _, err) = memscope_on(
+        home.path(),
+        &store,
+        &["archival", "insert", "work fact", "--agent", "work"],
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+#[tokio::test]
+async fn run_with_a_mistyped_agent_is_refused() {
+    let server = Server::start(vec![say("hello")]).await;
+    let home = tempfile::tempdir().unwrap();
+    let (_d, store) = temp_store();
+    let mut cmd = memscope_cmd(home.path());
+    cmd.args([
+        "run",
+        "--agent",
+        "defualt",
+        "--model",
+        "scripted-model",
+        "--base-url",
+    ])
+    .arg(&server.base_url)
+    .arg("--store")
+    .arg(&store);
+    let out = output_with_input(cmd, "hi\n").await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no agent named 'defualt'"), "{err}");
+    assert!(
+        server.step_requests().is_empty(),
+        "nothing was sent to the model"
+    );
+}

@@ -198,7 +198,7 @@ pub fn check(cfg: &Resolved, repair: bool, out: &mut dyn Write) -> Outcome {
 
 pub async fn archival_insert(cfg: &Resolved, content: &str, out: &mut dyn Write) -> Outcome {
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
-    let mut agent = Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)?;
+    let mut agent = crate::session::open_for_writing(cfg, store)?;
     let embeds = embed_for(
         cfg,
         crate::memory::chunk::chunk_text(content, crate::memory::chunk::DEFAULT_CHUNK_CHARS),

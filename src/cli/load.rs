@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::Resolved;
-use crate::engine::Agent;
 use crate::engine::load::LoadSink;
 use crate::model::ModelClient;
 use crate::protocol::{Event, EventKind};
@@ -42,7 +41,7 @@ pub async fn load(
         }
         Err(e) => return Err(Failure::start(e)),
     };
-    let mut agent = Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)?;
+    let mut agent = crate::session::open_for_writing(cfg, store)?;
     let client = match cfg.client.clone().filter(|c| c.embedding_model.is_some()) {
         Some(c) => Some(ModelClient::new(c).map_err(Failure::start)?),
         None => None,
