@@ -13,7 +13,14 @@ use memscope::tui;
 #[command(
     name = "memscope",
     version,
-    about = "A terminal memory inspector for LLM agents that manage their own memory"
+    about = "A terminal memory inspector for LLM agents that manage their own memory",
+    long_about = "A terminal memory inspector for LLM agents that manage their own memory \
+                  (MemGPT-style).\n\nWithout a subcommand, memscope opens the TUI on the \
+                  default store and agent. A model endpoint comes from --base-url or \
+                  --provider, OPENAI_BASE_URL / OPENAI_API_KEY, or the config file \
+                  (~/.config/memscope/config.toml, or MEMSCOPE_CONFIG); with none, memscope \
+                  looks for a local server (llama.cpp, Ollama, vLLM, LM Studio). Subcommand \
+                  flags go after the subcommand: `memscope load --agent work notes/`."
 )]
 struct Cli {
     #[command(flatten)]
@@ -188,8 +195,16 @@ enum ArchivalCmd {
 #[derive(Subcommand)]
 enum AgentsCmd {
     List,
-    Create { name: String },
-    Delete { name: String },
+    Create {
+        name: String,
+    },
+    /// Delete an agent and all its memory (asks first on a terminal; --yes otherwise).
+    Delete {
+        name: String,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 fn init_logging() {
@@ -204,13 +219,16 @@ fn init_logging() {
     let Ok(file) = opts.open(dir.join("memscope.log")) else {
         return;
     };
+    // MEMSCOPE_LOG, else RUST_LOG, else memscope's own events at info.
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEMSCOPE_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("memscope=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
         .with_writer(SafeLog(std::sync::Mutex::new(file)))
         .try_init();
+    tracing::debug!(version = env!("CARGO_PKG_VERSION"), "memscope starting");
 }
 
 /// The log file writer: control characters in what is logged (model text can end up in error
@@ -305,8 +323,8 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 Some(AgentsCmd::Create { name }) => {
                     commands::agents_create(&cfg, &name, &mut stdout)
                 }
-                Some(AgentsCmd::Delete { name }) => {
-                    commands::agents_delete(&cfg, &name, &mut stdout)
+                Some(AgentsCmd::Delete { name, yes }) => {
+                    commands::agents_delete(&cfg, &name, yes, &mut stdout)
                 }
             }
         }

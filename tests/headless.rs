@@ -367,7 +367,16 @@ async fn archival_and_agents_commands_seed_and_check_a_store_by_hand() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    ok(&["agents", "delete", "work"]);
+    // Not from a script without --yes: nothing is deleted.
+    let out = memscope(home.path())
+        .args(["agents", "delete", "work", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
+    assert!(ok(&["agents"]).contains("work"));
+    ok(&["agents", "delete", "work", "--yes"]);
     assert!(!ok(&["agents"]).contains("work"));
     let out = memscope(home.path())
         .args(["dump", "--agent", "work", "--store"])

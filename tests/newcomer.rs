@@ -194,3 +194,43 @@ async fn run_with_a_mistyped_agent_is_refused() {
         "nothing was sent to the model"
     );
 }
+
+#[test]
+fn help_says_that_no_subcommand_opens_the_tui_and_where_flags_go() {
+    let home = tempfile::tempdir().unwrap();
+    let out = memscope_cmd(home.path()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Without a subcommand, memscope opens the TUI"),
+        "{help}"
+    );
+    assert!(
+        help.contains("--provider") && help.contains("config.toml"),
+        "{help}"
+    );
+    assert!(
+        help.contains("Subcommand flags go after the subcommand"),
+        "{help}"
+    );
+}
+
+#[test]
+fn rust_log_is_heard_when_memscope_log_is_not_set() {
+    let run = |env: Option<(&str, &str)>| -> String {
+        let home = tempfile::tempdir().unwrap();
+        let (_d, store) = temp_store();
+        let mut cmd = memscope_cmd(home.path());
+        cmd.args(["archival", "insert", "x", "--store"])
+            .arg(&store)
+            .env_remove("RUST_LOG")
+            .env_remove("MEMSCOPE_LOG");
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        assert!(cmd.output().unwrap().status.success());
+        std::fs::read_to_string(home.path().join("state/memscope/memscope.log")).unwrap_or_default()
+    };
+    assert!(!run(None).contains("memscope starting"), "info by default");
+    assert!(run(Some(("RUST_LOG", "memscope=debug"))).contains("memscope starting"));
+    assert!(run(Some(("MEMSCOPE_LOG", "memscope=debug"))).contains("memscope starting"));
+}

@@ -342,8 +342,40 @@ pub fn agents_create(cfg: &Resolved, name: &str, out: &mut dyn Write) -> Outcome
     writeln!(out, "created agent '{name}'").map_err(out_err)
 }
 
-pub fn agents_delete(cfg: &Resolved, name: &str, out: &mut dyn Write) -> Outcome {
+/// Deletes an agent: with `yes`, at once; else only after a "y" typed on a terminal, and never
+/// from a script that did not say --yes.
+pub fn agents_delete(cfg: &Resolved, name: &str, yes: bool, out: &mut dyn Write) -> Outcome {
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
+    if !yes {
+        use std::io::IsTerminal;
+        let Some(a) = store
+            .agents()
+            .map_err(Failure::runtime)?
+            .into_iter()
+            .find(|a| a.name == name)
+        else {
+            return Err(Failure::runtime(format!(
+                "there is no agent named '{name}'"
+            )));
+        };
+        let what = format!(
+            "agent '{name}' and all its memory ({} messages, {} passages, {} steps)",
+            a.recall_count, a.archival_count, a.step
+        );
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::start(format!(
+                "not deleting {what}: pass --yes to delete without asking"
+            )));
+        }
+        eprint!("delete {what}? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::start(format!("cannot read the answer: {e}")))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return writeln!(out, "nothing was deleted").map_err(out_err);
+        }
+    }
     if !store.delete_agent(name).map_err(Failure::runtime)? {
         return Err(Failure::runtime(format!(
             "there is no agent named '{name}'"
