@@ -234,3 +234,40 @@ fn rust_log_is_heard_when_memscope_log_is_not_set() {
     assert!(run(Some(("RUST_LOG", "memscope=debug"))).contains("memscope starting"));
     assert!(run(Some(("MEMSCOPE_LOG", "memscope=debug"))).contains("memscope starting"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_help_pop_up_scrolls_with_the_usual_keys_and_stops_at_its_end() {
+    let (_d, path) = temp_store();
+    let server = Server::start(vec![]).await;
+    let mut rt = common::tui::runtime_on(&path, Some(client(&server))).await;
+    let press = |rt: &mut memscope::tui::Runtime<ratatui::backend::TestBackend>, k| {
+        rt.apply(AppEvent::Key(KeyEvent::new(k, KeyModifiers::NONE)));
+        rt.draw().unwrap();
+        screen(rt)
+    };
+    press(&mut rt, KeyCode::Esc);
+    let s = press(&mut rt, KeyCode::Char('?'));
+    assert!(
+        s.contains("Outside the input box") && s.contains("↓ more"),
+        "{s}"
+    );
+    let s = press(&mut rt, KeyCode::Char('G'));
+    assert!(
+        s.contains("Keys can be rebound") && !s.contains("↓ more"),
+        "{s}"
+    );
+    // One up from the end shows the line before the end: the scroll stopped at the end.
+    let s = press(&mut rt, KeyCode::Char('k'));
+    assert!(
+        !s.contains("Keys can be rebound") && s.contains("↓ more"),
+        "{s}"
+    );
+    for _ in 0..200 {
+        press(&mut rt, KeyCode::Char('j'));
+    }
+    let s = press(&mut rt, KeyCode::Char('k'));
+    assert!(s.contains("↓ more"), "j past the end does not pile up: {s}");
+    let s = press(&mut rt, KeyCode::Home);
+    assert!(s.contains("Outside the input box"), "{s}");
+    rt.shutdown().await.unwrap();
+}

@@ -264,6 +264,12 @@ impl App {
     /// size for paging, and a scroll kept within what there is to scroll.
     pub fn layout(&mut self, drawn: crate::tui::view::Drawn) {
         self.areas = drawn.areas;
+        // A pop-up never stays scrolled past its end (End, PageDown, j held down).
+        if let (Some(max), Some(Modal::Help { scroll } | Modal::Detail { scroll, .. })) =
+            (drawn.modal_scroll_max, self.modal.as_mut())
+        {
+            *scroll = (*scroll).min(max);
+        }
         if let Some((w, h)) = drawn.convo {
             self.convo_width = w;
             self.convo_height = h;

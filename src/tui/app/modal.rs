@@ -20,9 +20,12 @@ impl App {
                     self.modal = None
                 }
                 KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+                KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
                 KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
-                KeyCode::PageDown => *scroll += 10,
+                KeyCode::PageDown => *scroll = scroll.saturating_add(10),
+                KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+                // Kept within the text by the next frame's layout.
+                KeyCode::End | KeyCode::Char('G') => *scroll = u16::MAX,
                 _ => {}
             },
             Modal::EditCore {

@@ -43,6 +43,8 @@ pub struct Drawn {
     pub areas: Vec<(Focus, Rect)>,
     /// The conversation's text area, width × height, when it was drawn.
     pub convo: Option<(u16, u16)>,
+    /// How far the open help or detail pop-up can scroll (its text less what fits).
+    pub modal_scroll_max: Option<u16>,
 }
 
 pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
@@ -70,7 +72,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     }
     panes::status(frame, app, status);
     if app.modal.is_some() {
-        modal::draw(frame, app, area);
+        drawn.modal_scroll_max = modal::draw(frame, app, area);
     }
     drawn
 }

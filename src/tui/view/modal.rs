@@ -35,12 +35,39 @@ fn frame_block(title: String, theme: &Theme) -> Block<'static> {
         .style(theme.base())
 }
 
-pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+/// Draws `p` in `r` scrolled by `scroll`, kept within its text; says when there is more below.
+/// Returns how far it can scroll.
+fn scrolled(
+    frame: &mut Frame,
+    p: Paragraph<'_>,
+    block: Block<'static>,
+    scroll: u16,
+    r: Rect,
+    theme: &Theme,
+) -> u16 {
+    let total = p.line_count(r.width.saturating_sub(2));
+    let max = total.saturating_sub(r.height.saturating_sub(2) as usize) as u16;
+    let at = scroll.min(max);
+    let block = if at < max {
+        block.title_bottom(Line::from(Span::styled(
+            format!(
+                " ↓ more ({} of {total} lines) · g G top / end ",
+                at + r.height.saturating_sub(2)
+            ),
+            theme.dimmed(),
+        )))
+    } else {
+        block
+    };
+    frame.render_widget(p.block(block).scroll((at, 0)), r);
+    max
+}
+
+/// Draws the open pop-up; for help and details, how far they can scroll.
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
     let theme = app.theme.clone();
     let help_lines: Vec<(String, &'static str)> = app.keymap.help();
-    let Some(modal) = app.modal.as_ref() else {
-        return;
-    };
+    let modal = app.modal.as_ref()?;
     match modal {
         Modal::Steps(v) => super::steps::draw(frame, app, v, area),
         Modal::Help { scroll } => {
@@ -82,12 +109,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 "Keys can be rebound in the config file's [keys] table.",
                 theme.dimmed(),
             )));
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .block(frame_block("Help".into(), &theme))
-                    .scroll((*scroll, 0)),
+            return Some(scrolled(
+                frame,
+                Paragraph::new(lines).wrap(Wrap { trim: false }),
+                frame_block("Help".into(), &theme),
+                *scroll,
                 r,
-            );
+                &theme,
+            ));
         }
         Modal::Detail {
             title,
@@ -96,14 +125,16 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         } => {
             let r = centered(area, 80, 80);
             frame.render_widget(Clear, r);
-            frame.render_widget(
+            return Some(scrolled(
+                frame,
                 Paragraph::new(text::visible(body))
                     .style(Style::default().fg(theme.fg))
-                    .wrap(Wrap { trim: false })
-                    .scroll((*scroll, 0))
-                    .block(frame_block(format!("{title} · Esc closes"), &theme)),
+                    .wrap(Wrap { trim: false }),
+                frame_block(format!("{title} · Esc closes"), &theme),
+                *scroll,
                 r,
-            );
+                &theme,
+            ));
         }
         Modal::EditCore {
             label,
@@ -197,4 +228,5 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             );
         }
     }
+    None
 }
