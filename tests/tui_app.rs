@@ -241,7 +241,7 @@ async fn editing_a_core_block_saves_to_the_store_moves_the_budget_and_logs_it() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn esc_interrupts_a_call_in_flight_and_the_message_stays() {
+async fn ctrl_x_interrupts_a_call_in_flight_esc_does_not_and_the_message_stays() {
     let server = Server::start(vec![Reply::Hang, say("second try")]).await;
     let (_d, path) = temp_store();
     let mut rt = runtime(&server, &path).await;
@@ -251,10 +251,21 @@ async fn esc_interrupts_a_call_in_flight_and_the_message_stays() {
         .await
         .unwrap();
     assert!(screen(&rt).contains("waiting for the model"));
+    assert!(screen(&rt).contains("Ctrl-x interrupts"), "{}", screen(&rt));
+    // Esc leaves the input box, as its hint says, and interrupts nothing.
     press(&mut rt, KeyCode::Esc);
-    rt.until(|a| a.error.is_some() && idle(a)).await.unwrap();
-    assert!(screen(&rt).contains("interrupted"), "{}", screen(&rt));
+    assert_eq!(rt.app.focus, Focus::Conversation);
+    assert!(matches!(rt.app.run, RunState::Waiting { .. }));
     press(&mut rt, KeyCode::Char('i'));
+    ctrl(&mut rt, 'x');
+    rt.until(|a| idle(a) && a.notice.is_some()).await.unwrap();
+    assert!(
+        rt.app.error.is_none(),
+        "an interrupt is not shown as an error"
+    );
+    assert!(screen(&rt).contains("[interrupted]"), "{}", screen(&rt));
+    // Interrupted from the input box, it is still there to type in.
+    assert_eq!(rt.app.focus, Focus::Input);
     type_text(&mut rt, "again");
     press(&mut rt, KeyCode::Enter);
     rt.until(|a| a.convo.entries.iter().any(|e| e.kind == EntryKind::Agent))
@@ -501,7 +512,7 @@ async fn watch_mode_follows_a_store_that_another_process_writes() {
             .convo
             .entries
             .iter()
-            .any(|e| e.kind == EntryKind::Error && e.text.starts_with("interrupted")),
+            .any(|e| e.kind == EntryKind::System("interrupted")),
         "the writer's error shows in the watcher"
     );
     drop(stdin);

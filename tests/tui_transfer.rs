@@ -246,7 +246,7 @@ async fn slash_load_shows_progress_and_the_passages_arrive() {
     rt.draw().unwrap();
     let s = screen(&rt);
     assert!(
-        s.contains("loading 3/10 files · 42 passages · notes/plan.md · Esc stops"),
+        s.contains("loading 3/10 files · 42 passages · notes/plan.md · Ctrl-x stops"),
         "{s}"
     );
     rt.app.loading = None;

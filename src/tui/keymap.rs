@@ -44,6 +44,7 @@ pub enum Action {
     Rewrite,
     Copy,
     ReleaseMouse,
+    Interrupt,
 }
 
 /// (action, config name, description, default keys)
@@ -124,8 +125,14 @@ const TABLE: &[(Action, &str, &str, &[&str])] = &[
     (
         Action::Escape,
         "escape",
-        "close / interrupt the model call",
+        "close / clear a search / leave the selection",
         &["esc"],
+    ),
+    (
+        Action::Interrupt,
+        "interrupt",
+        "interrupt the model call, the paused chain or a load (also in the input box)",
+        &["ctrl-x"],
     ),
     (
         Action::Edit,

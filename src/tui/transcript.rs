@@ -152,6 +152,11 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
             if *kind == ErrorKind::EditRefused {
                 return false;
             }
+            // What the user stopped is part of the story, not a failure.
+            if *kind == ErrorKind::Interrupted {
+                convo.push(Entry::new(EntryKind::System("interrupted"), message));
+                return true;
+            }
             convo.push(Entry::new(EntryKind::Error, &format!("{kind}: {message}")));
         }
         EventKind::MessageNotSaved { text } => {

@@ -99,7 +99,8 @@ impl App {
             EventKind::Budget(b) => self.budget = b,
             EventKind::Error { kind, message } => {
                 let message = text::visible(&message);
-                if kind == ErrorKind::EditRefused {
+                // A refused edit, or what the user stopped: said, but not as a failure.
+                if matches!(kind, ErrorKind::EditRefused | ErrorKind::Interrupted) {
                     self.notice = Some(message);
                 } else {
                     self.error = Some(message);

@@ -61,10 +61,19 @@ impl App {
         self.set_focus(panes[((i + delta) % n + n) as usize % n as usize]);
     }
 
-    /// A model call, a paused chain or a load that Esc would stop.
+    /// A model call, a paused chain or a load that the interrupt key would stop.
     pub(super) fn waiting(&self) -> bool {
         matches!(self.run, RunState::Waiting { .. } | RunState::Paused { .. })
             || self.loading.is_some()
+    }
+
+    /// The interrupt key: stops what is running, or says there is nothing to stop.
+    pub(super) fn interrupt(&mut self) -> Vec<Effect> {
+        if self.waiting() {
+            return vec![Effect::Engine(Command::Interrupt)];
+        }
+        self.notice = Some("nothing is running to interrupt".into());
+        Vec::new()
     }
 
     pub(super) fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
@@ -89,12 +98,9 @@ impl App {
     pub(super) fn on_input_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         let alt = k.modifiers.contains(KeyModifiers::ALT);
         match k.code {
-            KeyCode::Esc => {
-                self.set_focus(Focus::Conversation);
-                if matches!(self.run, RunState::Waiting { .. }) || self.loading.is_some() {
-                    return vec![Effect::Engine(Command::Interrupt)];
-                }
-            }
+            // Esc only leaves the box, as its hint says; interrupting is a key of its own.
+            KeyCode::Esc => self.set_focus(Focus::Conversation),
+            _ if self.keymap.action(&k) == Some(Action::Interrupt) => return self.interrupt(),
             KeyCode::Enter if alt || k.modifiers.contains(KeyModifiers::SHIFT) => {
                 self.input.insert_newline()
             }
@@ -244,6 +250,7 @@ impl App {
                 }
             }
             Action::Open => self.open(),
+            Action::Interrupt => return self.interrupt(),
             Action::Copy => return self.copy(),
             Action::ReleaseMouse => return self.toggle_mouse(),
             Action::ToggleStepMode => {
@@ -273,8 +280,6 @@ impl App {
             Action::Escape => {
                 if self.stores.search.is_some() && self.focus == Focus::Stores {
                     self.stores.search = None;
-                } else if self.waiting() {
-                    return vec![Effect::Engine(Command::Interrupt)];
                 } else {
                     self.convo.selected = None;
                 }

@@ -92,7 +92,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
                 ("Enter", "send the message"),
                 ("Alt-Enter", "new line"),
                 ("↑ ↓", "earlier inputs (when the box is empty)"),
-                ("Esc", "to the panes (interrupts a model call in flight)"),
+                ("Esc", "to the panes"),
                 ("Ctrl-C", "quit, from anywhere"),
             ] {
                 lines.push(Line::from(vec![

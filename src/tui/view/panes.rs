@@ -316,8 +316,9 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
         },
         RunState::Waiting { trigger, .. } => Span::styled(
             format!(
-                " ⏳ waiting for the model {:.0}s ({trigger}) · Esc interrupts ",
-                app.elapsed().unwrap_or_default().as_secs_f64().floor()
+                " ⏳ waiting for the model {:.0}s ({trigger}) · {} interrupts ",
+                app.elapsed().unwrap_or_default().as_secs_f64().floor(),
+                k.key_for(Action::Interrupt)
             ),
             Style::default().fg(th.warning),
         ),
@@ -339,14 +340,15 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
     let state = match &app.loading {
         Some(p) => Span::styled(
             format!(
-                " ⇪ loading {}/{} files · {} passages{} · Esc stops ",
+                " ⇪ loading {}/{} files · {} passages{} · {} stops ",
                 p.files_done,
                 p.files,
                 p.passages,
                 p.current
                     .as_deref()
                     .map(|c| format!(" · {}", text::one_line(&text::visible(c), 40)))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                k.key_for(Action::Interrupt)
             ),
             Style::default().fg(th.accent),
         ),
