@@ -271,3 +271,20 @@ async fn the_help_pop_up_scrolls_with_the_usual_keys_and_stops_at_its_end() {
     assert!(s.contains("Outside the input box"), "{s}");
     rt.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_model_the_tui_says_where_it_looked_and_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("s.redb");
+    let cmd = format!(
+        "MEMSCOPE_PROBE=llamacpp=127.0.0.1:9 {} --store {}; sleep 30",
+        env!("CARGO_BIN_EXE_memscope"),
+        store.display()
+    );
+    let t = common::tmux::Tmux::start(&cmd, home.path());
+    let s = t
+        .wait_for("no model found: use --base-url or --provider")
+        .await;
+    // Where it looked follows (cut here at 120 columns).
+    assert!(s.contains("(no answer from llama.cpp"), "{s}");
+}

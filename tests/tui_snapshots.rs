@@ -472,10 +472,9 @@ fn without_a_model_the_status_bar_says_how_to_configure_one() {
     f.app.endpoint = None;
     let s = f.screen(120, 35);
     assert!(
-        s.lines()
-            .last()
-            .unwrap()
-            .contains("no model configured: pass --base-url"),
+        s.lines().last().unwrap().contains(
+            "no model configured: --base-url or --provider, OPENAI_BASE_URL, or the config file"
+        ),
         "{s}"
     );
 }

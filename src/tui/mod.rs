@@ -411,9 +411,23 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
         let feed = in_tx_for_probe.clone();
         let probe_cfg = cfg.clone();
         tokio::spawn(async move {
-            if let Some((provider, config)) = session::find_server(&probe_cfg).await {
-                let _ = feed.send(AppEvent::Loaded(app::Loaded::Found { provider, config }));
-            }
+            let loaded = match session::find_server(&probe_cfg).await {
+                Some((provider, config)) => app::Loaded::Found { provider, config },
+                // Say where it looked, so the next step is clear.
+                None => {
+                    let looked: Vec<String> =
+                        crate::providers::probe_targets(&|k| std::env::var(k).ok())
+                            .iter()
+                            .map(|(p, url)| format!("{} at {url}", p.label))
+                            .collect();
+                    app::Loaded::Done(format!(
+                        "no model found: use --base-url or --provider, or base_url in the config \
+                         file (no answer from {})",
+                        looked.join(", ")
+                    ))
+                }
+            };
+            let _ = feed.send(AppEvent::Loaded(loaded));
         });
     }
     // SIGTERM, SIGHUP, SIGINT: quit as the user would, so the terminal and the store are

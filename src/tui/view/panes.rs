@@ -305,7 +305,7 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
         ),
         _ if app.read_only => Span::styled(" watching (read-only)", th.dimmed()),
         _ => Span::styled(
-            " no model configured: pass --base-url or set OPENAI_BASE_URL (memory browsing and editing work)",
+            " no model configured: --base-url or --provider, OPENAI_BASE_URL, or the config file (memory browsing and editing work)",
             Style::default().fg(th.warning),
         ),
     };
@@ -395,9 +395,14 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::styled(format!(" {hints} "), th.dimmed()));
     }
     // The endpoint goes last: it never changes, so it is the first thing to lose to a narrow
-    // terminal (unless nothing is configured, which is worth saying first, a load's progress
-    // aside).
-    if app.model.is_none() && !app.read_only && !app.engine_stopped && app.loading.is_none() {
+    // terminal (unless nothing is configured, which is worth saying first, unless a load's
+    // progress or a notice has something newer to say).
+    if app.model.is_none()
+        && !app.read_only
+        && !app.engine_stopped
+        && app.loading.is_none()
+        && app.notice.is_none()
+    {
         spans.insert(1, endpoint);
     } else {
         spans.push(endpoint);
