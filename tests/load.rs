@@ -40,6 +40,18 @@ fn loader_of(
     agent.loader_for(plan, tokens).unwrap()
 }
 
+/// `memscope ARGS --store STORE` with `input` on stdin; it must succeed.
+async fn succeeds_with_input(home: &Path, store: &Path, args: &[&str], input: &str) {
+    let mut cmd = memscope_cmd(home);
+    cmd.args(args).arg("--store").arg(store);
+    let out = output_with_input(cmd, input.to_string()).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn passages(store: &Path) -> Vec<Passage> {
     Store::open(store).unwrap().archival("default").unwrap()
 }
@@ -210,14 +222,13 @@ fn a_directory_of_mixed_files_loads_once_and_reports_what_it_skipped() {
 async fn standard_input_loads_and_a_path_that_is_not_there_fails_plainly() {
     let home = tempfile::tempdir().unwrap();
     let (_d, store) = temp_store();
-    let mut cmd = memscope_cmd(home.path());
-    cmd.args(["load", "-", "--store"]).arg(&store);
-    let out = output_with_input(cmd, "# Piped\n\nText from a pipe.\n").await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds_with_input(
+        home.path(),
+        &store,
+        &["load", "-"],
+        "# Piped\n\nText from a pipe.\n",
+    )
+    .await;
     let held = passages(&store);
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].origin.as_ref().unwrap().path, "-");
@@ -233,14 +244,13 @@ async fn standard_input_loads_and_a_path_that_is_not_there_fails_plainly() {
 async fn archival_insert_dash_reads_standard_input() {
     let home = tempfile::tempdir().unwrap();
     let (_d, store) = temp_store();
-    let mut cmd = memscope_cmd(home.path());
-    cmd.args(["archival", "insert", "-", "--store"]).arg(&store);
-    let out = output_with_input(cmd, "the hives face south").await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds_with_input(
+        home.path(),
+        &store,
+        &["archival", "insert", "-"],
+        "the hives face south",
+    )
+    .await;
     let held = passages(&store);
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].text, "the hives face south");

@@ -47,7 +47,6 @@ pub async fn load(
         None => None,
     };
     let plan = read::plan(paths);
-    let files = plan.sources.len() + plan.skipped.len();
     let loader = agent
         .loader_for(plan, chunk_tokens)
         .map_err(Failure::runtime)?;
@@ -82,7 +81,7 @@ pub async fn load(
     if !json {
         writeln!(sink.out, "{}", summary.message).map_err(out_err)?;
     }
-    if files > 0 && summary.skipped == files {
+    if summary.files > 0 && summary.skipped == summary.files {
         return Err(Failure::runtime("none of the files could be loaded"));
     }
     Ok(())
