@@ -2,210 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 use memscope::cli as commands;
+use memscope::cli::args::{AgentsCmd, ArchivalCmd, Cli, Cmd, model_for, no_model_flags};
 use memscope::config::{self, CommonArgs, ModelArgs, Resolved};
 use memscope::session::Failure;
 use memscope::tui;
-
-#[derive(Parser)]
-#[command(
-    name = "memscope",
-    version,
-    about = "A terminal memory inspector for LLM agents that manage their own memory",
-    long_about = "A terminal memory inspector for LLM agents that manage their own memory \
-                  (MemGPT-style).\n\nWithout a subcommand, memscope opens the TUI on the \
-                  default store and agent. A model endpoint comes from --base-url or \
-                  --provider, OPENAI_BASE_URL / OPENAI_API_KEY, or the config file \
-                  (~/.config/memscope/config.toml, or MEMSCOPE_CONFIG); with none, memscope \
-                  looks for a local server (llama.cpp, Ollama, vLLM, LM Studio). Subcommand \
-                  flags go after the subcommand: `memscope load --agent work notes/`."
-)]
-struct Cli {
-    #[command(flatten)]
-    common: CommonArgs,
-    #[command(flatten)]
-    model: ModelArgs,
-    /// Colour theme: dark, light, high-contrast, or your own in the config dir's themes/.
-    #[arg(long)]
-    theme: Option<String>,
-    #[command(subcommand)]
-    command: Option<Cmd>,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Open the TUI read-only on a store another memscope process is writing, and follow it.
-    Watch {
-        #[arg(long)]
-        theme: Option<String>,
-    },
-    /// Read one user message per line on stdin; print every event as a JSON line on stdout.
-    Run {
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Print the agent's whole state.
-    Dump {
-        /// As one JSON document.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Read every record of the store and report any that cannot be read (exit 1 if some).
-    Check {
-        /// Move unreadable records aside into a quarantine table (never deleted), so the rest
-        /// is usable.
-        #[arg(long)]
-        repair: bool,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Seed or check archival memory by hand.
-    Archival {
-        #[command(subcommand)]
-        action: ArchivalCmd,
-    },
-    /// List, create or delete the agents in a store.
-    Agents {
-        #[command(subcommand)]
-        action: Option<AgentsCmd>,
-    },
-    /// List every model call of the agent (steps numbered as the events' `step`).
-    Steps {
-        #[arg(long)]
-        json: bool,
-    },
-    /// One model call: the request exactly as sent, the reply, the memory it left.
-    Step {
-        n: u64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// What changed in the context from step A to step B.
-    Diff {
-        a: u64,
-        b: u64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Make a new agent from this one as it was right after a step (the original is untouched).
-    Fork {
-        #[arg(long = "from-step")]
-        from_step: u64,
-        new_agent: String,
-    },
-    /// Take the agent back to right after a step; what it drops is kept as the agent NAME@undo-K.
-    Rewind {
-        #[arg(long = "to-step")]
-        to_step: u64,
-    },
-    /// Send the last user message again from the state before it (no duplicate message).
-    Retry {
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Drop the last user message and all that followed (kept as the agent NAME@undo-K).
-    Pop,
-    /// Replace the agent's last inner thought.
-    Rethink { text: String },
-    /// Replace what the agent last said with send_message.
-    Rewrite { text: String },
-    /// Write the agent out: a Markdown transcript (md), memscope's lossless JSON (json), or
-    /// Letta's Agent File (af).
-    Export {
-        #[arg(long, default_value = "json")]
-        format: memscope::transfer::Format,
-        /// Write to FILE (replaced only once the export is complete) instead of stdout.
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Load documents into archival memory: files, directories (recursively) or `-` for
-    /// stdin; text, Markdown, source code and HTML, split into passages of about
-    /// --chunk-tokens tokens (embedded when an embedding model is configured). What the agent
-    /// already holds is left out, so loading again adds only what changed.
-    Load {
-        #[arg(required = true)]
-        paths: Vec<std::path::PathBuf>,
-        /// The most tokens in one passage.
-        #[arg(long, default_value_t = memscope::transfer::load::DEFAULT_CHUNK_TOKENS)]
-        chunk_tokens: u32,
-        /// Print the load's events as JSON lines on stdout.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Make a new agent from a memscope JSON export or a Letta Agent File (current or legacy
-    /// schema); --agent names it (default: the name in the file). `-` reads stdin.
-    Import {
-        file: std::path::PathBuf,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Send a recorded step's request again, to this or another endpoint and model; nothing
-    /// is saved.
-    Replay {
-        #[arg(long)]
-        step: u64,
-        /// Send this JSON body instead of the recorded one (edit `memscope step N --json`'s
-        /// `request`).
-        #[arg(long)]
-        request: Option<std::path::PathBuf>,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-}
-
-#[derive(Subcommand)]
-enum ArchivalCmd {
-    /// Save TEXT as archival passages (`-` reads it from stdin).
-    Insert {
-        text: String,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Search archival memory the way the agent does.
-    Search {
-        query: String,
-        /// Page of results, 0 for the first.
-        #[arg(long, default_value_t = 0)]
-        page: usize,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Embed again, with the configured embedding model, every passage embedded with another
-    /// one (or none); progress goes to stderr.
-    Reembed {
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-}
-
-#[derive(Subcommand)]
-enum AgentsCmd {
-    List,
-    Create {
-        name: String,
-    },
-    /// Delete an agent and all its memory (asks first on a terminal; --yes otherwise).
-    Delete {
-        name: String,
-        /// Delete without asking.
-        #[arg(long)]
-        yes: bool,
-    },
-}
 
 fn init_logging() {
     let dir = config::state_dir();
@@ -259,9 +62,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for SafeLog {
 
 fn tui_options(cfg: &Resolved, theme: Option<String>, watch: bool) -> tui::TuiOptions {
     tui::TuiOptions {
-        theme: theme
-            .or_else(|| cfg.theme.clone())
-            .unwrap_or_else(|| "dark".into()),
+        theme: tui::theme::choose(
+            theme,
+            cfg.theme.clone(),
+            std::env::var("NO_COLOR").ok().as_deref(),
+        ),
         keys: cfg.keys.clone(),
         watch,
     }
@@ -275,18 +80,34 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
     let mut stdout = std::io::stdout();
     match cli.command {
         Some(Cmd::Run { model }) => {
-            let cfg = resolve(&cli.common, &model)?;
+            let cfg = resolve(&cli.common, &model_for(&cli.model, &model))?;
             commands::run(cfg, &mut stdout).await
         }
-        Some(Cmd::Dump { json, model }) => {
+        Some(Cmd::Dump { json, count }) => {
+            let model = model_for(&cli.model, &ModelArgs::from(&count));
             commands::dump(&resolve(&cli.common, &model)?, json, &mut stdout)
         }
-        Some(Cmd::Check { repair, model }) => {
-            commands::check(&resolve(&cli.common, &model)?, repair, &mut stdout)
+        Some(Cmd::Check { repair }) => {
+            no_model_flags(&cli.model, "check")?;
+            commands::check(&resolve(&cli.common, &cli.model)?, repair, &mut stdout)
         }
+        Some(Cmd::Completions { shell }) => {
+            let mut cmd = memscope::cli::args::command();
+            clap_complete::generate(shell, &mut cmd, "memscope", &mut stdout);
+            Ok(())
+        }
+        Some(Cmd::Man) => clap_mangen::Man::new(memscope::cli::args::command())
+            .render(&mut stdout)
+            .map_err(Failure::output),
         Some(Cmd::Archival {
             action: ArchivalCmd::Reembed { model },
-        }) => commands::archival_reembed(&resolve(&cli.common, &model)?, &mut stdout).await,
+        }) => {
+            commands::archival_reembed(
+                &resolve(&cli.common, &model_for(&cli.model, &model))?,
+                &mut stdout,
+            )
+            .await
+        }
         Some(Cmd::Archival {
             action: ArchivalCmd::Insert { text, model },
         }) => {
@@ -296,7 +117,12 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             } else {
                 text
             };
-            commands::archival_insert(&resolve(&cli.common, &model)?, &text, &mut stdout).await
+            commands::archival_insert(
+                &resolve(&cli.common, &model_for(&cli.model, &model))?,
+                &text,
+                &mut stdout,
+            )
+            .await
         }
         Some(Cmd::Archival {
             action:
@@ -308,7 +134,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 },
         }) => {
             commands::archival_search(
-                &resolve(&cli.common, &model)?,
+                &resolve(&cli.common, &model_for(&cli.model, &model))?,
                 &query,
                 page,
                 json,
@@ -317,6 +143,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             .await
         }
         Some(Cmd::Agents { action }) => {
+            no_model_flags(&cli.model, "agents")?;
             let cfg = resolve(&cli.common, &ModelArgs::default())?;
             match action {
                 None | Some(AgentsCmd::List) => commands::agents_list(&cfg, &mut stdout),
@@ -360,7 +187,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             commands::edit_reply(&resolve(&cli.common, &cli.model)?, true, &text, &mut stdout)
         }
         Some(Cmd::Retry { model }) => {
-            let cfg = resolve(&cli.common, &model)?;
+            let cfg = resolve(&cli.common, &model_for(&cli.model, &model))?;
             commands::run_commands(cfg, vec![memscope::engine::Command::Retry], &mut stdout).await
         }
         Some(Cmd::Replay {
@@ -370,7 +197,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             model,
         }) => {
             commands::replay(
-                &resolve(&cli.common, &model)?,
+                &resolve(&cli.common, &model_for(&cli.model, &model))?,
                 step,
                 request.as_deref(),
                 json,
@@ -379,7 +206,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             .await
         }
         Some(Cmd::Export { format, out, model }) => commands::export(
-            &resolve(&cli.common, &model)?,
+            &resolve(&cli.common, &model_for(&cli.model, &model))?,
             format,
             out.as_deref(),
             &mut stdout,
@@ -390,11 +217,11 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             json,
             model,
         }) => {
-            let cfg = resolve(&cli.common, &model)?;
+            let cfg = resolve(&cli.common, &model_for(&cli.model, &model))?;
             commands::load(&cfg, &paths, chunk_tokens, json, &mut stdout).await
         }
         Some(Cmd::Import { file, json, model }) => {
-            let cfg = resolve(&cli.common, &model)?;
+            let cfg = resolve(&cli.common, &model_for(&cli.model, &model))?;
             commands::import(&cfg, &file, cli.common.agent.as_deref(), json, &mut stdout)
         }
         Some(Cmd::Watch { theme }) => {

@@ -38,7 +38,15 @@ pub enum Command {
     Connect {
         client: crate::model::ClientConfig,
         provider: Option<&'static crate::providers::Provider>,
+        /// The model was chosen (`/model NAME`): keep it rather than taking the first one the
+        /// server lists.
+        keep_model: bool,
     },
+    /// Replace the agent's system instructions (None: memscope's own again). Recorded, and
+    /// undoable with [`Command::UndoInstructions`].
+    SetInstructions(Option<String>),
+    /// Put back the instructions the last change replaced.
+    UndoInstructions,
     /// Finish what is queued, then stop (end of input).
     Shutdown,
     /// Stop now (a signal): the step in flight is dropped as for `Interrupt`, and nothing queued
@@ -304,6 +312,15 @@ pub enum EventKind {
         chars: usize,
         limit: usize,
         source: EditSource,
+    },
+    /// The system instructions were changed by hand (or an earlier change undone).
+    InstructionsEdited {
+        /// The instructions now at the head of the system message.
+        instructions: String,
+        /// The agent's own (false: memscope's default).
+        custom: bool,
+        /// This undid the change before it.
+        undo: bool,
     },
     /// Archival memory was changed by hand.
     ArchivalEdited {

@@ -125,10 +125,10 @@ fn no_such_agent(
 }
 
 /// Opens an agent that must exist already (readers: dump, archival search, watch), naming the
-/// agents the store has when it is not there.
+/// agents the store has when it is not there (exit 2, as for every command).
 pub fn open_existing(cfg: &Resolved, store: impl Into<Arc<Store>>) -> Result<Agent, Failure> {
     let store = store.into();
-    no_such_agent(cfg, &store, Failure::runtime)?;
+    no_such_agent(cfg, &store, Failure::start)?;
     Agent::open(store, &cfg.agent, cfg.engine.clone()).map_err(Failure::runtime)
 }
 

@@ -196,7 +196,7 @@ async fn run_with_a_mistyped_agent_is_refused() {
 }
 
 #[test]
-fn help_says_that_no_subcommand_opens_the_tui_and_where_flags_go() {
+fn help_says_that_no_subcommand_opens_the_tui_what_to_set_and_the_exit_codes() {
     let home = tempfile::tempdir().unwrap();
     let out = memscope_cmd(home.path()).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
@@ -208,10 +208,90 @@ fn help_says_that_no_subcommand_opens_the_tui_and_where_flags_go() {
         help.contains("--provider") && help.contains("config.toml"),
         "{help}"
     );
+    for said in [
+        "MEMSCOPE_CONFIG",
+        "MEMSCOPE_LOG",
+        "RUST_LOG",
+        "NO_COLOR",
+        "Exit status:",
+    ] {
+        assert!(help.contains(said), "{said} not in:\n{help}");
+    }
+    // A read-only command lists only the model flags it acts on.
+    let out = memscope_cmd(home.path())
+        .args(["dump", "--help"])
+        .output()
+        .unwrap();
+    let dump = String::from_utf8_lossy(&out.stdout);
+    assert!(dump.contains("--context-window"), "{dump}");
     assert!(
-        help.contains("Subcommand flags go after the subcommand"),
-        "{help}"
+        !dump.contains("--tool-mode") && !dump.contains("--base-url"),
+        "{dump}"
     );
+}
+
+#[test]
+fn completions_and_a_man_page_are_printed() {
+    let home = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = memscope_cmd(home.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("memscope") && script.contains("rewind"),
+            "{shell}: {script}"
+        );
+    }
+    let out = memscope_cmd(home.path())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+    let out = memscope_cmd(home.path()).arg("man").output().unwrap();
+    let man = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH memscope"),
+        "{man}"
+    );
+    assert!(
+        man.contains("Exit status"),
+        "the man page has the exit codes"
+    );
+}
+
+#[test]
+fn one_failure_has_one_exit_code_in_every_command() {
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("s.redb");
+    // The store exists (with its default agent) but has no agent "nobody".
+    let (code, _, _) = memscope_on(home.path(), &store, &["agents", "create", "someone"]);
+    assert_eq!(code, 0);
+    for args in [
+        &["dump", "--agent", "nobody"][..],
+        &["steps", "--agent", "nobody"],
+        &["export", "--agent", "nobody"],
+        &["archival", "search", "x", "--agent", "nobody"],
+        &["pop", "--agent", "nobody"],
+    ] {
+        let (code, _, err) = memscope_on(home.path(), &store, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("no agent named 'nobody'"), "{args:?}: {err}");
+    }
+    // Model flags before a command that talks to no model are refused, not ignored.
+    let (code, _, err) = memscope_on(
+        home.path(),
+        &store,
+        &["--base-url", "http://127.0.0.1:9/v1", "check"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("talks to no model"), "{err}");
 }
 
 #[test]

@@ -36,6 +36,8 @@ fn app() -> App {
         policy: "native tools · text is thought".into(),
         step: 0,
         now: Instant::now(),
+        instructions: memscope::engine::BASE_INSTRUCTIONS.into(),
+        instructions_custom: false,
     })
 }
 

@@ -90,6 +90,8 @@ impl Fixture {
             policy: "native tools · text is thought".into(),
             step: 0,
             now: t0,
+            instructions: memscope::engine::BASE_INSTRUCTIONS.into(),
+            instructions_custom: false,
         });
         let mut f = Fixture { app, t0 };
         f.conversation();

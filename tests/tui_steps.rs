@@ -79,6 +79,8 @@ fn app(read_only: bool) -> App {
         policy: "native tools · text is thought".into(),
         step: 3,
         now: Instant::now(),
+        instructions: memscope::engine::BASE_INSTRUCTIONS.into(),
+        instructions_custom: false,
     })
 }
 

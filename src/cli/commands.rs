@@ -354,9 +354,7 @@ pub fn agents_delete(cfg: &Resolved, name: &str, yes: bool, out: &mut dyn Write)
             .into_iter()
             .find(|a| a.name == name)
         else {
-            return Err(Failure::runtime(format!(
-                "there is no agent named '{name}'"
-            )));
+            return Err(Failure::start(format!("there is no agent named '{name}'")));
         };
         let what = format!(
             "agent '{name}' and all its memory ({} messages, {} passages, {} steps)",
@@ -377,9 +375,7 @@ pub fn agents_delete(cfg: &Resolved, name: &str, yes: bool, out: &mut dyn Write)
         }
     }
     if !store.delete_agent(name).map_err(Failure::runtime)? {
-        return Err(Failure::runtime(format!(
-            "there is no agent named '{name}'"
-        )));
+        return Err(Failure::start(format!("there is no agent named '{name}'")));
     }
     writeln!(out, "deleted agent '{name}' and all its memory").map_err(out_err)
 }

@@ -10,6 +10,7 @@
 //! message per line and prints every engine event as one JSON object per line; it uses the same
 //! engine and channels as the TUI.
 
+pub mod args;
 mod commands;
 mod history;
 mod input;

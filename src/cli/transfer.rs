@@ -53,7 +53,7 @@ pub fn export(
 ) -> Outcome {
     let store = open_reader(&cfg.store).map_err(Failure::start)?;
     if store.load_agent(&cfg.agent)?.is_none() {
-        return Err(Failure::runtime(format!(
+        return Err(Failure::start(format!(
             "there is no agent named '{}' in {}",
             cfg.agent,
             cfg.store.display()

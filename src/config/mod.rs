@@ -33,30 +33,55 @@ pub struct CommonArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Flags for talking to a model.
+fn providers() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(crate::providers::PROVIDERS.iter().map(|p| p.name))
+}
+
+/// Flags for counting tokens in a command that talks to no model (`dump`).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct ModelArgs {
-    /// Provider preset: openai, llamacpp, ollama, vllm, lmstudio, openrouter.
+pub struct CountArgs {
+    /// The model whose tokenizer counts the budget.
     #[arg(long)]
+    pub model: Option<String>,
+    /// Context window in tokens.
+    #[arg(long)]
+    pub context_window: Option<u32>,
+}
+
+impl From<&CountArgs> for ModelArgs {
+    fn from(c: &CountArgs) -> Self {
+        ModelArgs {
+            model: c.model.clone(),
+            context_window: c.context_window,
+            ..Default::default()
+        }
+    }
+}
+
+/// Flags for talking to a model.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args)]
+pub struct ModelArgs {
+    /// Provider preset (its base URL and what its server can do).
+    #[arg(long, value_parser = providers())]
     pub provider: Option<String>,
     /// OpenAI-compatible base URL including /v1, e.g. http://127.0.0.1:8080/v1.
     #[arg(long)]
     pub base_url: Option<String>,
     /// How function calls travel: native (the server's tools) or json (MemGPT's JSON replies).
     /// Saved with the agent.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["native", "json"]))]
     pub tool_mode: Option<String>,
     /// What text without a function call is: thought (wait for the user) or message (deliver
     /// it). Saved with the agent.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["thought", "message"]))]
     pub no_tool_reply: Option<String>,
     /// tool_choice in native mode: auto or required. Saved with the agent.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["auto", "required"]))]
     pub tool_choice: Option<String>,
     /// How core-memory edits reach the model: recompile (the system message is built again at
     /// once, MemGPT's way) or append (a memory-update event in the queue, folded into the
     /// system message at the next flush; keeps the prompt prefix cached). Saved with the agent.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["recompile", "append"]))]
     pub core_edits: Option<String>,
     /// Stream replies (server-sent events): true or false.
     #[arg(long)]
@@ -78,7 +103,7 @@ pub struct ModelArgs {
     pub timeout: Option<f64>,
     /// Token counter: auto (the server's tokenizer where it has one, else tiktoken) or local
     /// (tiktoken only).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["auto", "local"]))]
     pub token_counter: Option<String>,
     /// Embedding model for archival memory (enables ranking by meaning).
     #[arg(long)]
@@ -86,6 +111,30 @@ pub struct ModelArgs {
     /// Base URL of the embedding server, when it is not the chat server.
     #[arg(long)]
     pub embedding_base_url: Option<String>,
+}
+
+impl ModelArgs {
+    /// These flags, with `other`'s filling in what these leave unset.
+    pub fn or(self, other: &ModelArgs) -> ModelArgs {
+        let o = other.clone();
+        ModelArgs {
+            provider: self.provider.or(o.provider),
+            base_url: self.base_url.or(o.base_url),
+            tool_mode: self.tool_mode.or(o.tool_mode),
+            no_tool_reply: self.no_tool_reply.or(o.no_tool_reply),
+            tool_choice: self.tool_choice.or(o.tool_choice),
+            core_edits: self.core_edits.or(o.core_edits),
+            stream: self.stream.or(o.stream),
+            model: self.model.or(o.model),
+            context_window: self.context_window.or(o.context_window),
+            chain_cap: self.chain_cap.or(o.chain_cap),
+            max_tokens: self.max_tokens.or(o.max_tokens),
+            timeout: self.timeout.or(o.timeout),
+            token_counter: self.token_counter.or(o.token_counter),
+            embedding_model: self.embedding_model.or(o.embedding_model),
+            embedding_base_url: self.embedding_base_url.or(o.embedding_base_url),
+        }
+    }
 }
 
 /// The config file (TOML). Every key is optional.

@@ -277,7 +277,12 @@ impl Chain {
                 self.stopping = true;
                 self.end(Ended::AtGate, out)
             }
-            (State::Gated { trigger }, c @ Command::EditCore { .. }) => {
+            (
+                State::Gated { trigger },
+                c @ (Command::EditCore { .. }
+                | Command::SetInstructions(_)
+                | Command::UndoInstructions),
+            ) => {
                 let trigger = trigger.clone();
                 out.push(Action::Side(c));
                 out.push(Action::Pause(trigger));

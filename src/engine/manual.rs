@@ -1,12 +1,12 @@
 //! Changes the user makes by hand, outside any model step: editing a core block, adding or
-//! deleting archival passages, embedding passages again.
+//! deleting archival passages, embedding passages again, changing the system instructions.
 //!
 //! Contract: these are the only ways a face changes memory. The engine task runs them for the
 //! TUI's and `run`'s commands, and the one-shot commands (`archival insert`, `archival
 //! reembed`) call the same methods on an agent they opened for writing. Each one commits in one
 //! transaction and returns what to report, or why it was refused (nothing is written then).
 
-use super::agent::Agent;
+use super::agent::{Agent, BASE_INSTRUCTIONS};
 use super::exec::{Effects, Embeds};
 use crate::memory::Passage;
 use crate::protocol::{EditSource, EventKind};
@@ -43,6 +43,23 @@ impl Agent {
         self.stage(&shown);
         self.commit(update.as_slice(), &[], &[], None)?;
         Ok(Ok(shown))
+    }
+
+    /// Adds a core block (a manual edit), refused when the label is taken or the text is over
+    /// the usual limit.
+    pub fn add_block_by_hand(&mut self, label: &str, value: &str) -> Manual {
+        if self.state.core.get(label).is_some() {
+            return Ok(Err(format!(
+                "there is already a core block named '{label}'"
+            )));
+        }
+        let block = crate::memory::Block::new(label, "");
+        self.state.core.blocks.push(block);
+        let done = self.edit_core_by_hand(label, value)?;
+        if done.is_err() {
+            self.state.core.blocks.retain(|b| b.label != label);
+        }
+        Ok(done)
     }
 
     /// Saves text as archival passages (chunked; embedded when `embeds` holds vectors).
@@ -120,5 +137,59 @@ impl Agent {
             },
         )?;
         Ok(true)
+    }
+}
+
+impl Agent {
+    /// Replaces the system instructions (None: memscope's own). The old text is kept for
+    /// [`Agent::undo_instructions`]; the change is journaled and the system message rebuilt
+    /// (the model reads the new instructions from the next call on).
+    pub fn set_instructions_by_hand(&mut self, new: Option<String>) -> Manual {
+        let new = new.filter(|t| t.trim() != BASE_INSTRUCTIONS.trim());
+        if let Some(t) = &new
+            && t.trim().is_empty()
+        {
+            return Ok(Err(
+                "the instructions cannot be empty (reset gives memscope's own back)".into(),
+            ));
+        }
+        if new == self.state.instructions {
+            return Ok(Err("the instructions are already that".into()));
+        }
+        let old = std::mem::replace(&mut self.state.instructions, new);
+        self.state.instructions_undo.push(old);
+        let over = self
+            .state
+            .instructions_undo
+            .len()
+            .saturating_sub(crate::memory::INSTRUCTIONS_UNDO);
+        self.state.instructions_undo.drain(..over);
+        self.instructions_changed(false)
+    }
+
+    /// Puts back the instructions the last change replaced.
+    pub fn undo_instructions(&mut self) -> Manual {
+        let Some(old) = self.state.instructions_undo.pop() else {
+            return Ok(Err("no change of the instructions to undo".into()));
+        };
+        self.state.instructions = old;
+        self.instructions_changed(true)
+    }
+
+    fn instructions_changed(&mut self, undo: bool) -> Manual {
+        self.base_tokens = std::sync::OnceLock::new();
+        self.recompile(if undo {
+            "instructions restored by the user"
+        } else {
+            "instructions edited by the user"
+        });
+        let shown = EventKind::InstructionsEdited {
+            instructions: self.base_instructions().to_string(),
+            custom: self.state.instructions.is_some(),
+            undo,
+        };
+        self.stage(&shown);
+        self.commit(&[], &[], &[], None)?;
+        Ok(Ok(shown))
     }
 }

@@ -33,7 +33,7 @@ pub mod step;
 pub use crate::protocol::{
     Command, EditSource, ErrorKind, Event, EventKind, Status, Trigger, WarningKind,
 };
-pub use agent::Agent;
+pub use agent::{Agent, BASE_INSTRUCTIONS};
 pub use flush::KEEP_LAST;
 pub use run::{EngineHandle, spawn, spawn_with};
 pub use settings::{EngineSettings, WindowSource};

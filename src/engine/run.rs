@@ -326,7 +326,19 @@ impl Engine {
                 Ok(shown) => self.send(shown),
                 Err(why) => self.emit_error(ErrorKind::EditRefused, why),
             },
-            Command::Connect { client, provider } => self.connect(client, provider).await,
+            Command::Connect {
+                client,
+                provider,
+                keep_model,
+            } => self.connect(client, provider, keep_model).await,
+            Command::SetInstructions(text) => {
+                let done = self.agent.set_instructions_by_hand(text)?;
+                self.report_manual(done);
+            }
+            Command::UndoInstructions => {
+                let done = self.agent.undo_instructions()?;
+                self.report_manual(done);
+            }
             Command::Load {
                 paths,
                 chunk_tokens,
@@ -340,6 +352,7 @@ impl Engine {
         &mut self,
         client: crate::model::ClientConfig,
         provider: Option<&'static crate::providers::Provider>,
+        keep_model: bool,
     ) {
         match ModelClient::new(client) {
             Ok(client) => {
@@ -350,7 +363,13 @@ impl Engine {
                     self.agent.settings.json_format = p.json_format;
                     self.agent.settings.stream_usage = p.stream_usage;
                 }
-                self.discover(true).await;
+                if keep_model {
+                    let model = self.client.as_ref().map(|c| c.model().to_string());
+                    if let Some(m) = model {
+                        self.agent.set_model(&m);
+                    }
+                }
+                self.discover(!keep_model).await;
                 self.emit_ready();
                 self.find_tokenizer().await;
             }
@@ -455,13 +474,19 @@ impl Engine {
     }
 
     fn edit_core(&mut self, label: &str, value: &str) -> Result<(), StoreError> {
-        match self.agent.edit_core_by_hand(label, value)? {
+        let done = self.agent.edit_core_by_hand(label, value)?;
+        self.report_manual(done);
+        Ok(())
+    }
+
+    /// Reports a manual change made (with the budget it leaves) or why it was refused.
+    fn report_manual(&mut self, done: Result<EventKind, String>) {
+        match done {
             Ok(shown) => {
                 self.send(shown);
                 self.emit_budget();
             }
             Err(why) => self.emit_error(ErrorKind::EditRefused, why),
         }
-        Ok(())
     }
 }

@@ -18,6 +18,6 @@ pub use archival::{Origin, Passage};
 pub use core::{Block, CoreMemory, EditError};
 pub use message::{Message, MessageKind, Role, ToolCall};
 pub use state::{
-    AgentPolicy, AgentState, CompiledSystem, CoreEdits, NoToolReply, RequestRecord, SavedPrompt,
-    SavedWindow, StepTrace, Summary, ToolChoice, ToolMode, TraceResult,
+    AgentPolicy, AgentState, CompiledSystem, CoreEdits, INSTRUCTIONS_UNDO, NoToolReply,
+    RequestRecord, SavedPrompt, SavedWindow, StepTrace, Summary, ToolChoice, ToolMode, TraceResult,
 };

@@ -102,7 +102,14 @@ pub struct AgentState {
     /// (kept from an imported agent; none for memscope's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
+    /// What each change of the instructions replaced, oldest first (for undo; at most
+    /// [`INSTRUCTIONS_UNDO`] kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instructions_undo: Vec<Option<String>>,
 }
+
+/// How many changes of the instructions can be undone.
+pub const INSTRUCTIONS_UNDO: usize = 32;
 
 /// A context window as saved with the agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +282,7 @@ impl AgentState {
             commits: 0,
             no_login: false,
             instructions: None,
+            instructions_undo: Vec::new(),
         }
     }
 }

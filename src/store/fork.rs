@@ -5,7 +5,7 @@
 //! it (passages inserted later are absent, passages deleted later are back), and the shared
 //! texts. A rewind is, in one transaction, a whole copy of the agent under a backup name, then
 //! the agent replaced by a fork of that copy: nothing it drops is lost. The original of a fork
-//! is never written.
+//! is never written. A rename is a whole fork and the original's deletion, in one transaction.
 
 use redb::{ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 
@@ -136,6 +136,17 @@ impl Store {
         self.located((|| {
             let tx = self.begin_write()?;
             fork_in(&tx, src, dst, cut)?;
+            tx.commit()
+        })())
+    }
+
+    /// `src` under the name `dst`, whole (recall, traces, journal, archival), in one
+    /// transaction: nothing is left under the old name, nothing is lost.
+    pub fn rename_agent(&self, src: &str, dst: &str) -> Result<()> {
+        self.located((|| {
+            let tx = self.begin_write()?;
+            fork_in(&tx, src, dst, None)?;
+            delete_in(&tx, src)?;
             tx.commit()
         })())
     }

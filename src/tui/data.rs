@@ -87,6 +87,19 @@ fn load_inner(
     use crate::engine::history::{diff, view};
     let missing = |key: u64| crate::store::StoreError::Decode(format!("there is no trace {key}"));
     Ok(match what {
+        Load::Agents => Loaded::Agents(
+            store
+                .agents()?
+                .into_iter()
+                .map(|a| super::app::AgentRow {
+                    name: text::visible(&a.name),
+                    steps: a.step,
+                    messages: a.recall_count,
+                    passages: a.archival_count,
+                    created: a.created_at.format(TIME).to_string(),
+                })
+                .collect(),
+        ),
         Load::Steps { before } => Loaded::Steps {
             before: *before,
             rows: view::rows(store, agent, *before, STEPS_PAGE)?,

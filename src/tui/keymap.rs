@@ -45,6 +45,8 @@ pub enum Action {
     Copy,
     ReleaseMouse,
     Interrupt,
+    Agents,
+    Instructions,
 }
 
 /// (action, config name, description, default keys)
@@ -158,6 +160,18 @@ const TABLE: &[(Action, &str, &str, &[&str])] = &[
         "switch_tab",
         "switch archival / recall",
         &["left", "right", "h", "l"],
+    ),
+    (
+        Action::Agents,
+        "agents",
+        "agents: switch, new, rename, delete",
+        &["A"],
+    ),
+    (
+        Action::Instructions,
+        "instructions",
+        "the agent's system instructions (read, change)",
+        &["I"],
     ),
     (
         Action::Steps,

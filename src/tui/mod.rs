@@ -9,6 +9,7 @@
 //! engine that stops on its own is reported and the UI stays up to quit. The draw path never
 //! waits on the network or the disk.
 
+pub mod agents;
 pub mod app;
 pub mod control;
 pub mod convo;
@@ -69,6 +70,13 @@ pub struct Runtime<B: Backend> {
     pub jobs: jobs::Jobs,
     /// The clipboard and the mouse (the real terminal, or a test's writer).
     pub control: control::Control,
+    /// The settings the session started with (to open another agent, to change the model);
+    /// without them agents and models cannot be changed from the TUI.
+    pub session: Option<Resolved>,
+    /// The connection in use (the one configured, found, or changed to).
+    pub client: Option<ClientConfig>,
+    /// An agent operation to carry out after this batch of events.
+    pending: Option<app::AgentOp>,
 }
 
 /// The shortest time between two frames while events stream in (about 60 a second).
@@ -104,6 +112,9 @@ impl<B: Backend> Runtime<B> {
             engine_failure: None,
             jobs: jobs::Jobs::default(),
             control: control::Control::to_writer(Box::new(std::io::sink())),
+            session: None,
+            client: None,
+            pending: None,
         }
     }
 
@@ -134,15 +145,41 @@ impl<B: Backend> Runtime<B> {
 
     /// Applies one event and carries out its effects; false once the app quits.
     pub fn apply(&mut self, ev: AppEvent) -> bool {
+        // The model the engine settled on (asked of the server) is the one a restart keeps.
+        if let AppEvent::Engine(crate::engine::Event {
+            kind: crate::protocol::EventKind::Ready { model: Some(m), .. },
+            ..
+        }) = &ev
+            && let Some(c) = self.client.as_mut()
+        {
+            c.model = m.clone();
+        }
         let fx = self.app.update(ev, Instant::now());
         self.run_effects(fx);
         !self.app.quit
     }
 
+    /// Lets the TUI switch agents and models, with the settings the session started with and
+    /// the connection in use.
+    pub fn with_session(mut self, cfg: Resolved) -> Self {
+        self.client = cfg.client.clone();
+        self.session = Some(cfg);
+        self
+    }
+
+    fn send(&mut self, cmd: Command) {
+        self.run_effects(vec![Effect::Engine(cmd)]);
+    }
+
     fn run_effects(&mut self, fx: Vec<Effect>) {
         for e in fx {
             match e {
+                Effect::Agent(op) => self.pending = Some(op),
+                Effect::Model { endpoint, model } => self.change_model(endpoint, model),
                 Effect::Engine(cmd) => {
+                    if let Command::Connect { client, .. } = &cmd {
+                        self.client = Some(client.clone());
+                    }
                     if let Some(h) = &self.engine {
                         let _ = h.commands.send(cmd);
                     } else if self.engine_failure.is_some() {
@@ -191,6 +228,11 @@ impl<B: Backend> Runtime<B> {
     /// waiting, then redraws once. Redraws are coalesced: at once after input, else at most one
     /// a [`FRAME`] (a streamed reply arrives as many small events). False once the app quits.
     pub async fn step(&mut self) -> Result<bool, String> {
+        if let Some(op) = self.pending.take() {
+            self.agent_op(op).await;
+            self.draw()?;
+            return Ok(!self.app.quit);
+        }
         let ev = self.next_event().await;
         let mut input = ev.is_input();
         let mut go_on = self.apply(ev);
@@ -349,6 +391,8 @@ pub fn initial_app(
         step: agent.state.step,
         policy: agent.state.policy.describe(),
         now: Instant::now(),
+        instructions: agent.base_instructions().to_string(),
+        instructions_custom: agent.state.instructions.is_some(),
     })
 }
 
@@ -440,7 +484,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
             }
         }
     });
-    let mut rt = Runtime::new(
+    let rt = Runtime::new(
         terminal,
         app,
         store.clone(),
@@ -448,6 +492,11 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
         engine,
         Some(in_rx),
     );
+    let mut rt = if opts.watch {
+        rt
+    } else {
+        rt.with_session(cfg.clone())
+    };
     rt.control = control::Control::terminal();
     rt.jobs.secret = cfg.client.as_ref().and_then(|c| c.api_key.clone());
     rt.jobs.info = crate::transfer::agent_file::ModelInfo::of(cfg.client.as_ref());

@@ -27,6 +27,7 @@ pub enum Kind {
     Steps,
     /// A step's detail or a diff.
     Step,
+    Agents,
 }
 
 /// A read to run.
@@ -46,6 +47,7 @@ impl Read {
             Read::Load(Load::Search { .. }) => Kind::Search,
             Read::Load(Load::Steps { .. }) => Kind::Steps,
             Read::Load(Load::StepDetail { .. } | Load::StepDiff { .. }) => Kind::Step,
+            Read::Load(Load::Agents) => Kind::Agents,
         }
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! Contract: [`Theme::load`] finds a theme by name (user themes first), and every field must
 //! parse as a colour, so a bad theme is a clear error at start rather than a garbled screen.
+//! `mono` (chosen when `NO_COLOR` is set) draws no colour at all: the terminal's own colours,
+//! with selection shown reversed and the budget bar's sections told apart by their glyphs.
 
 use std::path::Path;
 
@@ -16,7 +18,19 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "high-contrast",
         include_str!("../../themes/high-contrast.toml"),
     ),
+    ("mono", include_str!("../../themes/mono.toml")),
 ];
+
+/// The theme to use: the one named on the command line, else monochrome when `NO_COLOR` is set
+/// to anything (<https://no-color.org>), else the config file's, else `dark`.
+pub fn choose(flag: Option<String>, config: Option<String>, no_color: Option<&str>) -> String {
+    match (flag, no_color.filter(|v| !v.is_empty()), config) {
+        (Some(t), _, _) => t,
+        (None, Some(_), _) => "mono".into(),
+        (None, None, Some(t)) => t,
+        (None, None, None) => "dark".into(),
+    }
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +81,8 @@ pub struct Theme {
     pub selected_bg: Color,
     /// Budget bar colours: system, functions, core, summary, messages, free.
     pub sections: [Color; 6],
+    /// No colour at all (every colour is the terminal's default).
+    pub mono: bool,
 }
 
 fn color(field: &str, v: &str) -> Result<Color, String> {
@@ -77,7 +93,7 @@ fn color(field: &str, v: &str) -> Result<Color, String> {
 impl Theme {
     pub fn parse(text: &str) -> Result<Theme, String> {
         let f: ThemeFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        Ok(Theme {
+        let mut t = Theme {
             name: f.name.clone(),
             fg: color("fg", &f.fg)?,
             bg: color("bg", &f.bg)?,
@@ -103,7 +119,40 @@ impl Theme {
                 color("section_messages", &f.section_messages)?,
                 color("section_free", &f.section_free)?,
             ],
-        })
+            mono: false,
+        };
+        t.mono = [
+            t.fg,
+            t.bg,
+            t.dim,
+            t.accent,
+            t.border,
+            t.border_focus,
+            t.user,
+            t.agent,
+            t.thought,
+            t.system,
+            t.function,
+            t.ok,
+            t.failed,
+            t.warning,
+            t.error,
+            t.selected_bg,
+        ]
+        .into_iter()
+        .chain(t.sections)
+        .all(|c| c == Color::Reset);
+        Ok(t)
+    }
+
+    /// The glyph each budget section is drawn with: distinct ones without colour, so the
+    /// sections stay apart.
+    pub fn section_glyphs(&self) -> [&'static str; 6] {
+        if self.mono {
+            ["█", "▓", "▒", "░", "▚", "·"]
+        } else {
+            ["█", "█", "█", "█", "█", "·"]
+        }
     }
 
     pub fn default_theme() -> Theme {
@@ -140,11 +189,16 @@ impl Theme {
     }
 
     pub fn border(&self, focused: bool) -> Style {
-        Style::default().fg(if focused {
+        let s = Style::default().fg(if focused {
             self.border_focus
         } else {
             self.border
-        })
+        });
+        if focused && self.mono {
+            s.add_modifier(Modifier::BOLD)
+        } else {
+            s
+        }
     }
 
     pub fn title(&self, focused: bool) -> Style {
@@ -157,9 +211,14 @@ impl Theme {
     }
 
     pub fn selected(&self) -> Style {
-        Style::default()
+        let s = Style::default()
             .bg(self.selected_bg)
-            .add_modifier(Modifier::BOLD)
+            .add_modifier(Modifier::BOLD);
+        if self.mono {
+            s.add_modifier(Modifier::REVERSED)
+        } else {
+            s
+        }
     }
 }
 
@@ -177,5 +236,16 @@ mod tests {
             .replace("fg = \"#d0d0d0\"", "fg = \"blurple\"");
         assert!(Theme::parse(&bad).unwrap_err().contains("fg = \"blurple\""));
         assert!(Theme::load("nope", None).is_err());
+        assert!(Theme::load("mono", None).unwrap().mono);
+        assert!(!Theme::default_theme().mono);
+    }
+
+    #[test]
+    fn no_color_picks_mono_unless_a_theme_is_named() {
+        assert_eq!(choose(None, None, Some("1")), "mono");
+        assert_eq!(choose(None, Some("light".into()), Some("1")), "mono");
+        assert_eq!(choose(Some("light".into()), None, Some("1")), "light");
+        assert_eq!(choose(None, Some("light".into()), Some("")), "light");
+        assert_eq!(choose(None, None, None), "dark");
     }
 }

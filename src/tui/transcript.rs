@@ -120,6 +120,35 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
             manual: true,
             repairs: Vec::new(),
         }),
+        EventKind::InstructionsEdited {
+            instructions,
+            custom,
+            undo,
+        } => {
+            let what = format!(
+                "{} {} characters{}",
+                if *undo {
+                    "the instructions are back as before the last change:"
+                } else {
+                    "the instructions were changed:"
+                },
+                instructions.chars().count(),
+                if *custom { "" } else { " (memscope's own)" }
+            );
+            convo.push(Entry::new(EntryKind::System("instructions"), &what));
+            log.push(LogEntry {
+                step: ev.step,
+                name: "edit instructions".into(),
+                call_id: String::new(),
+                args: "(manual edit in memscope)".into(),
+                status: Some(Status::Ok),
+                message: what,
+                heartbeat: Some(false),
+                duration_ms: None,
+                manual: true,
+                repairs: Vec::new(),
+            });
+        }
         EventKind::CacheBreak {
             section,
             cause,
@@ -177,7 +206,9 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
         }
         EventKind::Forked { from_step, name } => convo.push(Entry::new(
             EntryKind::System("forked"),
-            &format!("made the agent '{name}' from step {from_step} (open it with --agent {name})"),
+            &format!(
+                "made the agent '{name}' from step {from_step} (switch to it with /agent {name})"
+            ),
         )),
         EventKind::MessageEdited { part, after, .. } => convo.push(Entry::new(
             EntryKind::System(if part == "message" {

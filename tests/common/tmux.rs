@@ -122,6 +122,15 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The screen with its attributes as escape sequences (colours included).
+    pub fn screen_styled(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-e", "-t", "e2e"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Waits until the screen shows `want` (the terminal is polled; there is nothing to wait
     /// on but the screen itself).
     pub async fn wait_for(&self, want: &str) -> String {

@@ -38,3 +38,49 @@ pub async fn runtime_on(
     rt.start();
     rt
 }
+
+/// The whole TUI as `memscope` opens it: with the session's settings, so agents can be switched
+/// and the model changed, talking to the server at `base_url` (or to nothing).
+pub async fn runtime_with_session(
+    path: &std::path::Path,
+    base_url: Option<&str>,
+) -> Runtime<TestBackend> {
+    let client = base_url.map(super::client_config);
+    let cfg = memscope::config::Resolved {
+        store: path.to_path_buf(),
+        agent: "default".into(),
+        client: client.clone(),
+        model_given: true,
+        engine: super::settings(8192),
+        provider: None,
+        policy: Default::default(),
+        template: super::client_config("http://127.0.0.1:9/v1"),
+        theme: None,
+        keys: Default::default(),
+    };
+    let store = Arc::new(Store::open(path).unwrap());
+    let agent = memscope::session::open_writer(&cfg, store.clone()).unwrap();
+    let app = initial_app(
+        &agent,
+        client.as_ref(),
+        Theme::default_theme(),
+        Keymap::default(),
+        false,
+    );
+    let handle = engine::spawn(
+        agent,
+        client.map(|c| memscope::model::ModelClient::new(c).unwrap()),
+    );
+    let mut rt = Runtime::new(
+        Terminal::new(TestBackend::new(120, 35)).unwrap(),
+        app,
+        store,
+        "default".into(),
+        Some(handle),
+        None,
+    )
+    .with_session(cfg);
+    rt.draw().unwrap();
+    rt.start();
+    rt
+}

@@ -431,6 +431,7 @@ fn connecting_waits_for_the_chain_and_runs_when_idle() {
     let connect = Command::Connect {
         client,
         provider: None,
+        keep_model: false,
     };
     let mut c = calling();
     assert_eq!(c.handle(cmd(connect.clone())), vec![]);

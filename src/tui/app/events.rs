@@ -92,6 +92,22 @@ impl App {
                         Some(format!("saved {} ({chars}/{limit})", text::visible(&label)));
                 }
             }
+            EventKind::InstructionsEdited {
+                instructions,
+                custom,
+                undo,
+            } => {
+                self.instructions = instructions;
+                self.instructions_custom = custom;
+                self.notice = Some(
+                    if undo {
+                        "instructions restored (the model reads them from the next call)"
+                    } else {
+                        "instructions saved (the model reads them from the next call; /system undo reverts)"
+                    }
+                    .into(),
+                );
+            }
             EventKind::ArchivalEdited { message, .. } => {
                 self.notice = Some(text::visible(&message));
                 fx.push(Effect::Load(Load::Archival));
@@ -166,6 +182,7 @@ impl App {
                 }
                 .min(self.log.len().saturating_sub(1));
             }
+            Loaded::Agents(rows) => self.on_agents_loaded(rows),
             Loaded::Archival(rows) => set_rows(&mut self.stores.archival, rows),
             Loaded::Recall(rows) => set_rows(&mut self.stores.recall, rows),
             Loaded::Search { tab, query, rows } => {
@@ -219,6 +236,7 @@ impl App {
                 return vec![Effect::Engine(Command::Connect {
                     client: config,
                     provider: Some(provider),
+                    keep_model: false,
                 })];
             }
         }

@@ -119,6 +119,50 @@ impl App {
                         self.input = new_area(INPUT_HINT);
                         return self.open_steps();
                     }
+                    Slash::OpenAgents => {
+                        self.input = new_area(INPUT_HINT);
+                        return self.open_agents();
+                    }
+                    Slash::OpenInstructions => {
+                        self.input = new_area(INPUT_HINT);
+                        self.open_instructions();
+                        return Vec::new();
+                    }
+                    Slash::SwitchAgent(name) => {
+                        let fx = self.switch_agent(&name);
+                        if !fx.is_empty() {
+                            self.input = new_area(INPUT_HINT);
+                        }
+                        return fx;
+                    }
+                    Slash::NewAgent(name) => {
+                        self.input = new_area(INPUT_HINT);
+                        return self.open_new_agent(&name);
+                    }
+                    Slash::RenameAgent(to) => {
+                        if let Some(why) = self.switch_refused() {
+                            self.notice = Some(why);
+                            return Vec::new();
+                        }
+                        if let Err(e) = crate::engine::history::check_name(&to) {
+                            self.notice = Some(e.to_string());
+                            return Vec::new();
+                        }
+                        self.input = new_area(INPUT_HINT);
+                        self.notice = Some("renaming…".into());
+                        return vec![Effect::Agent(AgentOp::Rename {
+                            from: self.agent.clone(),
+                            to,
+                        })];
+                    }
+                    Slash::Model { endpoint, model } => {
+                        if self.read_only || self.engine_stopped {
+                            self.notice = Some("nothing can be changed here".into());
+                            return Vec::new();
+                        }
+                        self.input = new_area(INPUT_HINT);
+                        return vec![Effect::Model { endpoint, model }];
+                    }
                     Slash::Export { format, path } => {
                         self.input = new_area(INPUT_HINT);
                         self.notice = Some(format!("exporting as {}…", format.extension()));
@@ -212,6 +256,8 @@ impl App {
             Action::Quit => return self.quit(),
             Action::Help => self.modal = Some(Modal::Help { scroll: 0 }),
             Action::Steps => return self.open_steps(),
+            Action::Agents => return self.open_agents(),
+            Action::Instructions => self.open_instructions(),
             Action::Retry | Action::Pop if self.read_only => {
                 self.notice = Some("watch mode is read-only".into())
             }

@@ -18,14 +18,16 @@ use crate::memory::Block;
 use crate::text;
 use crate::tokens::Budget;
 
+mod agents;
 mod copy;
 mod events;
 mod keys;
 mod modal;
-mod slash;
+pub mod slash;
 mod steps;
 mod types;
 
+pub use agents::{AgentForm, AgentOp, AgentRow, AgentsScreen, AgentsView, FORM_FIELDS, NewAgent};
 pub use slash::{Slash, slash};
 
 pub use types::*;
@@ -76,6 +78,10 @@ pub struct App {
     pub loading: Option<crate::transfer::load::Progress>,
     /// The terminal has the mouse (its own selection works; memscope's clicks do not).
     pub mouse_released: bool,
+    /// The agent's system instructions as the model reads them.
+    pub instructions: String,
+    /// They are the agent's own (not memscope's default).
+    pub instructions_custom: bool,
 }
 
 pub(super) const INPUT_HINT: &str =
@@ -114,6 +120,9 @@ pub struct AppInit {
     pub policy: String,
     pub step: u64,
     pub now: Instant,
+    /// The agent's system instructions, and whether they are its own.
+    pub instructions: String,
+    pub instructions_custom: bool,
 }
 
 impl App {
@@ -167,6 +176,8 @@ impl App {
             history_before: init.history_before,
             loading: None,
             mouse_released: false,
+            instructions: init.instructions,
+            instructions_custom: init.instructions_custom,
         }
     }
 
@@ -231,12 +242,23 @@ impl App {
                         Some(
                             Modal::EditCore { area, .. }
                             | Modal::Insert { area }
-                            | Modal::Search { area },
+                            | Modal::Search { area }
+                            | Modal::EditInstructions { area, .. },
                         ),
                         _,
                     ) => {
                         area.insert_str(&s);
                     }
+                    (Some(Modal::Agents(v)), _) => match &mut v.screen {
+                        AgentsScreen::Create(form) => {
+                            let focus = form.focus;
+                            form.fields[focus].insert_str(&s);
+                        }
+                        AgentsScreen::Rename { area, .. } => {
+                            area.insert_str(s.replace('\n', " "));
+                        }
+                        _ => {}
+                    },
                     (None, Focus::Input) if !self.read_only => {
                         self.input.insert_str(&s);
                     }

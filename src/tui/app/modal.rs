@@ -7,8 +7,11 @@ use super::*;
 impl App {
     pub(super) fn on_modal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-        if matches!(self.modal, Some(Modal::Steps(_))) {
-            return self.on_steps_key(k);
+        match self.modal {
+            Some(Modal::Steps(_)) => return self.on_steps_key(k),
+            Some(Modal::Agents(_)) => return self.on_agents_key(k),
+            Some(Modal::EditInstructions { .. }) => return self.on_instructions_key(k),
+            _ => {}
         }
         let Some(modal) = self.modal.as_mut() else {
             return Vec::new();
@@ -102,7 +105,9 @@ impl App {
                     self.notice = Some("nothing was deleted".into());
                 }
             },
-            Modal::Steps(_) => unreachable!("handled above"),
+            Modal::Steps(_) | Modal::Agents(_) | Modal::EditInstructions { .. } => {
+                unreachable!("handled above")
+            }
         }
         Vec::new()
     }

@@ -1,5 +1,7 @@
 //! The commands typed in the input box: `/retry`, `/pop`, `/rethink`, `/rewrite`, `/rewind N`,
-//! `/fork N NAME`, `/steps`, `/load PATH...`, `/export FORMAT [FILE]`.
+//! `/fork N NAME`, `/steps`, `/load PATH...`, `/export FORMAT [FILE]`; agents and models:
+//! `/agents`, `/agent NAME`, `/new [NAME]`, `/rename NAME`, `/model NAME`,
+//! `/endpoint URL|PROVIDER [MODEL]`, `/system [undo|reset]`.
 //!
 //! Contract: [`slash`] is pure: it reads one input into what it asks for, or the message to
 //! send as it is (an unknown `/word` is a message; `//text` sends `/text`), or why it cannot
@@ -20,7 +22,49 @@ pub enum Slash {
         format: crate::transfer::Format,
         path: Option<std::path::PathBuf>,
     },
+    OpenAgents,
+    SwitchAgent(String),
+    /// The new-agent form, with this name filled in.
+    NewAgent(String),
+    /// The agent in use, renamed.
+    RenameAgent(String),
+    /// Another endpoint (URL or provider preset) and/or model from now on.
+    Model {
+        endpoint: Option<String>,
+        model: Option<String>,
+    },
+    OpenInstructions,
 }
+
+/// The commands, for the help pop-up: (usage, what it does).
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("/agents", "the agents view"),
+    ("/agent NAME", "switch to another agent"),
+    ("/new [NAME]", "make an agent (persona, human, blocks)"),
+    ("/rename NAME", "rename the agent in use"),
+    ("/model NAME", "use another model from now on"),
+    (
+        "/endpoint URL|PROVIDER [MODEL]",
+        "use another server (ollama, llamacpp…)",
+    ),
+    (
+        "/system [undo|reset]",
+        "read or change the system instructions",
+    ),
+    ("/steps", "every model call; fork and rewind"),
+    ("/retry · /pop", "send the last message again · drop it"),
+    (
+        "/rethink TEXT · /rewrite TEXT",
+        "replace the last thought · message",
+    ),
+    (
+        "/rewind N · /fork N NAME",
+        "back to step N · a new agent from it",
+    ),
+    ("/load PATH...", "documents into archival memory"),
+    ("/export md|json|af [FILE]", "write the agent out"),
+    ("//text", "send a message that starts with /"),
+];
 
 /// Splits arguments at whitespace; `"..."` or `'...'` keeps spaces in one, and a leading `~/`
 /// is the home directory.
@@ -76,6 +120,36 @@ pub fn slash(text: &str) -> Slash {
         "/retry" => Slash::Engine(Command::Retry),
         "/pop" => Slash::Engine(Command::Pop),
         "/steps" => Slash::OpenSteps,
+        "/agents" => Slash::OpenAgents,
+        "/agent" if arg.is_empty() => Slash::OpenAgents,
+        "/agent" => Slash::SwitchAgent(arg.into()),
+        "/new" => Slash::NewAgent(arg.into()),
+        "/rename" if arg.is_empty() => needs("the new name: /rename NAME"),
+        "/rename" => Slash::RenameAgent(arg.into()),
+        "/model" if arg.is_empty() => needs("a model name: /model NAME"),
+        "/model" => Slash::Model {
+            endpoint: None,
+            model: Some(arg.into()),
+        },
+        "/endpoint" if arg.is_empty() => {
+            needs("a URL or a provider: /endpoint http://127.0.0.1:8080/v1 [MODEL]")
+        }
+        "/endpoint" => match arg.split_once(char::is_whitespace) {
+            Some((e, m)) => Slash::Model {
+                endpoint: Some(e.into()),
+                model: Some(m.trim().into()),
+            },
+            None => Slash::Model {
+                endpoint: Some(arg.into()),
+                model: None,
+            },
+        },
+        "/system" if arg.is_empty() => Slash::OpenInstructions,
+        "/system" if arg == "undo" => Slash::Engine(Command::UndoInstructions),
+        "/system" if arg == "reset" => Slash::Engine(Command::SetInstructions(None)),
+        "/system" => {
+            Slash::Refused("/system opens the instructions; /system undo or /system reset".into())
+        }
         "/rethink" if arg.is_empty() => needs("the new inner thought: /rethink TEXT"),
         "/rethink" => Slash::Engine(Command::Rethink(arg.into())),
         "/rewrite" if arg.is_empty() => needs("the new message: /rewrite TEXT"),
@@ -134,6 +208,33 @@ pub fn slash(text: &str) -> Slash {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn agents_and_models() {
+        assert_eq!(slash("/agent work"), Slash::SwitchAgent("work".into()));
+        assert_eq!(slash("/agent"), Slash::OpenAgents);
+        assert_eq!(slash("/new"), Slash::NewAgent(String::new()));
+        assert!(matches!(slash("/rename"), Slash::Refused(w) if w.contains("/rename NAME")));
+        assert_eq!(
+            slash("/endpoint ollama qwen3:4b"),
+            Slash::Model {
+                endpoint: Some("ollama".into()),
+                model: Some("qwen3:4b".into())
+            }
+        );
+        assert_eq!(
+            slash("/model gpt-4.1"),
+            Slash::Model {
+                endpoint: None,
+                model: Some("gpt-4.1".into())
+            }
+        );
+        assert_eq!(
+            slash("/system undo"),
+            Slash::Engine(Command::UndoInstructions)
+        );
+        assert!(matches!(slash("/system please"), Slash::Refused(_)));
+    }
 
     #[test]
     fn load_takes_paths_quoted_or_not() {

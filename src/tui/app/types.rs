@@ -148,6 +148,14 @@ pub enum Modal {
     },
     /// The steps view: every model call, one in detail, diffs, fork and rewind.
     Steps(Box<StepsView>),
+    /// The agents in the store: switch, create, rename, delete (see `agents.rs`).
+    Agents(Box<super::agents::AgentsView>),
+    /// The current agent's system instructions, to read and change.
+    EditInstructions {
+        area: TextArea<'static>,
+        /// They are the agent's own (not memscope's default).
+        custom: bool,
+    },
 }
 
 /// The steps view's state (see `steps.rs`).
@@ -205,6 +213,8 @@ pub enum Load {
         from: u64,
         to: u64,
     },
+    /// The agents in the store.
+    Agents,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +232,13 @@ pub enum Effect {
     Copy(String),
     /// Let the terminal have the mouse (true: its own selection works) or take it back.
     ReleaseMouse(bool),
+    /// Switch, create, rename or delete an agent (the runtime restarts the engine on a switch).
+    Agent(super::agents::AgentOp),
+    /// Talk to another endpoint (a URL or a provider preset's name) or model from now on.
+    Model {
+        endpoint: Option<String>,
+        model: Option<String>,
+    },
     Quit,
 }
 
@@ -253,6 +270,7 @@ pub enum Loaded {
     },
     StepDetail(Box<StepDetail>),
     StepDiff(Box<StepDiff>),
+    Agents(Vec<super::agents::AgentRow>),
     Failed(String),
     /// Something done in the background that the status bar reports (an export written).
     Done(String),

@@ -60,7 +60,7 @@ pub fn budget(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         }
         cells = cells.min(w.saturating_sub(used));
         used += cells;
-        let glyph = if i == sections.len() - 1 { "·" } else { "█" };
+        let glyph = th.section_glyphs()[i];
         bar.push(Span::styled(
             glyph.repeat(cells),
             Style::default().fg(th.sections[i]),
@@ -82,7 +82,14 @@ pub fn budget(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     ];
     for (i, (name, n)) in sections.iter().enumerate() {
         lines.push(Line::from(vec![
-            Span::styled("■ ", Style::default().fg(th.sections[i])),
+            Span::styled(
+                if th.mono {
+                    format!("{} ", th.section_glyphs()[i])
+                } else {
+                    "■ ".to_string()
+                },
+                Style::default().fg(th.sections[i]),
+            ),
             Span::styled(format!("{name:<12}"), Style::default().fg(th.fg)),
             Span::styled(format!("{n:>7}"), Style::default().fg(th.fg)),
             Span::styled(format!(" {:>5.1}%", pct(*n, b.context_window)), th.dimmed()),

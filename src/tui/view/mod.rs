@@ -6,6 +6,7 @@
 //! larger all panes show at once; smaller terminals get one pane at a time with a tab bar; below
 //! [`MIN_WIDTH`]×[`MIN_HEIGHT`] a message says so instead of drawing garbage.
 
+mod agents;
 mod budget;
 mod modal;
 mod panes;

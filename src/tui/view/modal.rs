@@ -10,7 +10,7 @@ use crate::text;
 use crate::tui::app::{App, Modal};
 use crate::tui::theme::Theme;
 
-fn centered(area: Rect, w_pct: u16, h_pct: u16) -> Rect {
+pub(super) fn centered(area: Rect, w_pct: u16, h_pct: u16) -> Rect {
     let [_, mid, _] = Layout::vertical([
         Constraint::Percentage((100 - h_pct) / 2),
         Constraint::Percentage(h_pct),
@@ -26,7 +26,7 @@ fn centered(area: Rect, w_pct: u16, h_pct: u16) -> Rect {
     c
 }
 
-fn frame_block(title: String, theme: &Theme) -> Block<'static> {
+pub(super) fn frame_block(title: String, theme: &Theme) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)
@@ -70,6 +70,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
     let modal = app.modal.as_ref()?;
     match modal {
         Modal::Steps(v) => super::steps::draw(frame, app, v, area),
+        Modal::Agents(v) => super::agents::draw(frame, app, v, area),
+        Modal::EditInstructions { area: ta, custom } => {
+            super::agents::draw_instructions(frame, app, ta, *custom, area)
+        }
         Modal::Help { scroll } => {
             let r = centered(area, 70, 80);
             frame.render_widget(Clear, r);
@@ -98,6 +102,17 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
                 lines.push(Line::from(vec![
                     Span::styled(format!("{keys:>22}  "), Style::default().fg(theme.accent)),
                     Span::styled(desc, Style::default().fg(theme.fg)),
+                ]));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                "Typed in the input box",
+                theme.title(true),
+            )));
+            for (usage, desc) in crate::tui::app::slash::COMMANDS {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{usage:>30}  "), Style::default().fg(theme.accent)),
+                    Span::styled(*desc, Style::default().fg(theme.fg)),
                 ]));
             }
             lines.push(Line::from(""));
