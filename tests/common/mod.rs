@@ -7,6 +7,7 @@
 //! (a default summary when it runs dry).
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod tmux;
 pub mod tui;
 
