@@ -366,3 +366,40 @@ async fn the_model_and_the_endpoint_change_mid_session_and_the_window_follows() 
     );
     rt.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_typed_with_no_model_waits_visibly_and_is_answered_once_one_is_configured() {
+    let server = Server::start(vec![say("now I can answer")]).await;
+    let (_dir, path) = temp_store();
+    let mut rt = common::tui::runtime_with_session(&path, None).await;
+    rt.until(|a| a.budget.total > 0).await.unwrap();
+    enter_line(&mut rt, "are you there?");
+    rt.until(|a| a.unanswered == 1).await.unwrap();
+    let s = screen(&rt);
+    assert!(s.contains("1 message waiting for a model"), "{s}");
+    assert!(s.contains("waiting for a model"), "{s}");
+    assert!(
+        rt.app.error.is_none(),
+        "waiting is not a failure: {:?}",
+        rt.app.error
+    );
+
+    // A model configured mid-session answers it, once, without another message.
+    enter_line(&mut rt, &format!("/endpoint {}", server.base_url));
+    rt.until(|a| {
+        a.run == RunState::Idle && a.convo.entries.iter().any(|e| e.text == "now I can answer")
+    })
+    .await
+    .unwrap();
+    assert_eq!(rt.app.unanswered, 0);
+    let steps = server.step_requests();
+    assert_eq!(steps.len(), 1);
+    let asked = steps[0]["messages"].to_string();
+    assert_eq!(asked.matches("are you there?").count(), 1, "{asked}");
+    assert!(
+        !screen(&rt).contains("1 message waiting"),
+        "{}",
+        screen(&rt)
+    );
+    rt.shutdown().await.unwrap();
+}

@@ -57,6 +57,9 @@ pub enum Input {
     /// A write to the store failed (the driver has reported it): the chain in progress ends,
     /// and what is queued goes on.
     StoreFailed,
+    /// A model endpoint is configured now (after `Connect`): messages saved while there was
+    /// none are answered.
+    ModelReady,
 }
 
 /// Why a chain ended early, for the driver to report.
@@ -114,6 +117,9 @@ pub struct Chain {
     queue: VecDeque<Command>,
     /// A model endpoint is configured.
     pub has_model: bool,
+    /// Messages saved while no model was configured, not answered yet (they wait in the
+    /// queue and are answered, together, once one is).
+    pub unanswered: u32,
     /// Passages added by hand are embedded first (which waits for the chain to end).
     pub embeds_passages: bool,
     /// `ShutdownNow` was heard, or the faces are gone.
@@ -138,6 +144,7 @@ impl Chain {
             cap,
             queue: VecDeque::new(),
             has_model,
+            unanswered: 0,
             embeds_passages,
             stopping: false,
             closed: false,
@@ -166,9 +173,22 @@ impl Chain {
             }
             Input::Started => {
                 if self.has_model {
+                    self.unanswered = 0;
                     self.next_call(Trigger::UserMessage, &mut out);
                 } else {
+                    self.unanswered += 1;
                     self.end(Ended::NoModel, &mut out);
+                }
+            }
+            Input::ModelReady => {
+                self.has_model = true;
+                if self.unanswered > 0 && self.state == State::Idle && !self.stopping {
+                    self.unanswered = 0;
+                    self.steps = 0;
+                    self.run_to_end = false;
+                    self.overflowed = false;
+                    self.flushed_chain = false;
+                    self.next_call(Trigger::UserMessage, &mut out);
                 }
             }
             Input::Checked {
@@ -414,6 +434,8 @@ impl Chain {
     }
 }
 
+#[cfg(test)]
+mod model_tests;
 #[cfg(test)]
 mod pressure_tests;
 #[cfg(test)]

@@ -1,28 +1,61 @@
 //! Keeping the budget's counts true: the server's tokenizer when it has one, and the context
 //! window the server states.
 //!
-//! Contract: [`Engine::find_tokenizer`] probes for a tokenize endpoint only when the local
-//! encoding is a stand-in; [`Engine::refresh_counts`] asks it for each text of the main context
+//! Contract: [`Engine::discover`] asks the server for its model, its window and (only when the
+//! local encoding is a stand-in) its tokenize endpoint, all at once with short timeouts; [`Engine::refresh_counts`] asks it for each text of the main context
 //! not counted yet (a few per step), and gives up on it, with one note, after a refusal or three
 //! failing rounds in a row. Nothing here decides what the agent does.
 
 use super::run::Engine;
+
+/// The search for the server's tokenizer, running.
+pub(super) type TokenizerProbe = tokio::task::JoinHandle<Option<crate::model::ServerTokenizer>>;
 use crate::protocol::WarningKind;
 
 impl Engine {
-    /// Looks for the server's tokenizer, unless the settings say local or tiktoken already
-    /// knows the model's own encoding. Runs after `ready` is out, so that neither the probe nor
-    /// the first counting delays it; the next `budget` names the counter.
-    pub(super) async fn find_tokenizer(&mut self) {
+    /// Asks the server what the configuration left open: with `model_too`, which model it
+    /// serves; then the context window (when no setting gave one) while the search for its
+    /// tokenizer runs alongside (returned, to be awaited once `ready` is out). Each question has
+    /// a short timeout and they run at once, so a server that answers none of them costs one
+    /// short wait before the first call, not one per question.
+    pub(super) async fn discover(&mut self, model_too: bool) -> Option<TokenizerProbe> {
+        let client = self.client.clone()?;
+        if model_too {
+            match client.for_served_model().await {
+                Ok(Some(served)) => {
+                    self.agent.set_model(served.model());
+                    self.client = Some(served);
+                }
+                Ok(None) => {}
+                Err(e) => self.emit_error(
+                    e.kind(),
+                    format!("cannot ask the endpoint for its models: {e}"),
+                ),
+            }
+        }
+        let client = self.client.clone()?;
         self.tokenizer = None;
         self.agent.exact.disable();
-        let Some(client) = self.client.clone() else {
-            return;
-        };
-        if !self.agent.settings.server_tokenizer || !self.agent.counter.approximate {
-            return;
+        // Unless the settings say local, or tiktoken knows the model's own encoding.
+        let probe =
+            (self.agent.settings.server_tokenizer && self.agent.counter.approximate).then(|| {
+                let c = client.clone();
+                tokio::spawn(async move { c.detect_tokenizer().await })
+            });
+        if self.agent.settings.window_source != super::WindowSource::Config
+            && let Some(n) = client.server_context_window().await
+        {
+            self.agent.settings.context_window = n;
+            self.agent.settings.window_source = super::WindowSource::Server;
         }
-        if let Some(tok) = client.detect_tokenizer().await {
+        probe
+    }
+
+    /// Takes up the server's tokenizer the probe found, if it found one; the next `budget`
+    /// names the counter.
+    pub(super) async fn find_tokenizer(&mut self, probe: Option<TokenizerProbe>) {
+        let Some(probe) = probe else { return };
+        if let Ok(Some(tok)) = probe.await {
             self.agent.exact.enable(tok.label());
             self.tokenizer = Some(tok);
         }

@@ -133,9 +133,9 @@ impl Engine {
     }
 
     async fn run(mut self) -> Result<(), StoreError> {
-        self.discover(self.discover_model).await;
+        let tokenizer = self.discover(self.discover_model).await;
         self.emit_ready();
-        self.find_tokenizer().await;
+        self.find_tokenizer(tokenizer).await;
         self.recount().await;
         let mut inbox: VecDeque<Input> = VecDeque::new();
         loop {
@@ -236,8 +236,10 @@ impl Engine {
                 .await?
                 .map(|text| Input::Command(Command::UserMessage(text))),
             Action::Side(cmd) => {
+                let connect = matches!(cmd, Command::Connect { .. });
                 self.side(cmd).await?;
-                None
+                // Messages saved while there was no model are answered now.
+                (connect && self.client.is_some()).then_some(Input::ModelReady)
             }
             Action::EndChain { steps, ended } => {
                 self.end_chain(steps, ended).await;
@@ -301,8 +303,9 @@ impl Engine {
                 ),
             ),
             Ended::NoModel => self.emit_error(ErrorKind::NoModel,
-                "no model endpoint is configured: set --base-url (or OPENAI_BASE_URL) and --model; \
-                 the message was saved",
+                "no model endpoint is configured: the message is saved and waits; it is answered \
+                 once a model is (/endpoint URL in the TUI; --base-url, --provider or \
+                 OPENAI_BASE_URL at start)",
             ),
             Ended::AtGate => self.emit_error(ErrorKind::Interrupted,
                 "the chain was stopped before the next model call",
@@ -369,43 +372,15 @@ impl Engine {
                         self.agent.set_model(&m);
                     }
                 }
-                self.discover(!keep_model).await;
+                let tokenizer = self.discover(!keep_model).await;
                 self.emit_ready();
-                self.find_tokenizer().await;
+                self.find_tokenizer(tokenizer).await;
             }
             Err(e) => self.emit_error(e.kind(), e.to_string()),
         }
     }
 
-    /// Asks the server what the configuration left open: the context window (when no setting
-    /// gave one) and, with `model_too`, which model it serves.
-    async fn discover(&mut self, model_too: bool) {
-        let Some(client) = self.client.clone() else {
-            return;
-        };
-        if model_too {
-            match client.for_served_model().await {
-                Ok(Some(served)) => {
-                    self.agent.set_model(served.model());
-                    self.client = Some(served);
-                }
-                Ok(None) => {}
-                Err(e) => self.emit_error(
-                    e.kind(),
-                    format!("cannot ask the endpoint for its models: {e}"),
-                ),
-            }
-        }
-        if self.agent.settings.window_source != super::WindowSource::Config
-            && let Some(c) = self.client.clone()
-            && let Some(n) = c.server_context_window().await
-        {
-            self.agent.settings.context_window = n;
-            self.agent.settings.window_source = super::WindowSource::Server;
-        }
-    }
-
-    fn emit_ready(&mut self) {
+    pub(super) fn emit_ready(&mut self) {
         let a = &self.agent;
         self.emit(EventKind::Ready {
             agent: a.name().to_string(),

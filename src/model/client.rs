@@ -14,6 +14,9 @@ use crate::text;
 /// (llama-cpp-python) answers only after the generation in hand, which can take a while; a
 /// server that is down is refused at once whatever this says.
 const MODELS_TIMEOUT: Duration = Duration::from_secs(30);
+/// The wait for a question about the server (its window, its tokenizer): short, since a server
+/// that does not know the route may never answer it, and the first call waits for the answers.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 #[derive(Clone, PartialEq)]
 pub struct ClientConfig {
@@ -159,12 +162,15 @@ impl ModelClient {
         }
     }
 
-    /// The context window the server reports for its model, if it reports one: vLLM's
+    /// The context window the server reports for its model, if it reports one (in this order of
+    /// preference): vLLM's
     /// `max_model_len` and LM Studio's `max_context_length` in `/models`, llama.cpp's `n_ctx` in
     /// `/props`, Ollama's `context_length` from `/api/show`.
+    /// The three places are asked at once, each with [`PROBE_TIMEOUT`], so a server that
+    /// answers none of them costs one short wait, not three.
     pub async fn server_context_window(&self) -> Option<u32> {
         let get = |url: String| {
-            let mut req = self.http.get(url).timeout(Duration::from_secs(3));
+            let mut req = self.http.get(url).timeout(PROBE_TIMEOUT);
             if let Some(key) = self.cfg.api_key.as_deref().filter(|k| !k.is_empty()) {
                 req = req.bearer_auth(key);
             }
@@ -175,60 +181,58 @@ impl ModelClient {
                 .filter(|n| *n >= 256 && *n <= 10_000_000)
                 .map(|n| n as u32)
         };
-        if let Ok(r) = get(join(&self.cfg.base_url, "models")).send().await
-            && let Ok(v) = r.json::<Value>().await
-            && let Some(models) = v["data"].as_array()
-        {
-            let entry = models
-                .iter()
-                .find(|m| m["id"] == self.cfg.model.as_str())
-                .or(models.first());
-            if let Some(m) = entry {
-                for key in [
-                    "max_model_len",
-                    "max_context_length",
-                    "context_length",
-                    "context_window",
-                ] {
-                    if let Some(n) = as_u32(&m[key]) {
-                        return Some(n);
-                    }
-                }
-                if let Some(n) = as_u32(&m["meta"]["n_ctx"]) {
-                    return Some(n);
-                }
-            }
-        }
         let root = self
             .cfg
             .base_url
             .trim_end_matches('/')
             .trim_end_matches("/v1")
             .to_string();
-        if let Ok(r) = get(format!("{root}/props")).send().await
-            && r.status().is_success()
-            && let Ok(v) = r.json::<Value>().await
-            && let Some(n) =
-                as_u32(&v["default_generation_settings"]["n_ctx"]).or_else(|| as_u32(&v["n_ctx"]))
-        {
-            return Some(n);
-        }
-        let show = self
-            .http
-            .post(format!("{root}/api/show"))
-            .timeout(Duration::from_secs(3))
-            .json(&json!({"model": self.cfg.model}));
-        if let Ok(r) = show.send().await
-            && r.status().is_success()
-            && let Ok(v) = r.json::<Value>().await
-            && let Some(info) = v["model_info"].as_object()
-        {
-            return info
+        let listed = async {
+            let r = get(join(&self.cfg.base_url, "models")).send().await.ok()?;
+            let v = r.json::<Value>().await.ok()?;
+            let models = v["data"].as_array()?;
+            let m = models
                 .iter()
+                .find(|m| m["id"] == self.cfg.model.as_str())
+                .or(models.first())?;
+            [
+                "max_model_len",
+                "max_context_length",
+                "context_length",
+                "context_window",
+            ]
+            .iter()
+            .find_map(|key| as_u32(&m[*key]))
+            .or_else(|| as_u32(&m["meta"]["n_ctx"]))
+        };
+        let props = async {
+            let r = get(format!("{root}/props")).send().await.ok()?;
+            if !r.status().is_success() {
+                return None;
+            }
+            let v = r.json::<Value>().await.ok()?;
+            as_u32(&v["default_generation_settings"]["n_ctx"]).or_else(|| as_u32(&v["n_ctx"]))
+        };
+        let show = async {
+            let r = self
+                .http
+                .post(format!("{root}/api/show"))
+                .timeout(PROBE_TIMEOUT)
+                .json(&json!({"model": self.cfg.model}))
+                .send()
+                .await
+                .ok()?;
+            if !r.status().is_success() {
+                return None;
+            }
+            let v = r.json::<Value>().await.ok()?;
+            let info = v["model_info"].as_object()?;
+            info.iter()
                 .find(|(k, _)| k.ends_with(".context_length"))
-                .and_then(|(_, n)| as_u32(n));
-        }
-        None
+                .and_then(|(_, n)| as_u32(n))
+        };
+        let (listed, props, show) = tokio::join!(listed, props, show);
+        listed.or(props).or(show)
     }
 
     fn transport_error(&self, e: reqwest::Error) -> ModelError {

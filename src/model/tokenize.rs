@@ -16,7 +16,7 @@ use super::{ModelClient, ModelError};
 /// How long one tokenize request may take; the endpoint is cheap, so a slow answer means the
 /// server is busy and the local count is better than waiting.
 const TIMEOUT: Duration = Duration::from_secs(10);
-const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+use super::client::PROBE_TIMEOUT;
 
 /// The tokenize endpoints memscope knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,28 +107,34 @@ impl ModelClient {
             .trim_end_matches('/')
             .trim_end_matches("/v1")
             .to_string();
-        for dialect in Dialect::ALL {
+        // Every dialect's route is asked at once; the first in preference order that counts
+        // wins. A server that has none costs one short wait.
+        let probes = Dialect::ALL.into_iter().map(|dialect| {
             let mut tok = ServerTokenizer {
                 client: self.clone(),
                 url: format!("{root}/{}", dialect.path()),
                 dialect,
                 baseline: 0,
             };
-            // A probe text whose count must be positive; the empty text shows what the
-            // endpoint adds by itself.
-            let Ok(n) = tok.ask("memory", PROBE_TIMEOUT).await else {
-                continue;
-            };
-            if n == 0 {
-                continue;
+            async move {
+                // A probe text whose count must be positive; the empty text shows what the
+                // endpoint adds by itself.
+                let n = tok.ask("memory", PROBE_TIMEOUT).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                match tok.ask("", PROBE_TIMEOUT).await {
+                    Ok(base) if base < n => tok.baseline = base,
+                    Ok(_) => return None,
+                    // Some servers refuse an empty text; they add nothing then.
+                    Err(_) => tok.baseline = 0,
+                }
+                Some(tok)
             }
-            match tok.ask("", PROBE_TIMEOUT).await {
-                Ok(base) if base < n => tok.baseline = base,
-                Ok(_) => continue,
-                // Some servers refuse an empty text; they add nothing then.
-                Err(_) => tok.baseline = 0,
-            }
-            tracing::info!(dialect = ?dialect, url = %tok.url, baseline = tok.baseline, "server tokenizer found");
+        });
+        let found = futures_util::future::join_all(probes).await;
+        if let Some(tok) = found.into_iter().flatten().next() {
+            tracing::info!(dialect = ?tok.dialect, url = %tok.url, baseline = tok.baseline, "server tokenizer found");
             return Some(tok);
         }
         None

@@ -303,14 +303,13 @@ impl<B: Backend> Runtime<B> {
     /// An engine and a fresh app on `agent`, with the connection, theme and keys in use.
     fn start_engine_on(&mut self, agent: Agent) {
         let name = agent.name().to_string();
-        let mut app = initial_app(
+        let app = initial_app(
             &agent,
             self.client.as_ref(),
             self.app.theme.clone(),
             self.app.keymap.clone(),
             false,
         );
-        app.sent = std::mem::take(&mut self.app.sent);
         let client = self.client.clone().and_then(|c| ModelClient::new(c).ok());
         self.engine = Some(engine::spawn(agent, client));
         self.engine_failure = None;

@@ -176,6 +176,14 @@ pub fn clip(s: &str, width: usize) -> String {
 pub fn wrap(s: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
+    // A tab has no width of its own in a terminal cell: shown as spaces, never dropped.
+    let expanded;
+    let s = if s.contains('\t') {
+        expanded = s.replace('\t', "    ");
+        expanded.as_str()
+    } else {
+        s
+    };
     for para in s.split('\n') {
         let mut line = String::new();
         let mut line_w = 0usize;

@@ -144,11 +144,12 @@ pub fn render(text: &str, width: usize) -> Vec<Line> {
                     st.end_line();
                 }
             }
+            // A tab has no width of its own in a cell: shown as spaces, never dropped.
             Event::Text(t) => {
                 let m = st.mark();
-                st.text(&t, m);
+                st.text(&t.replace('\t', "    "), m);
             }
-            Event::Code(t) => st.text(&t, Mark::Code),
+            Event::Code(t) => st.text(&t.replace('\t', "    "), Mark::Code),
             Event::SoftBreak => {
                 let m = st.mark();
                 st.text(" ", m);

@@ -262,6 +262,7 @@ impl<B: Backend> Runtime<B> {
     async fn wait_event(&mut self) -> Option<AppEvent> {
         let waiting = self.app.elapsed().is_some();
         let frame_due = self.dirty.then(|| self.last_draw + FRAME);
+        let notice_goes = self.app.notice_expires();
         let engine_gone = {
             let engine = self.engine.as_mut().map(|h| &mut h.events);
             let inputs = self.inputs.as_mut();
@@ -277,6 +278,7 @@ impl<B: Backend> Runtime<B> {
                 }
                 _ = async { match frame_due { Some(t) => tokio::time::sleep_until(t.into()).await, None => std::future::pending().await } } => return Some(AppEvent::Tick),
                 _ = tokio::time::sleep(Duration::from_millis(250)), if waiting => return Some(AppEvent::Tick),
+                _ = async { match notice_goes { Some(t) => tokio::time::sleep_until(t.into()).await, None => std::future::pending().await } } => return Some(AppEvent::Tick),
             }
         };
         debug_assert!(engine_gone);

@@ -181,6 +181,14 @@ pub fn apply(convo: &mut Conversation, log: &mut Vec<LogEntry>, ev: &Event) -> b
             if *kind == ErrorKind::EditRefused {
                 return false;
             }
+            // A message saved with no model to answer it waits; nothing failed.
+            if *kind == ErrorKind::NoModel {
+                convo.push(Entry::new(
+                    EntryKind::System("waiting for a model"),
+                    message,
+                ));
+                return true;
+            }
             // What the user stopped is part of the story, not a failure.
             if *kind == ErrorKind::Interrupted {
                 convo.push(Entry::new(EntryKind::System("interrupted"), message));

@@ -46,6 +46,7 @@ impl App {
                 self.notice = Some("your unsaved message is back in the input box".into());
             }
             EventKind::ModelCall { trigger } => {
+                self.unanswered = 0;
                 self.run = RunState::Waiting {
                     since: self.now,
                     trigger: trigger.to_string(),
@@ -115,8 +116,15 @@ impl App {
             EventKind::Budget(b) => self.budget = b,
             EventKind::Error { kind, message } => {
                 let message = text::visible(&message);
-                // A refused edit, or what the user stopped: said, but not as a failure.
-                if matches!(kind, ErrorKind::EditRefused | ErrorKind::Interrupted) {
+                if kind == ErrorKind::NoModel {
+                    self.unanswered += 1;
+                }
+                // A refused edit, what the user stopped, a message waiting for a model: said,
+                // but not as a failure.
+                if matches!(
+                    kind,
+                    ErrorKind::EditRefused | ErrorKind::Interrupted | ErrorKind::NoModel
+                ) {
                     self.notice = Some(message);
                 } else {
                     self.error = Some(message);
@@ -171,6 +179,14 @@ impl App {
     pub(super) fn on_loaded(&mut self, l: Loaded) -> Vec<Effect> {
         match l {
             Loaded::History { entries, log } => {
+                // What was typed before (this agent's, from its journal) comes back with ↑.
+                let earlier: Vec<String> = entries
+                    .iter()
+                    .filter(|e| e.kind == EntryKind::User)
+                    .map(|e| e.text.clone())
+                    .collect();
+                let keep = earlier.len().saturating_sub(super::SENT_KEPT);
+                self.sent.splice(0..0, earlier.into_iter().skip(keep));
                 self.convo.prepend(entries);
                 let n = log.len();
                 let live_log = std::mem::take(&mut self.log);

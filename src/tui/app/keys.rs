@@ -8,6 +8,7 @@ use super::copy::log_detail;
 use super::*;
 use crate::tui::convo::EntryKind;
 use crate::tui::keymap::Action;
+use crate::tui::view::Hit;
 
 impl App {
     pub(super) fn on_mouse(&mut self, m: MouseEvent) -> Vec<Effect> {
@@ -29,6 +30,21 @@ impl App {
             MouseEventKind::Down(_) if self.modal.is_none() => {
                 if let Some(f) = over {
                     self.set_focus(f);
+                }
+                let hit = self
+                    .hits
+                    .iter()
+                    .find(|(r, _)| r.contains(pos))
+                    .map(|(_, h)| *h);
+                match hit {
+                    Some(Hit::Row(Focus::Core, i)) => self.core_selected = i,
+                    Some(Hit::Row(Focus::Log, i)) => self.log_selected = i,
+                    Some(Hit::Row(Focus::Stores, i)) => self.stores.shown_mut().selected = i,
+                    Some(Hit::StoreTab(tab)) if tab != self.stores.tab => {
+                        self.stores.search = None;
+                        self.stores.tab = tab;
+                    }
+                    _ => {}
                 }
             }
             _ => {}

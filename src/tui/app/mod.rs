@@ -58,11 +58,15 @@ pub struct App {
     pub step: u64,
     /// The last thing that went wrong, shown in the status bar until the next message.
     pub error: Option<String>,
-    /// A one-off note for the status bar.
+    /// A one-off note for the status bar; it goes after [`NOTICE_FOR`].
     pub notice: Option<String>,
+    /// When the notice shown was set.
+    notice_since: Instant,
     pub now: Instant,
     /// Where each pane was last drawn (for the mouse); set by the view.
     pub areas: Vec<(Focus, Rect)>,
+    /// What a click selects where (rows, the stores' tabs), as last drawn.
+    pub hits: Vec<(Rect, crate::tui::view::Hit)>,
     /// Lines the conversation pane showed last frame (for paging).
     pub convo_height: u16,
     pub convo_width: u16,
@@ -78,11 +82,19 @@ pub struct App {
     pub loading: Option<crate::transfer::load::Progress>,
     /// The terminal has the mouse (its own selection works; memscope's clicks do not).
     pub mouse_released: bool,
+    /// Messages saved while no model was configured, waiting for one.
+    pub unanswered: u32,
     /// The agent's system instructions as the model reads them.
     pub instructions: String,
     /// They are the agent's own (not memscope's default).
     pub instructions_custom: bool,
 }
+
+/// The most earlier inputs ↑ brings back from the journal.
+pub const SENT_KEPT: usize = 1000;
+
+/// How long a notice stays in the status bar (errors stay until the next message).
+pub const NOTICE_FOR: Duration = Duration::from_secs(6);
 
 pub(super) const INPUT_HINT: &str =
     "Type a message · Enter sends · Alt-Enter new line · Esc to the panes";
@@ -166,8 +178,10 @@ impl App {
             policy: init.policy,
             error: None,
             notice: None,
+            notice_since: init.now,
             now: init.now,
             areas: Vec::new(),
+            hits: Vec::new(),
             convo_height: 20,
             convo_width: 60,
             quit: false,
@@ -176,6 +190,7 @@ impl App {
             history_before: init.history_before,
             loading: None,
             mouse_released: false,
+            unanswered: 0,
             instructions: init.instructions,
             instructions_custom: init.instructions_custom,
         }
@@ -196,7 +211,24 @@ impl App {
         vec![Effect::Load(Load::Archival), Effect::Load(Load::Recall)]
     }
 
+    /// Applies one event; a notice that has been shown for [`NOTICE_FOR`] goes.
     pub fn update(&mut self, ev: AppEvent, now: Instant) -> Vec<Effect> {
+        let before = self.notice.clone();
+        let fx = self.update_inner(ev, now);
+        if self.notice != before {
+            self.notice_since = now;
+        } else if self.notice.is_some() && now >= self.notice_since + NOTICE_FOR {
+            self.notice = None;
+        }
+        fx
+    }
+
+    /// When the notice shown goes (the runtime wakes then to redraw).
+    pub fn notice_expires(&self) -> Option<Instant> {
+        self.notice.as_ref().map(|_| self.notice_since + NOTICE_FOR)
+    }
+
+    fn update_inner(&mut self, ev: AppEvent, now: Instant) -> Vec<Effect> {
         self.now = now;
         match ev {
             AppEvent::Tick => Vec::new(),
@@ -286,6 +318,7 @@ impl App {
     /// size for paging, and a scroll kept within what there is to scroll.
     pub fn layout(&mut self, drawn: crate::tui::view::Drawn) {
         self.areas = drawn.areas;
+        self.hits = drawn.hits;
         // A pop-up never stays scrolled past its end (End, PageDown, j held down).
         if let (Some(max), Some(Modal::Help { scroll } | Modal::Detail { scroll, .. })) =
             (drawn.modal_scroll_max, self.modal.as_mut())

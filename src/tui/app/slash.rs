@@ -99,7 +99,7 @@ pub fn paths(arg: &str) -> Result<Vec<std::path::PathBuf>, String> {
     Ok(out
         .into_iter()
         .map(|p| match p.strip_prefix("~/") {
-            Some(rest) => dirs::home_dir().unwrap_or_default().join(rest),
+            Some(rest) => crate::config::home_dir().unwrap_or_default().join(rest),
             None => std::path::PathBuf::from(p),
         })
         .collect())

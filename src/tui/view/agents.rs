@@ -150,14 +150,18 @@ fn list(frame: &mut Frame, app: &App, v: &AgentsView, area: Rect) {
         if name.chars().count() > width {
             name = name.chars().take(width - 1).collect::<String>() + "…";
         }
-        let text = format!(
-            "{} {name:<width$}  {:>5} steps  {:>6} messages  {:>6} passages  {}",
-            if current { "●" } else { " " },
-            row.steps,
-            row.messages,
-            row.passages,
-            row.created,
+        let mark = if current { "●" } else { " " };
+        let mut text = format!(
+            "{mark} {name:<width$}  {:>5} steps  {:>6} messages  {:>6} passages  {}",
+            row.steps, row.messages, row.passages, row.created,
         );
+        // Narrow: the counts in short, and no date.
+        if text.chars().count() > r.width.saturating_sub(2) as usize {
+            text = format!(
+                "{mark} {name:<width$}  {} steps · {} msgs · {} passages",
+                row.steps, row.messages, row.passages
+            );
+        }
         let style = if i == v.selected {
             theme.selected()
         } else if current {

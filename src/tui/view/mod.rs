@@ -46,6 +46,16 @@ pub struct Drawn {
     pub convo: Option<(u16, u16)>,
     /// How far the open help or detail pop-up can scroll (its text less what fits).
     pub modal_scroll_max: Option<u16>,
+    /// What a click at a place selects: list rows, the stores' tabs.
+    pub hits: Vec<(Rect, Hit)>,
+}
+
+/// Something a mouse click picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hit {
+    /// Row `index` of a pane's list (a core block, a stored row, a log row).
+    Row(Focus, usize),
+    StoreTab(crate::tui::app::StoreTab),
 }
 
 pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
@@ -65,7 +75,11 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
         );
         return drawn;
     }
-    let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    let [main, status] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(panes::status_height(app, area.width)),
+    ])
+    .areas(area);
     if area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT {
         draw_full(frame, app, &mut drawn, main);
     } else {
@@ -78,19 +92,42 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     drawn
 }
 
-fn input_height(app: &App) -> u16 {
-    (app.input.lines().len() as u16).clamp(1, 4) + 2
+/// The input box's height for `width` columns: every row of what is typed, as wrapped, up to
+/// six (then it scrolls with the cursor), plus its borders.
+fn input_height(app: &App, width: u16) -> u16 {
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = app
+        .input
+        .lines()
+        .iter()
+        .map(|l| {
+            let w = unicode_width::UnicodeWidthStr::width(l.as_str()) + 1;
+            w.div_ceil(inner).max(1)
+        })
+        .sum();
+    (rows as u16).clamp(1, 6) + 2
+}
+
+/// The core pane's height: every block whole when that fits in `room` beside a stores pane of
+/// at least six rows; else what is left (the pane scrolls to the block selected).
+fn core_height(app: &App, width: u16, room: u16) -> u16 {
+    let need = panes::core_lines(app, width.saturating_sub(2)).len() as u16 + 2;
+    need.clamp(5, room.saturating_sub(6).max(5))
 }
 
 fn draw_full(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     let [top, log] = Layout::vertical([Constraint::Fill(1), Constraint::Length(8)]).areas(area);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(56), Constraint::Percentage(44)]).areas(top);
-    let [convo, input] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))]).areas(left);
+    let [convo, input] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(input_height(app, left.width)),
+    ])
+    .areas(left);
+    let core_h = core_height(app, right.width, right.height.saturating_sub(13));
     let [budget, core, stores] = Layout::vertical([
         Constraint::Length(13),
-        Constraint::Length(7),
+        Constraint::Length(core_h),
         Constraint::Fill(1),
     ])
     .areas(right);
@@ -116,7 +153,12 @@ fn draw_tabs(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         } else {
             app.theme.dimmed()
         };
-        spans.push(Span::styled(format!(" {} ", f.title()), style));
+        // A click on a tab's label shows that pane.
+        let x = bar.x + Line::from(spans.clone()).width() as u16;
+        let label = format!(" {} ", f.title());
+        let w = (label.chars().count() as u16).min(bar.right().saturating_sub(x));
+        drawn.areas.push((*f, Rect::new(x, bar.y, w, 1)));
+        spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }
     frame.render_widget(
@@ -125,9 +167,11 @@ fn draw_tabs(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     );
     match shown {
         Focus::Conversation | Focus::Input => {
-            let [convo, input] =
-                Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height(app))])
-                    .areas(body);
+            let [convo, input] = Layout::vertical([
+                Constraint::Fill(1),
+                Constraint::Length(input_height(app, body.width)),
+            ])
+            .areas(body);
             panes::conversation(frame, app, drawn, convo);
             panes::input(frame, app, drawn, input);
         }

@@ -10,7 +10,7 @@ use crate::engine::Status;
 use crate::text;
 use crate::tui::app::{App, Focus, RunState, StoreTab};
 use crate::tui::keymap::Action;
-use crate::tui::view::Drawn;
+use crate::tui::view::{Drawn, Hit};
 
 pub(super) fn pane_block<'a>(app: &App, focus: Focus, title: String) -> Block<'a> {
     let focused = app.focus == focus;
@@ -109,13 +109,40 @@ pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let lines = core_lines(app, inner.width);
+    // Whole blocks; when they do not all fit, the selected one is shown from its head.
+    let height = inner.height as usize;
+    let head = lines
+        .iter()
+        .position(|(block, first, _)| *block == app.core_selected && *first)
+        .unwrap_or(0);
+    let top = if lines.len() <= height {
+        0
+    } else {
+        head.min(lines.len() - height)
+    };
+    for (k, (block, _, _)) in lines.iter().skip(top).take(height).enumerate() {
+        drawn.hits.push((
+            Rect::new(inner.x, inner.y + k as u16, inner.width, 1),
+            Hit::Row(Focus::Core, *block),
+        ));
+    }
+    let mut shown: Vec<Line> = lines.into_iter().skip(top).map(|(_, _, l)| l).collect();
+    if top > 0
+        && let Some(first) = shown.first_mut()
+    {
+        first
+            .spans
+            .insert(0, Span::styled("↑ ", app.theme.dimmed()));
+    }
+    frame.render_widget(Paragraph::new(shown), inner);
+}
+
+/// The core pane's lines for `width` columns, each block whole: (block index, is the block's
+/// head, line).
+pub(super) fn core_lines(app: &App, width: u16) -> Vec<(usize, bool, Line<'static>)> {
     let th = &app.theme;
     let mut lines = Vec::new();
-    let per = if app.core.is_empty() {
-        1
-    } else {
-        (inner.height as usize / app.core.len()).max(1)
-    };
     for (i, b) in app.core.iter().enumerate() {
         let sel = i == app.core_selected && app.focus == Focus::Core;
         let used = b.chars();
@@ -132,19 +159,17 @@ pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         if sel {
             line = line.style(th.selected());
         }
-        lines.push(line);
-        let body_w = inner.width.saturating_sub(2) as usize;
-        for l in crate::tui::convo::wrap(&text::visible(&b.value), body_w)
-            .into_iter()
-            .take(per.saturating_sub(1))
-        {
-            lines.push(Line::from(Span::styled(
-                format!("  {l}"),
-                Style::default().fg(th.fg),
-            )));
+        lines.push((i, true, line));
+        let body_w = width.saturating_sub(2) as usize;
+        for l in crate::tui::convo::wrap(&text::visible(&b.value), body_w) {
+            lines.push((
+                i,
+                false,
+                Line::from(Span::styled(format!("  {l}"), Style::default().fg(th.fg))),
+            ));
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    lines
 }
 
 pub fn stores(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
@@ -172,6 +197,20 @@ pub fn stores(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         Span::raw(" "),
         tab("Recall", r, s.tab == StoreTab::Recall),
     ];
+    let archival_w = header[0].width() as u16;
+    drawn.hits.push((
+        Rect::new(inner.x, inner.y, archival_w, 1),
+        Hit::StoreTab(StoreTab::Archival),
+    ));
+    drawn.hits.push((
+        Rect::new(
+            inner.x + archival_w + 1,
+            inner.y,
+            header[2].width() as u16,
+            1,
+        ),
+        Hit::StoreTab(StoreTab::Recall),
+    ));
     let mut lines = vec![Line::from(header)];
     if let Some((q, l)) = &s.search {
         lines.push(Line::from(Span::styled(
@@ -209,6 +248,13 @@ pub fn stores(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
         if i == list.selected && app.focus == Focus::Stores {
             line = line.style(th.selected());
         }
+        let y = inner.y + lines.len() as u16;
+        if y < inner.bottom() {
+            drawn.hits.push((
+                Rect::new(inner.x, y, inner.width, 1),
+                Hit::Row(Focus::Stores, i),
+            ));
+        }
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), inner);
@@ -226,6 +272,49 @@ pub fn log(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     frame.render_widget(block, area);
     let height = inner.height.saturating_sub(1) as usize;
     let range = window(app.log.len(), app.log_selected, height);
+    // Columns follow the width: the function column as wide as its longest name, the time and
+    // heartbeat only where there is room, and arguments and message share the rest.
+    let name_w = app.log[range.clone()]
+        .iter()
+        .map(|l| l.name.chars().count())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 28) as u16;
+    let roomy = inner.width >= 90;
+    let fixed = 4 + name_w + 6 + if roomy { 2 + 8 + 2 } else { 0 } + 4;
+    let rest = inner.width.saturating_sub(fixed) as usize;
+    let shown = &app.log[range.clone()];
+    let need = |f: fn(&crate::tui::app::LogEntry) -> &str| {
+        shown
+            .iter()
+            .map(|l| {
+                f(l).split_whitespace()
+                    .map(|w| w.chars().count() + 1)
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let (args_need, msg_need) = (need(|l| &l.args), need(|l| &l.message));
+    // Each gets what it needs when both fit; else the arguments at least two fifths.
+    let args_w = if args_need + msg_need <= rest {
+        args_need
+    } else {
+        (rest * 2 / 5)
+            .max(rest.saturating_sub(msg_need))
+            .min(args_need)
+    }
+    .max(8);
+    let msg_w = rest.saturating_sub(args_w).max(8);
+    for (k, i) in range.clone().enumerate() {
+        let y = inner.y + 1 + k as u16;
+        if y < inner.bottom() {
+            drawn.hits.push((
+                Rect::new(inner.x, y, inner.width, 1),
+                Hit::Row(Focus::Log, i),
+            ));
+        }
+    }
     let rows: Vec<Row> = range
         .map(|i| {
             let l = &app.log[i];
@@ -239,59 +328,75 @@ pub fn log(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
             } else {
                 Style::default().fg(th.function)
             };
-            let mut row = Row::new(vec![
+            let mut cells = vec![
                 Cell::from(Span::styled(l.step.to_string(), th.dimmed())),
                 Cell::from(Span::styled(l.name.clone(), name_style)),
                 Cell::from(Span::styled(
-                    text::one_line(&l.args, 40),
+                    text::one_line(&l.args, args_w),
                     Style::default().fg(th.fg),
                 )),
                 Cell::from(Span::styled(status, style)),
-                Cell::from(Span::styled(text::one_line(&l.message, 60), th.dimmed())),
-                Cell::from(match l.heartbeat {
+                Cell::from(Span::styled(text::one_line(&l.message, msg_w), th.dimmed())),
+            ];
+            if roomy {
+                cells.push(Cell::from(match l.heartbeat {
                     Some(true) => "♥",
                     _ => "",
-                }),
-                Cell::from(Span::styled(
+                }));
+                cells.push(Cell::from(Span::styled(
                     l.duration_ms
                         .map(|d| format!("{d:.1}ms"))
                         .unwrap_or_default(),
                     th.dimmed(),
-                )),
-            ]);
+                )));
+            }
+            let mut row = Row::new(cells);
             if i == app.log_selected && app.focus == Focus::Log {
                 row = row.style(th.selected());
             }
             row
         })
         .collect();
-    let header = Row::new([
-        "step",
-        "function",
-        "arguments",
-        "result",
-        "message",
-        "hb",
-        "time",
-    ])
-    .style(th.dimmed().add_modifier(Modifier::BOLD));
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(4),
-            Constraint::Length(24),
-            Constraint::Fill(2),
-            Constraint::Length(6),
-            Constraint::Fill(3),
-            Constraint::Length(2),
-            Constraint::Length(8),
-        ],
-    )
-    .header(header);
+    let mut titles = vec!["step", "function", "arguments", "result", "message"];
+    let mut widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(name_w),
+        Constraint::Length(args_w as u16),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ];
+    if roomy {
+        titles.extend(["hb", "time"]);
+        widths.extend([Constraint::Length(2), Constraint::Length(8)]);
+    }
+    let header = Row::new(titles).style(th.dimmed().add_modifier(Modifier::BOLD));
+    let table = Table::new(rows, widths).header(header);
     frame.render_widget(table, inner);
 }
 
+/// The status bar, on two rows when what it says does not fit on one.
 pub fn status(frame: &mut Frame, app: &App, area: Rect) {
+    let (mut said, tail) = status_spans(app);
+    said.extend(tail);
+    frame.render_widget(
+        Paragraph::new(Line::from(said)).wrap(ratatui::widgets::Wrap { trim: false }),
+        area,
+    );
+}
+
+/// Rows the status bar needs at `width` columns: two when what it has to say (a long notice
+/// or error) does not fit on one; the endpoint and policy at its end are cut instead.
+pub fn status_height(app: &App, width: u16) -> u16 {
+    let (said, _) = status_spans(app);
+    if Line::from(said).width() > width as usize {
+        2
+    } else {
+        1
+    }
+}
+
+/// What the status bar says, and the tail it can lose to a narrow terminal.
+fn status_spans(app: &App) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
     let th = &app.theme;
     let k = &app.keymap;
     let mut spans = vec![Span::styled(
@@ -355,6 +460,19 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
         None => state,
     };
     spans.push(state);
+    if app.unanswered > 0 {
+        spans.push(Span::styled(
+            format!(
+                " ✉ {} waiting for a model ",
+                if app.unanswered == 1 {
+                    "1 message".to_string()
+                } else {
+                    format!("{} messages", app.unanswered)
+                }
+            ),
+            Style::default().fg(th.warning).add_modifier(Modifier::BOLD),
+        ));
+    }
     if app.mouse_released {
         spans.push(Span::styled(
             format!(
@@ -397,6 +515,7 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
     // The endpoint goes last: it never changes, so it is the first thing to lose to a narrow
     // terminal (unless nothing is configured, which is worth saying first, unless a load's
     // progress or a notice has something newer to say).
+    let mut tail = Vec::new();
     if app.model.is_none()
         && !app.read_only
         && !app.engine_stopped
@@ -405,10 +524,10 @@ pub fn status(frame: &mut Frame, app: &App, area: Rect) {
     {
         spans.insert(1, endpoint);
     } else {
-        spans.push(endpoint);
+        tail.push(endpoint);
         if !app.read_only && !app.policy.is_empty() {
-            spans.push(Span::styled(format!(" · {}", app.policy), th.dimmed()));
+            tail.push(Span::styled(format!(" · {}", app.policy), th.dimmed()));
         }
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    (spans, tail)
 }
