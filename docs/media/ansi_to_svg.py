@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Draws a terminal screen captured with its colours (`tmux capture-pane -e -p`) as an SVG.
 
-    ansi_to_svg.py CAPTURE.txt OUT.svg [--cols 120] [--rows 35]
+    ansi_to_svg.py CAPTURE.txt OUT.svg [--png OUT.png] [--cols 120] [--rows 35]
 
 Each cell keeps its character, colours, bold and reverse video, so the picture is the screen
-the running TUI drew, not a mock-up. `convert OUT.svg OUT.png` (ImageMagick) makes a PNG.
+the running TUI drew, not a mock-up. `--png` also draws it as a PNG (with Pillow and the DejaVu
+Sans Mono font: `pip install pillow`).
 """
 
 import argparse
@@ -170,16 +171,90 @@ def svg(grid, cols, rows, cw=8.4, ch=17.0, size=14):
     return "\n".join(out)
 
 
+def png(grid, cols, rows, out, cw=10, ch=20):
+    from PIL import Image, ImageDraw, ImageFont
+
+    fonts = "/usr/share/fonts/truetype/dejavu/"
+    regular = ImageFont.truetype(fonts + "DejaVuSansMono.ttf", 16)
+    bold = ImageFont.truetype(fonts + "DejaVuSansMono-Bold.ttf", 16)
+    img = Image.new("RGB", (cols * cw, rows * ch), DEFAULT_BG)
+    d = ImageDraw.Draw(img)
+    for y, row in enumerate(grid):
+        for x, (c, fg, bg, b) in enumerate(row):
+            if bg != DEFAULT_BG:
+                d.rectangle([x * cw, y * ch, (x + 1) * cw - 1, (y + 1) * ch - 1], fill=bg)
+        for x, (c, fg, bg, b) in enumerate(row):
+            if not c or c == " ":
+                continue
+            # Box drawing fills its cell: stretch it over the whole cell height.
+            if "\u2500" <= c <= "\u259f":
+                box(d, c, x * cw, y * ch, cw, ch, fg)
+                continue
+            if c in SHAPES:
+                SHAPES[c](d, x * cw, y * ch, cw, ch, fg)
+                continue
+            d.text((x * cw, y * ch + 2), c, font=bold if b else regular, fill=fg)
+    img.save(out, optimize=True)
+
+
+# Symbols the DejaVu fonts lack, drawn as the terminal's font would show them.
+SHAPES = {
+    "⏸": lambda d, x, y, w, h, fg: (
+        d.rectangle([x + 2, y + 5, x + 3, y + h - 5], fill=fg),
+        d.rectangle([x + 6, y + 5, x + 7, y + h - 5], fill=fg),
+    ),
+    "⏳": lambda d, x, y, w, h, fg: d.polygon(
+        [(x + 1, y + 4), (x + w - 2, y + 4), (x + 1, y + h - 4), (x + w - 2, y + h - 4)], outline=fg
+    ),
+    "✉": lambda d, x, y, w, h, fg: (
+        d.rectangle([x, y + 6, x + w - 1, y + h - 5], outline=fg),
+        d.line([(x, y + 6), (x + w // 2, y + h // 2 + 1), (x + w - 1, y + 6)], fill=fg),
+    ),
+}
+
+
+def box(d, c, x, y, w, h, fg):
+    """Lines and blocks drawn to the cell's edges, so borders join as in a terminal."""
+    mx, my = x + w // 2, y + h // 2
+    heavy = c in "━┃┏┓┗┛"
+    double = c in "═║╔╗╚╝"
+    t = 3 if heavy else 2
+    left = c in "─━═┐┓╗┘┛╝┤┬┴┼"
+    right = c in "─━═┌┏╔└┗╚├┬┴┼"
+    up = c in "│┃║└┗╚┘┛╝├┤┴┼"
+    down = c in "│┃║┌┏╔┐┓╗├┤┬┼"
+    if c in "█▓▒░▚":
+        shade = {"█": 1.0, "▓": 0.75, "▒": 0.5, "░": 0.25, "▚": 0.6}[c]
+        r, g, b = (int(fg[i : i + 2], 16) for i in (1, 3, 5))
+        bg = (28, 28, 28)
+        col = tuple(int(bg[i] + (v - bg[i]) * shade) for i, v in enumerate((r, g, b)))
+        d.rectangle([x, y, x + w - 1, y + h - 1], fill=col)
+        return
+    offs = [-2, 1] if double else [0]
+    for o in offs:
+        if left:
+            d.rectangle([x, my + o, mx, my + o + t - 1], fill=fg)
+        if right:
+            d.rectangle([mx, my + o, x + w - 1, my + o + t - 1], fill=fg)
+        if up:
+            d.rectangle([mx + o, y, mx + o + t - 1, my], fill=fg)
+        if down:
+            d.rectangle([mx + o, my, mx + o + t - 1, y + h - 1], fill=fg)
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("capture")
     a.add_argument("out")
     a.add_argument("--cols", type=int, default=120)
     a.add_argument("--rows", type=int, default=35)
+    a.add_argument("--png")
     args = a.parse_args()
     text = open(args.capture, encoding="utf-8").read()
     grid = parse(text, args.cols, args.rows)
     open(args.out, "w", encoding="utf-8").write(svg(grid, args.cols, args.rows))
+    if args.png:
+        png(grid, args.cols, args.rows, args.png)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Records memscope as it runs in a real pseudo-terminal, as an asciicast v2 file.
 
-    record_demo.py OUT.cast -- memscope --store /tmp/demo.redb --base-url http://127.0.0.1:8090/v1
+    record_demo.py OUT.cast -- memscope --store /tmp/demo.redb --base-url http://127.0.0.1:8091/v1
+
+(with `docs/media/demo_server.py 8091` running, or any real server).
 
 The keys it types are the tour in the README: a message, the budget, step mode, the steps view,
 the agents view. Every byte memscope writes is kept with its time, so `asciinema play OUT.cast`
@@ -20,21 +22,23 @@ import time
 
 COLS, ROWS = 120, 35
 
-# (what to wait for on the screen, or None; keys to type; pause after, in seconds)
+# (text to wait for, or None; keys to type; pause after, in seconds). Only the first frame is
+# waited for by its text: later frames redraw only the cells that changed, so a word already on
+# the screen never comes again; the pauses are long enough for a quick server.
 TOUR = [
     ("Context budget", "", 1.5),
-    (None, "Hi! I'm Priya. My sister Meera lives in Lisbon.", 0.8),
+    (None, "Hi! I'm Priya. Please remember that my sister Meera lives in Lisbon.", 0.8),
     (None, "\r", 0.5),
-    ("idle", "", 2.0),
+    (None, "", 3.0),
     (None, "\x1b", 0.6),  # Esc: to the panes
     (None, "2", 1.5),  # the budget pane
     (None, "s", 1.0),  # step mode
     (None, "i", 0.5),
-    (None, "What does Meera like?\r", 0.5),
-    ("paused", "", 1.5),
+    (None, "Where does Meera live?\r", 0.5),
+    (None, "", 2.0),
     (None, "\x1b", 0.5),
-    (None, "n", 0.5),  # one step
-    ("idle", "", 2.0),
+    (None, "n", 1.5),  # one step
+    (None, "c", 3.0),  # the rest of the chain
     (None, "t", 2.5),  # the steps view
     (None, "\x1b", 0.8),
     (None, "A", 2.5),  # the agents view
@@ -50,9 +54,10 @@ def main():
     cmd = sys.argv[sys.argv.index("--") + 1 :]
     pid, fd = pty.fork()
     if pid == 0:
+        # The size is set before memscope starts, so its first frame is drawn at it.
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         os.environ["TERM"] = "xterm-256color"
         os.execvp(cmd[0], cmd)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     start = time.monotonic()
     events = []
     seen = ""

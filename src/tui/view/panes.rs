@@ -109,9 +109,18 @@ pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = core_lines(app, inner.width);
-    // Whole blocks; when they do not all fit, the selected one is shown from its head.
+    let mut lines = core_lines(app, inner.width);
+    // Whole blocks when they fit. When they do not: in focus, the selected block from its head
+    // (moving the selection scrolls); out of focus, the start of every block, so none is hidden.
     let height = inner.height as usize;
+    if lines.len() > height && app.focus != Focus::Core && !app.core.is_empty() {
+        let per = (height / app.core.len()).max(1);
+        let mut taken = vec![0usize; app.core.len()];
+        lines.retain(|(block, _, _)| {
+            taken[*block] += 1;
+            taken[*block] <= per
+        });
+    }
     let head = lines
         .iter()
         .position(|(block, first, _)| *block == app.core_selected && *first)
@@ -304,8 +313,8 @@ pub fn log(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
             .max(rest.saturating_sub(msg_need))
             .min(args_need)
     }
-    .max(8);
-    let msg_w = rest.saturating_sub(args_w).max(8);
+    .max("arguments".len());
+    let msg_w = rest.saturating_sub(args_w).max("message".len());
     for (k, i) in range.clone().enumerate() {
         let y = inner.y + 1 + k as u16;
         if y < inner.bottom() {
