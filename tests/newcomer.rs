@@ -368,3 +368,55 @@ async fn with_no_model_the_tui_says_where_it_looked_and_what_to_do() {
     // Where it looked follows (cut here at 120 columns).
     assert!(s.contains("(no answer from llama.cpp"), "{s}");
 }
+
+#[test]
+fn paths_are_the_xdg_ones_the_readme_gives_with_or_without_the_variables() {
+    let home = tempfile::tempdir().unwrap();
+    // No XDG variables: ~/.config, ~/.local/share, ~/.local/state under HOME (on macOS too).
+    let mut c = memscope_cmd(home.path());
+    c.env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", home.path());
+    std::fs::create_dir_all(home.path().join(".config/memscope")).unwrap();
+    std::fs::write(
+        home.path().join(".config/memscope/config.toml"),
+        "agent = \"from-config\"\n",
+    )
+    .unwrap();
+    let out = c.args(["agents", "create", "someone"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        home.path()
+            .join(".local/share/memscope/memscope.redb")
+            .exists()
+    );
+    assert!(
+        home.path()
+            .join(".local/state/memscope/memscope.log")
+            .exists()
+    );
+    // The config file there was read: its agent is the one a reader asks for.
+    let mut c = memscope_cmd(home.path());
+    c.env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", home.path());
+    let out = c.arg("dump").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no agent named 'from-config'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // With the variables set, they win.
+    let out = memscope_cmd(home.path())
+        .args(["agents", "create", "other"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(home.path().join("data/memscope/memscope.redb").exists());
+}

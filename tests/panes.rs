@@ -193,3 +193,18 @@ fn clicks_pick_tabs_and_rows() {
     assert_eq!(f.app.focus, Focus::Log);
     assert!(f.screen(80, 24).contains("5 Function log (3)"));
 }
+
+#[test]
+fn before_the_server_names_its_model_none_is_shown() {
+    let mut f = Fixture::new("dark");
+    f.app.model = None;
+    let s = f.screen(120, 35);
+    assert!(
+        s.contains("asking http://127.0.0.1:8080/v1 which model it serves"),
+        "{s}"
+    );
+    assert!(
+        !s.contains("gpt-4o-mini") && !s.contains("no model configured"),
+        "{s}"
+    );
+}

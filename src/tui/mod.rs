@@ -433,7 +433,12 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     } else {
         session::open_writer(&cfg, store.clone())?
     };
-    let app = initial_app(&agent, cfg.client.as_ref(), theme, keymap, opts.watch);
+    let mut app = initial_app(&agent, cfg.client.as_ref(), theme, keymap, opts.watch);
+    // No model named: the engine asks the server which one it serves; until it says, none is
+    // shown (not the stand-in name the request would carry).
+    if !cfg.model_given {
+        app.model = None;
+    }
     let journal_from = agent.journal_next();
 
     let engine = if opts.watch {

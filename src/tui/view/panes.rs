@@ -418,6 +418,11 @@ fn status_spans(app: &App) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
             th.dimmed(),
         ),
         _ if app.read_only => Span::styled(" watching (read-only)", th.dimmed()),
+        // An endpoint whose model is not known yet (the engine asks its /models).
+        (None, Some(e)) => Span::styled(
+            format!(" asking {} which model it serves…", text::visible(e)),
+            th.dimmed(),
+        ),
         _ => Span::styled(
             " no model configured: --base-url or --provider, OPENAI_BASE_URL, or the config file (memory browsing and editing work)",
             Style::default().fg(th.warning),
@@ -526,6 +531,7 @@ fn status_spans(app: &App) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
     // progress or a notice has something newer to say).
     let mut tail = Vec::new();
     if app.model.is_none()
+        && app.endpoint.is_none()
         && !app.read_only
         && !app.engine_stopped
         && app.loading.is_none()
