@@ -63,8 +63,12 @@ async fn agents_are_made_and_switched_and_the_model_changes_mid_session() {
     // The agents view lists both; q closes it, Ctrl-C quits cleanly.
     t.keys(&["Escape"]);
     t.keys(&["A"]);
-    let s = t.wait_for("Agents · in use: default").await;
-    assert!(s.contains("work"), "{s}");
+    let s = t
+        .wait_until("the agents listed", |s| {
+            s.contains("Agents · in use: default") && !s.contains("reading the store")
+        })
+        .await;
+    assert!(s.contains("● default") && s.contains("  work "), "{s}");
     t.keys(&["Escape"]);
     t.keys(&["C-c"]);
     t.wait_for("MEMSCOPE-EXITED-0").await;

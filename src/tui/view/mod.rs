@@ -10,6 +10,7 @@ mod agents;
 mod budget;
 mod modal;
 mod panes;
+mod status;
 mod steps;
 
 use ratatui::Frame;
@@ -77,7 +78,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     }
     let [main, status] = Layout::vertical([
         Constraint::Fill(1),
-        Constraint::Length(panes::status_height(app, area.width)),
+        Constraint::Length(status::status_height(app, area.width)),
     ])
     .areas(area);
     if area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT {
@@ -85,7 +86,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Drawn {
     } else {
         draw_tabs(frame, app, &mut drawn, main);
     }
-    panes::status(frame, app, status);
+    status::status(frame, app, status);
     if app.modal.is_some() {
         drawn.modal_scroll_max = modal::draw(frame, app, area);
     }
