@@ -18,6 +18,16 @@ pub async fn runtime_on(
 ) -> Runtime<TestBackend> {
     let store = Arc::new(Store::open(path).unwrap());
     let agent = Agent::open(store.clone(), "default", super::settings(8192)).unwrap();
+    started(store, agent, client, None)
+}
+
+/// An engine on `agent` and the TUI over it at 120×35, drawn once and started.
+fn started(
+    store: Arc<Store>,
+    agent: Agent,
+    client: Option<memscope::model::ModelClient>,
+    session: Option<memscope::config::Resolved>,
+) -> Runtime<TestBackend> {
     let app = initial_app(
         &agent,
         client.as_ref().map(|c| c.config()),
@@ -34,6 +44,9 @@ pub async fn runtime_on(
         Some(handle),
         None,
     );
+    if let Some(cfg) = session {
+        rt = rt.with_session(cfg);
+    }
     rt.draw().unwrap();
     rt.start();
     rt
@@ -60,27 +73,6 @@ pub async fn runtime_with_session(
     };
     let store = Arc::new(Store::open(path).unwrap());
     let agent = memscope::session::open_writer(&cfg, store.clone()).unwrap();
-    let app = initial_app(
-        &agent,
-        client.as_ref(),
-        Theme::default_theme(),
-        Keymap::default(),
-        false,
-    );
-    let handle = engine::spawn(
-        agent,
-        client.map(|c| memscope::model::ModelClient::new(c).unwrap()),
-    );
-    let mut rt = Runtime::new(
-        Terminal::new(TestBackend::new(120, 35)).unwrap(),
-        app,
-        store,
-        "default".into(),
-        Some(handle),
-        None,
-    )
-    .with_session(cfg);
-    rt.draw().unwrap();
-    rt.start();
-    rt
+    let client = client.map(|c| memscope::model::ModelClient::new(c).unwrap());
+    started(store, agent, client, Some(cfg))
 }

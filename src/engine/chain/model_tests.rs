@@ -1,24 +1,7 @@
 //! Messages typed while no model is configured: saved, said to wait, and answered once one is.
 
-use super::tests::{cmd, end, msg};
+use super::tests::{cmd, connect, end, msg};
 use super::*;
-
-fn connect() -> Command {
-    Command::Connect {
-        client: crate::model::ClientConfig {
-            base_url: "http://127.0.0.1:9/v1".into(),
-            api_key: None,
-            model: "m".into(),
-            timeout: std::time::Duration::from_secs(1),
-            retry: Default::default(),
-            embedding_model: None,
-            embedding_base_url: None,
-            stream: false,
-        },
-        provider: None,
-        keep_model: false,
-    }
-}
 
 #[test]
 fn a_message_with_no_model_waits_and_is_answered_once_a_model_is_configured() {

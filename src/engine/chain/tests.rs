@@ -416,23 +416,27 @@ fn when_the_faces_are_gone_the_chain_finishes_then_the_engine_stops() {
     assert_eq!(c.handle(Input::Closed), vec![Action::Stop]);
 }
 
-#[test]
-fn connecting_waits_for_the_chain_and_runs_when_idle() {
-    let client = crate::model::ClientConfig {
-        base_url: "http://127.0.0.1:9/v1".into(),
-        api_key: None,
-        model: "m".into(),
-        timeout: std::time::Duration::from_secs(1),
-        retry: Default::default(),
-        embedding_model: None,
-        embedding_base_url: None,
-        stream: false,
-    };
-    let connect = Command::Connect {
-        client,
+/// A `Connect` to an endpoint nothing listens on (the machine never calls it).
+pub(super) fn connect() -> Command {
+    Command::Connect {
+        client: crate::model::ClientConfig {
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: None,
+            model: "m".into(),
+            timeout: std::time::Duration::from_secs(1),
+            retry: Default::default(),
+            embedding_model: None,
+            embedding_base_url: None,
+            stream: false,
+        },
         provider: None,
         keep_model: false,
-    };
+    }
+}
+
+#[test]
+fn connecting_waits_for_the_chain_and_runs_when_idle() {
+    let connect = connect();
     let mut c = calling();
     assert_eq!(c.handle(cmd(connect.clone())), vec![]);
     assert_eq!(

@@ -8,10 +8,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph};
 use tui_textarea::TextArea;
 
-use super::modal::{centered, frame_block};
+use super::modal::{centered, confirm, frame_block};
 use crate::tui::app::{AgentsScreen, AgentsView, App, FORM_FIELDS};
 use crate::tui::theme::Theme;
 
@@ -32,28 +32,13 @@ pub fn draw(frame: &mut Frame, app: &App, v: &AgentsView, area: Rect) {
         AgentsScreen::List | AgentsScreen::ConfirmDelete { .. } => {
             list(frame, app, v, area);
             if let AgentsScreen::ConfirmDelete { name, what } = &v.screen {
-                let r = centered(area, 60, 20);
-                let r = Rect {
-                    height: r.height.max(5),
-                    ..r
-                };
-                frame.render_widget(Clear, r);
-                let lines = vec![
-                    Line::from(Span::styled(
-                        format!("Delete the agent '{name}' and all its memory?"),
-                        theme.title(true),
-                    )),
-                    Line::from(Span::styled(what.clone(), Style::default().fg(theme.fg))),
-                    Line::from(Span::styled(
-                        "y deletes · any other key keeps it",
-                        theme.dimmed(),
-                    )),
-                ];
-                frame.render_widget(
-                    Paragraph::new(lines)
-                        .wrap(Wrap { trim: false })
-                        .block(frame_block("Confirm".into(), theme)),
-                    r,
+                confirm(
+                    frame,
+                    area,
+                    theme,
+                    format!("Delete the agent '{name}' and all its memory?"),
+                    what.clone(),
+                    "y deletes · any other key keeps it",
                 );
             }
         }

@@ -63,6 +63,34 @@ fn scrolled(
     max
 }
 
+/// A small yes-or-no box: the question, what it is about, and which key does what.
+pub(super) fn confirm(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    question: String,
+    detail: String,
+    keys: &str,
+) {
+    let r = centered(area, 60, 20);
+    let r = Rect {
+        height: r.height.max(5),
+        ..r
+    };
+    frame.render_widget(Clear, r);
+    let lines = vec![
+        Line::from(Span::styled(question, theme.title(true))),
+        Line::from(Span::styled(detail, Style::default().fg(theme.fg))),
+        Line::from(Span::styled(keys.to_string(), theme.dimmed())),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(frame_block("Confirm".into(), theme)),
+        r,
+    );
+}
+
 /// Draws the open pop-up; for help and details, how far they can scroll.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
     let theme = app.theme.clone();
@@ -216,32 +244,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
             ta.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
             frame.render_widget(&ta, r);
         }
-        Modal::ConfirmDelete { id, preview } => {
-            let r = centered(area, 60, 20);
-            let r = Rect {
-                height: r.height.max(5),
-                ..r
-            };
-            frame.render_widget(Clear, r);
-            let lines = vec![
-                Line::from(Span::styled(
-                    format!("Delete passage #{id}?"),
-                    theme.title(true),
-                )),
-                Line::from(Span::styled(
-                    text::visible(preview),
-                    Style::default().fg(theme.fg),
-                )),
-                Line::from(Span::styled(
-                    "y / Enter deletes · any other key keeps it",
-                    theme.dimmed(),
-                )),
-            ];
-            frame.render_widget(
-                Paragraph::new(lines).block(frame_block("Confirm".into(), &theme)),
-                r,
-            );
-        }
+        Modal::ConfirmDelete { id, preview } => confirm(
+            frame,
+            area,
+            &theme,
+            format!("Delete passage #{id}?"),
+            text::visible(preview),
+            "y / Enter deletes · any other key keeps it",
+        ),
     }
     None
 }
