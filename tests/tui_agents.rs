@@ -354,6 +354,14 @@ async fn the_model_and_the_endpoint_change_mid_session_and_the_window_follows() 
     assert_eq!(rt.app.model.as_deref(), Some("bigger-model"));
     assert_eq!(rt.app.endpoint.as_deref(), Some(b.base_url.as_str()));
 
+    // Back to a server that states no window: the one B stated does not stay.
+    enter_line(&mut rt, &format!("/endpoint {}", a.base_url));
+    rt.until(|app| {
+        app.endpoint.as_deref() == Some(a.base_url.as_str()) && app.budget.context_window == 8192
+    })
+    .await
+    .unwrap();
+
     // Nonsense is refused with the choices.
     enter_line(&mut rt, "/endpoint nowhere");
     assert!(

@@ -42,11 +42,21 @@ impl Engine {
                 let c = client.clone();
                 tokio::spawn(async move { c.detect_tokenizer().await })
             });
-        if self.agent.settings.window_source != super::WindowSource::Config
-            && let Some(n) = client.server_context_window().await
-        {
-            self.agent.settings.context_window = n;
-            self.agent.settings.window_source = super::WindowSource::Server;
+        if self.agent.settings.window_source != super::WindowSource::Config {
+            match client.server_context_window().await {
+                Some(n) => {
+                    self.agent.settings.context_window = n;
+                    self.agent.settings.window_source = super::WindowSource::Server;
+                }
+                // The window another server stated does not hold for this one: back to what
+                // the model's name says.
+                None if self.agent.settings.window_source == super::WindowSource::Server => {
+                    let (n, source) = super::settings::table_window(client.model());
+                    self.agent.settings.context_window = n;
+                    self.agent.settings.window_source = source;
+                }
+                None => {}
+            }
         }
         probe
     }
