@@ -144,9 +144,9 @@ impl<B: Backend> Runtime<B> {
             Err(e) => self.app.notice = Some(e),
             Ok((client, provider, said)) => {
                 self.app.notice = Some(format!("{said}…"));
-                self.app.model = Some(client.model.clone())
-                    .filter(|_| model.is_some())
-                    .or(self.app.model.clone());
+                if model.is_some() {
+                    self.app.model = Some(client.model.clone());
+                }
                 self.app.endpoint = Some(client.base_url.clone());
                 self.client = Some(client.clone());
                 self.send(Command::Connect {

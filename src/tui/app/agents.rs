@@ -265,7 +265,7 @@ impl App {
         };
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         let mut notice = None;
-        let mut fx = Vec::new();
+        let mut switch: Option<String> = None;
         let mut close = false;
         let mut instructions = false;
         match &mut v.screen {
@@ -285,7 +285,7 @@ impl App {
                     if let Some(r) = v.rows.get(v.selected) {
                         let name = r.name.clone();
                         close = true;
-                        fx.push(name);
+                        switch = Some(name);
                     }
                 }
                 KeyCode::Char('n') => v.screen = AgentsScreen::Create(Box::new(AgentForm::new(""))),
@@ -387,7 +387,6 @@ impl App {
             self.open_instructions();
             return Vec::new();
         }
-        let switch = fx.pop();
         let mut out = self.finish_agents(close, notice, Vec::new());
         if let Some(name) = switch {
             out.extend(self.switch_agent(&name));
