@@ -161,8 +161,9 @@ fn frame(c: &mut Criterion) {
         )),
         now,
     );
-    assert!(app.convo.entries.len() >= MESSAGES as usize * 2 / 3);
-    assert_eq!(app.stores.archival.rows.len(), PASSAGES as usize);
+    assert!(app.convo.entries.len() >= data::HISTORY_MESSAGES * 2 / 3);
+    assert_eq!(app.stores.archival.rows.len(), data::LIST_ROWS);
+    assert_eq!(app.stores.archival.total, PASSAGES as usize);
     let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
     term.draw(|f| {
         view::draw(f, &app);
@@ -178,7 +179,7 @@ fn frame(c: &mut Criterion) {
     });
     // Scrolled half-way up the conversation, with the stores pane focused on a row deep down.
     app.convo.scroll = 5_000;
-    app.stores.archival.selected = 50_000;
+    app.stores.archival.selected = data::LIST_ROWS - 1;
     c.bench_function("frame_scrolled_deep", |b| {
         b.iter(|| {
             term.draw(|f| {

@@ -203,7 +203,7 @@ async fn a_damaged_record_is_named_by_check_moved_aside_by_repair_and_never_hide
             note.contains("could not be read") && note.contains("memscope check"),
             "{note}"
         );
-        let Loaded::Recall(rows) = *rows else {
+        let Loaded::Recall(rows, _) = *rows else {
             panic!()
         };
         assert!(

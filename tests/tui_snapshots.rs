@@ -116,6 +116,7 @@ fn stores_search_results_and_delete_confirmation() {
             text: "Priya's sister Meera lives in Lisbon.".into(),
             origin: None,
         }],
+        total: 1,
     }));
     insta::assert_snapshot!(f.screen(120, 35));
     f.send(key(KeyCode::Char('d')));

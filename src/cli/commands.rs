@@ -272,10 +272,14 @@ pub async fn archival_search(
     let store = open_reader(&cfg.store).map_err(Failure::start)?;
     let mut agent = open_existing(cfg, store)?;
     let embeds = embed_for(cfg, vec![query.to_string()]).await?;
-    let (ranked, note) = agent
-        .archival_rank(query, embeds.as_ref())
+    // A one-shot search waits for the index to cover everything.
+    agent
+        .store
+        .index_now(agent.name())
         .map_err(Failure::runtime)?;
-    let page = crate::memory::search::paginate(ranked, page);
+    let (page, note) = agent
+        .archival_page(query, page, embeds.as_ref())
+        .map_err(Failure::runtime)?;
     if json_out {
         let v = json!({
             "total": page.total, "page": page.page, "pages": page.pages,

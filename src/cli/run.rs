@@ -63,6 +63,7 @@ pub async fn run(mut cfg: Resolved, out: &mut (dyn Write + Send)) -> Outcome {
     let store = crate::store::Store::open(&cfg.store).map_err(Failure::start)?;
     let client = session::connect(&mut cfg).await?;
     let agent = session::open_writer(&cfg, store)?;
+    agent.store.index_in_background(agent.name());
     let mut handle = engine::spawn(agent, Some(client));
     let commands = handle.commands.clone();
     // What the input reader has to say goes out with the engine's events.
@@ -172,6 +173,7 @@ pub async fn run_commands(
     let store = crate::store::Store::open(&cfg.store).map_err(Failure::start)?;
     let client = session::connect(&mut cfg).await?;
     let agent = session::open_writer(&cfg, store)?;
+    agent.store.index_in_background(agent.name());
     let mut handle = engine::spawn(agent, Some(client));
     for c in commands.into_iter().chain([Command::Shutdown]) {
         let _ = handle.commands.send(c);

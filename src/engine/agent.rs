@@ -2,7 +2,7 @@
 //! committing what changes.
 //!
 //! Contract: [`Agent`] owns the in-memory copy of an agent (state, FIFO messages, archival
-//! index) and the store handle. Every change goes through [`Agent::commit`], one redb write
+//! embeddings) and the store handle. Every change goes through [`Agent::commit`], one redb write
 //! transaction. Nothing here talks to the network or the terminal.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,6 @@ use serde_json::Value;
 
 use super::settings::EngineSettings;
 use crate::functions;
-use crate::memory::search::Bm25Index;
 use crate::memory::{
     AgentState, CompiledSystem, CoreEdits, CoreMemory, Message, MessageKind, Passage, Role,
     StepTrace, ToolMode,
@@ -23,11 +22,26 @@ use crate::tokens::{ExactCounts, TokenCounter};
 
 pub use super::prompt::{BASE_INSTRUCTIONS, DEFAULT_HUMAN, DEFAULT_PERSONA};
 
-/// Archival passages in memory with their lexical index, loaded on first use.
+/// The embeddings of archival passages, by passage id, loaded on the first search that
+/// ranks by them (word searches go through the store's index and load nothing).
 #[derive(Default)]
 pub struct ArchivalCache {
-    pub passages: BTreeMap<u64, Passage>,
-    pub index: Bm25Index,
+    /// The embedding model and vector of each embedded passage.
+    pub vectors: BTreeMap<u64, (Arc<str>, Vec<f32>)>,
+}
+
+impl ArchivalCache {
+    pub fn put(&mut self, p: &Passage) {
+        match (&p.embedding_model, &p.embedding) {
+            (Some(m), Some(v)) => {
+                self.vectors
+                    .insert(p.id, (Arc::from(m.as_str()), v.clone()));
+            }
+            _ => {
+                self.vectors.remove(&p.id);
+            }
+        }
+    }
 }
 
 /// A mark with its key (the user message's id) and the shared text it names, if any.
@@ -473,10 +487,7 @@ impl Agent {
         )?;
         self.snapshot_at = key.map(|k| (k, self.state.commits));
         if let Some(cache) = self.archival.as_mut() {
-            for p in passages {
-                cache.index.insert(p.id, &p.text);
-                cache.passages.insert(p.id, p.clone());
-            }
+            passages.iter().for_each(|p| cache.put(p));
         }
         Ok(())
     }

@@ -10,9 +10,9 @@ use serde_json::json;
 use super::agent::{Agent, ArchivalCache};
 use crate::functions::Call;
 use crate::memory::chunk::{DEFAULT_CHUNK_CHARS, chunk_text};
-use crate::memory::search::{Page, cosine, paginate};
+use crate::memory::search::{PAGE_SIZE, Page, cosine};
 use crate::memory::{Message, Passage};
-use crate::store::StoreError;
+use crate::store::{SearchKind, StoreError, Table};
 use crate::text;
 
 /// Longest text of one search hit shown to the model.
@@ -157,24 +157,19 @@ impl Agent {
         if query.trim().is_empty() {
             return Ok(FnResult::failed("query is empty"));
         }
-        let messages: Vec<Message> = self
-            .store
-            .recall(self.name())?
-            .into_iter()
-            .filter(|m| m.searchable)
-            .collect();
-        let mut index = crate::memory::search::Bm25Index::new();
-        for m in &messages {
-            index.insert(m.id, &m.text);
-        }
-        let by_id: std::collections::HashMap<u64, &Message> =
-            messages.iter().map(|m| (m.id, m)).collect();
-        let ranked: Vec<&Message> = index
-            .search(query)
-            .into_iter()
-            .map(|(id, _)| by_id[&id])
-            .collect();
-        Ok(FnResult::ok(describe_messages(paginate(ranked, page))))
+        let hits = self.store.search(
+            self.name(),
+            SearchKind::Recall,
+            query,
+            page.saturating_mul(PAGE_SIZE),
+            PAGE_SIZE,
+        )?;
+        let messages = self.store.recall_get(self.name(), &hits.ids)?;
+        let note = hits.note.map(|n| format!(" ({n})")).unwrap_or_default();
+        Ok(FnResult::ok(describe_messages(
+            Page::of(messages.iter().collect(), hits.total, page),
+            &note,
+        )))
     }
 
     fn conversation_search_date(
@@ -196,26 +191,34 @@ impl Agent {
                 "start_date {from} is after end_date {to}"
             )));
         }
-        let hits: Vec<Message> = self
-            .store
-            .recall(self.name())?
-            .into_iter()
-            .filter(|m| m.searchable && (from..=to).contains(&m.created_at.date_naive()))
-            .collect();
-        Ok(FnResult::ok(describe_messages(paginate(
-            hits.iter().collect(),
-            page,
-        ))))
+        // One message read at a time; only the page asked for is kept.
+        let skip = page.saturating_mul(PAGE_SIZE);
+        let (mut total, mut items) = (0usize, Vec::new());
+        self.store
+            .scan(Table::Recall, self.name(), |_, m: Message| {
+                if m.searchable && (from..=to).contains(&m.created_at.date_naive()) {
+                    if total >= skip && items.len() < PAGE_SIZE {
+                        items.push(m);
+                    }
+                    total += 1;
+                }
+                Ok::<(), StoreError>(())
+            })?;
+        Ok(FnResult::ok(describe_messages(
+            Page::of(items.iter().collect(), total, page),
+            "",
+        )))
     }
 
-    /// Loads archival passages and builds their index on first use.
+    /// Loads the archival passages' embeddings on first use (one passage read at a time).
     pub fn archival_cache(&mut self) -> Result<&mut ArchivalCache, StoreError> {
         if self.archival.is_none() {
             let mut cache = ArchivalCache::default();
-            for p in self.store.archival(&self.state.name)? {
-                cache.index.insert(p.id, &p.text);
-                cache.passages.insert(p.id, p);
-            }
+            self.store
+                .scan(Table::Archival, &self.state.name, |_, p: Passage| {
+                    cache.put(&p);
+                    Ok::<(), StoreError>(())
+                })?;
             self.archival = Some(cache);
         }
         Ok(self.archival.as_mut().expect("just loaded"))
@@ -281,8 +284,7 @@ impl Agent {
         if query.trim().is_empty() {
             return Ok(FnResult::failed("query is empty"));
         }
-        let (ranked, note) = self.archival_rank(query, embeds)?;
-        let page = paginate(ranked, page);
+        let (page, note) = self.archival_page(query, page, embeds)?;
         let hits: Vec<_> = page
             .items
             .iter()
@@ -302,64 +304,64 @@ impl Agent {
         )))
     }
 
-    /// Passages best first, and a note on how they were ranked when it matters.
-    pub fn archival_rank(
+    /// One page of passages, best first, and a note on how they were ranked when it matters.
+    /// Only the page's passages are read whole.
+    pub fn archival_page(
         &mut self,
         query: &str,
+        page: usize,
         embeds: Option<&Embeds>,
-    ) -> Result<(Vec<Passage>, String), StoreError> {
-        let cache = self.archival_cache()?;
+    ) -> Result<(Page<Passage>, String), StoreError> {
+        let skip = page.saturating_mul(PAGE_SIZE);
+        let name = self.state.name.clone();
         if let Some(Embeds {
             model,
             result: Ok(q),
         }) = embeds
             && let Some(qv) = q.first()
         {
-            let mut scored: Vec<(f32, &Passage)> = cache
-                .passages
-                .values()
-                .filter(|p| p.embedding_model.as_deref() == Some(model.as_str()))
-                .filter_map(|p| p.embedding.as_ref().map(|e| (cosine(qv, e), p)))
+            let cache = self.archival_cache()?;
+            let mut scored: Vec<(f32, u64)> = cache
+                .vectors
+                .iter()
+                .filter(|(_, (m, _))| **m == *model.as_str())
+                .map(|(id, (_, v))| (cosine(qv, v), *id))
                 .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.id.cmp(&a.1.id)));
-            let mut ranked: Vec<Passage> = scored.into_iter().map(|(_, p)| p.clone()).collect();
-            let unembedded: Vec<u64> = cache
-                .passages
-                .values()
-                .filter(|p| p.embedding_model.as_deref() != Some(model.as_str()))
-                .map(|p| p.id)
-                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+            let embedded: std::collections::HashSet<u64> = scored.iter().map(|s| s.1).collect();
+            let mut ids: Vec<u64> = scored.into_iter().map(|(_, id)| id).collect();
+            let all = self.state.archival_count as usize;
             let mut note = String::new();
-            if !unembedded.is_empty() {
+            if all > embedded.len() {
+                // The rest, ranked by words after the embedded ones.
+                let words = self
+                    .store
+                    .search(&name, SearchKind::Archival, query, 0, all)?;
                 note = format!(
                     " ({} passages without a {model} embedding ranked by words after the rest)",
-                    unembedded.len()
+                    all - embedded.len()
                 );
-                let set: std::collections::HashSet<u64> = unembedded.into_iter().collect();
-                ranked.extend(
-                    cache
-                        .index
-                        .search(query)
-                        .into_iter()
-                        .filter(|(id, _)| set.contains(id))
-                        .map(|(id, _)| cache.passages[&id].clone()),
-                );
+                ids.extend(words.ids.into_iter().filter(|id| !embedded.contains(id)));
             }
-            return Ok((ranked, note));
+            let total = ids.len();
+            let page_ids: Vec<u64> = ids.into_iter().skip(skip).take(PAGE_SIZE).collect();
+            let items = self.store.archival_get(&name, &page_ids)?;
+            return Ok((Page::of(items, total, page), note));
         }
-        let note = match embeds {
+        let mut note = match embeds {
             Some(Embeds { result: Err(e), .. }) => {
                 format!(" (ranked by words: embedding failed: {e})")
             }
             _ => String::new(),
         };
-        let ranked = cache
-            .index
-            .search(query)
-            .into_iter()
-            .map(|(id, _)| cache.passages[&id].clone())
-            .collect();
-        Ok((ranked, note))
+        let hits = self
+            .store
+            .search(&name, SearchKind::Archival, query, skip, PAGE_SIZE)?;
+        if let Some(n) = hits.note {
+            note.push_str(&format!(" ({n})"));
+        }
+        let items = self.store.archival_get(&name, &hits.ids)?;
+        Ok((Page::of(items, hits.total, page), note))
     }
 }
 
@@ -372,7 +374,7 @@ fn page_head<T>(page: &Page<T>) -> String {
     }
 }
 
-fn describe_messages(page: Page<&Message>) -> String {
+fn describe_messages(page: Page<&Message>, note: &str) -> String {
     let hits: Vec<_> = page
         .items
         .iter()
@@ -385,7 +387,7 @@ fn describe_messages(page: Page<&Message>) -> String {
         })
         .collect();
     format!(
-        "{}:\n{}",
+        "{}{note}:\n{}",
         page_head(&page),
         serde_json::to_string(&hits).unwrap_or_default()
     )

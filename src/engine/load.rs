@@ -42,12 +42,17 @@ impl Agent {
         plan: crate::transfer::load::read::Plan,
         chunk_tokens: u32,
     ) -> Result<Loader, StoreError> {
-        let cache = self.archival_cache()?;
-        Ok(Loader::new(
-            plan,
-            cache.passages.values().map(|p| p.text.as_str()),
-            chunk_tokens,
-        ))
+        // One passage read at a time: only the texts' fingerprints are kept.
+        let mut loader = Loader::new(plan, [], chunk_tokens);
+        self.store.scan(
+            crate::store::Table::Archival,
+            self.name(),
+            |_, p: Passage| {
+                loader.know(&p.text);
+                Ok::<(), StoreError>(())
+            },
+        )?;
+        Ok(loader)
     }
 
     pub async fn load_documents(

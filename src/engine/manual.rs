@@ -107,21 +107,18 @@ impl Agent {
             },
         )?;
         if let Some(cache) = self.archival.as_mut() {
-            for p in passages {
-                cache.passages.insert(p.id, p.clone());
-            }
+            passages.iter().for_each(|p| cache.put(p));
         }
         Ok(())
     }
 
     /// Deletes an archival passage (a manual action).
     pub fn delete_passage(&mut self, id: u64) -> Result<bool, StoreError> {
-        let existed = self.archival_cache()?.passages.remove(&id).is_some();
-        if !existed {
+        if self.store.archival_get(self.name(), &[id])?.is_empty() {
             return Ok(false);
         }
         if let Some(c) = self.archival.as_mut() {
-            c.index.remove(id);
+            c.vectors.remove(&id);
         }
         self.state.archival_count = self.state.archival_count.saturating_sub(1);
         self.state.commits += 1;

@@ -406,12 +406,14 @@ impl Engine {
         else {
             return;
         };
+        let total = self.agent.state.archival_count as usize;
         let stale = match self.agent.archival_cache() {
-            Ok(c) => c
-                .passages
-                .values()
-                .filter(|p| p.embedding_model.as_deref() != Some(model.as_str()))
-                .count(),
+            Ok(c) => total.saturating_sub(
+                c.vectors
+                    .values()
+                    .filter(|(m, _)| **m == *model.as_str())
+                    .count(),
+            ),
             Err(e) => return self.emit_error(ErrorKind::Store, e.to_string()),
         };
         if stale > 0 {

@@ -1,7 +1,8 @@
 //! Ranking for recall and archival search, shared by the agent's functions, the CLI and the UI.
 //!
-//! Contract: [`Bm25Index`] is an incremental Okapi BM25 index (k1 = 1.2, b = 0.75) over
-//! lower-cased alphanumeric terms; ties are broken newest first (higher id). [`cosine`] ranks
+//! Contract: [`terms`] is the one tokenizer of every search (this in-memory index, the store's
+//! persistent index): Unicode words, lower-cased, and scripts without spaces as character
+//! pairs. [`Bm25Index`] is an incremental Okapi BM25 index (k1 = 1.2, b = 0.75) over them; ties are broken newest first (higher id). [`cosine`] ranks
 //! embeddings. [`paginate`] cuts a ranked list into pages of [`PAGE_SIZE`] and reports the true
 //! total and page count.
 
@@ -11,12 +12,66 @@ pub const PAGE_SIZE: usize = 5;
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
-/// Lower-cased alphanumeric terms of `text`.
+/// Scripts written without spaces between words: indexed as overlapping character pairs.
+fn unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF // Thai, Lao
+        | 0x1000..=0x109F // Myanmar
+        | 0x1780..=0x17FF // Khmer
+        | 0x3040..=0x30FF // Hiragana, Katakana
+        | 0x31F0..=0x31FF // Katakana extensions
+        | 0x3400..=0x4DBF // CJK extension A
+        | 0x4E00..=0x9FFF // CJK unified ideographs
+        | 0xF900..=0xFAFF // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F // half-width Katakana
+        | 0x20000..=0x2FA1F) // CJK extensions B and later
+}
+
+/// Characters that join the parts of one Unicode word ("it's", "3.14", "a_b") but separate
+/// search terms.
+fn joiner(c: char) -> bool {
+    c.is_ascii_punctuation() || "’‘·‧׳״﹒﹕＇．：，；".contains(c)
+}
+
+/// The search terms of `text`, lower-cased, in order.
+///
+/// Text is cut into words at Unicode word boundaries (UAX #29), and words at the punctuation
+/// that joins their parts. A run of characters from a script written without spaces (Chinese,
+/// Japanese, Thai…) becomes its overlapping pairs of characters ("東京都" → "東京", "京都"),
+/// a lone such character itself, so a word of two or more characters is found inside any
+/// sentence that holds it.
 pub fn terms(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(|t| t.to_lowercase())
-        .collect()
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut out = Vec::new();
+    let mut run: Vec<char> = Vec::new();
+    let flush = |run: &mut Vec<char>, out: &mut Vec<String>| {
+        match run.len() {
+            0 => {}
+            1 => out.push(run[0].to_lowercase().collect()),
+            _ => out.extend(run.windows(2).map(|w| w.iter().collect::<String>())),
+        }
+        run.clear();
+    };
+    for segment in text.split_word_bounds() {
+        let mut chars = segment.chars();
+        if chars.next().is_some_and(unspaced) {
+            // Marks and other joined characters ride along with their base character.
+            run.extend(segment.chars().filter(|c| !c.is_whitespace()));
+            continue;
+        }
+        flush(&mut run, &mut out);
+        if !segment.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        out.extend(
+            segment
+                .split(joiner)
+                .filter(|t| t.chars().any(char::is_alphanumeric))
+                .map(str::to_lowercase),
+        );
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 #[derive(Debug, Default, Clone)]
@@ -122,6 +177,16 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// Page `page` (from 0) of `total` results, holding `items`.
+    pub fn of(items: Vec<T>, total: usize, page: usize) -> Self {
+        Page {
+            items,
+            total,
+            page,
+            pages: total.div_ceil(PAGE_SIZE),
+        }
+    }
+
     /// A one-line description with the true total, e.g. "results 6-10 of 12 (page 2 of 3)".
     pub fn describe(&self) -> String {
         if self.total == 0 {
@@ -183,6 +248,39 @@ mod tests {
         idx.remove(2);
         assert_eq!(idx.search("Priya")[0].0, 4);
         assert!(idx.search("sister").is_empty());
+    }
+
+    #[test]
+    fn terms_cut_unicode_words_and_unspaced_scripts() {
+        assert_eq!(
+            terms("Priya's cat, 3.14!"),
+            ["priya", "s", "cat", "3", "14"]
+        );
+        // A Devanagari word keeps its combining marks (they are not alphanumeric).
+        assert_eq!(terms("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
+        assert_eq!(
+            terms("東京都に住む"),
+            ["東京", "京都", "都に", "に住", "住む"]
+        );
+        assert_eq!(terms("猫。犬"), ["猫", "犬"]);
+        assert_eq!(
+            terms("I live in 東京 now"),
+            ["i", "live", "in", "東京", "now"]
+        );
+        assert_eq!(terms("ภาษาไทย")[0], "ภา");
+        assert!(terms("  ...  ").is_empty());
+    }
+
+    #[test]
+    fn a_chinese_word_is_found_inside_a_sentence() {
+        let mut idx = Bm25Index::new();
+        idx.insert(1, "我的妹妹住在北京，她有一只猫。");
+        idx.insert(2, "今天天气很好");
+        idx.insert(3, "東京に住んでいます");
+        assert_eq!(idx.search("北京")[0].0, 1);
+        assert_eq!(idx.search("天气").len(), 1);
+        assert_eq!(idx.search("住んで")[0].0, 3);
+        assert!(idx.search("上海").is_empty());
     }
 
     #[test]

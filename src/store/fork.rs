@@ -59,6 +59,8 @@ fn put_rows(
 pub(super) fn delete_in(tx: &WriteTransaction, agent: &str) -> Result<bool> {
     let mut t = tx.open_table(AGENTS).map_err(db_err)?;
     let existed = t.remove(agent).map_err(db_err)?.is_some();
+    // An agent made under this name later starts a search index of its own.
+    super::search::new_epoch(tx, agent)?;
     for def in TABLES {
         let mut t = tx.open_table(def).map_err(db_err)?;
         t.retain_in((agent, 0)..=(agent, u64::MAX), |_, _| false)
@@ -127,6 +129,7 @@ fn fork_in(tx: &WriteTransaction, src: &str, dst: &str, cut: Option<&Cut>) -> Re
     }
     let mut t = tx.open_table(AGENTS).map_err(db_err)?;
     t.insert(dst, encode(&state).as_slice()).map_err(db_err)?;
+    super::search::new_epoch(tx, dst)?;
     Ok(())
 }
 

@@ -32,6 +32,28 @@ impl Store {
         })())
     }
 
+    /// The newest `n` journal entries with `seq < before`, oldest first.
+    pub fn journal_tail(&self, agent: &str, before: u64, n: usize) -> Result<Vec<(u64, Event)>> {
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let Some(table) = open_existing(&tx, JOURNAL)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            for row in table
+                .range((agent, 0)..(agent, before))
+                .map_err(db_err)?
+                .rev()
+                .take(n)
+            {
+                let (k, v) = row.map_err(db_err)?;
+                out.push((k.value().1, decode(v.value())?));
+            }
+            out.reverse();
+            Ok(out)
+        })())
+    }
+
     /// The sequence number the next journal entry gets (1 for an empty journal).
     pub fn journal_next(&self, agent: &str) -> Result<u64> {
         self.located((|| {

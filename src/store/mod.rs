@@ -29,11 +29,13 @@ mod handle;
 mod history;
 mod journal;
 mod scan;
+mod search;
 mod texts;
 mod transfer;
 
 pub use history::{Cut, Mark};
 pub use scan::{Table, Unreadable};
+pub use search::{Hits, INLINE as SEARCH_INLINE, Kind as SearchKind};
 pub use transfer::{Rows, table_names};
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +147,10 @@ pub struct Store {
     /// A read or write failed on the file since it was opened: redb will refuse every call
     /// until it is reopened.
     failed: std::sync::atomic::AtomicBool,
+    /// The word-search indexes beside the file (see `search/`).
+    search: search::Indexes,
+    /// This store as its `Arc` holds it, once something asked for indexing in the background.
+    me: std::sync::OnceLock<std::sync::Weak<Store>>,
 }
 
 fn map_open_error(path: &Path, e: DatabaseError) -> StoreError {
@@ -210,6 +216,8 @@ impl Store {
             path: path.to_path_buf(),
             recovered: false,
             failed: Default::default(),
+            search: search::Indexes::new(path),
+            me: Default::default(),
         };
         store.ensure_tables()?;
         Ok(store)
@@ -247,6 +255,8 @@ impl Store {
             path: path.to_path_buf(),
             recovered,
             failed: Default::default(),
+            search: search::Indexes::new(path),
+            me: Default::default(),
         })
     }
 
@@ -458,8 +468,47 @@ impl Store {
         })())
     }
 
+    /// The newest `n` messages with an id below `below`, oldest first.
+    pub fn recall_newest(&self, agent: &str, below: u64, n: usize) -> Result<Vec<Message>> {
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let Some(table) = open_existing(&tx, RECALL)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            for row in table
+                .range((agent, 0)..(agent, below))
+                .map_err(db_err)?
+                .rev()
+                .take(n)
+            {
+                let (_, v) = row.map_err(db_err)?;
+                out.push(decode(v.value())?);
+            }
+            out.reverse();
+            Ok(out)
+        })())
+    }
+
     pub fn recall_get(&self, agent: &str, ids: &[u64]) -> Result<Vec<Message>> {
         self.located(self.get_rows(RECALL, agent, ids))
+    }
+
+    /// The passages with these ids, in the order given; ids it does not hold are left out.
+    pub fn archival_get(&self, agent: &str, ids: &[u64]) -> Result<Vec<Passage>> {
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let Some(table) = open_existing(&tx, ARCHIVAL)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(v) = table.get((agent, *id)).map_err(db_err)? {
+                    out.push(decode(v.value())?);
+                }
+            }
+            Ok(out)
+        })())
     }
 
     pub fn archival(&self, agent: &str) -> Result<Vec<Passage>> {

@@ -114,6 +114,36 @@ impl Store {
         Ok(bad)
     }
 
+    /// Like [`Store::scan`], newest record first, stopping after `n` records.
+    pub fn scan_newest<T: DeserializeOwned, E: From<StoreError>>(
+        &self,
+        table: Table,
+        agent: &str,
+        n: usize,
+        mut each: impl FnMut(u64, T) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Vec<Unreadable>, E> {
+        let tx = self.located(self.begin_read())?;
+        let Some(t) = self.located(open_existing(&tx, table.def()))? else {
+            return Ok(Vec::new());
+        };
+        let mut bad = Vec::new();
+        let rows = self.located(t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err))?;
+        for row in rows.rev().take(n) {
+            let (k, v) = self.located(row.map_err(db_err))?;
+            let key = k.value().1;
+            match serde_json::from_slice::<T>(v.value()) {
+                Ok(record) => each(key, record)?,
+                Err(e) => bad.push(Unreadable {
+                    table: table.name(),
+                    agent: agent.to_string(),
+                    key,
+                    why: e.to_string(),
+                }),
+            }
+        }
+        Ok(bad)
+    }
+
     /// The messages with these ids that can be read, in order: a reader's view of a queue that
     /// holds a damaged record (a writer uses `recall_get`, which refuses).
     pub fn recall_get_readable(
@@ -248,6 +278,12 @@ impl Store {
                 }
             }
             drop(t);
+            // Their search indexes start over without what was moved aside.
+            let touched: std::collections::BTreeSet<&str> =
+                records.iter().map(|r| r.agent.as_str()).collect();
+            for agent in touched {
+                super::search::new_epoch(&tx, agent)?;
+            }
             tx.commit()?;
             Ok(moved)
         })())

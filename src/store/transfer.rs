@@ -68,6 +68,7 @@ impl Store {
                 t.insert(state.name.as_str(), encode(state).as_slice())
                     .map_err(db_err)?;
             }
+            super::search::new_epoch(&tx, &state.name)?;
             for (table, rows) in rows {
                 let d = def(table).expect("checked above");
                 let mut t = tx.open_table(d).map_err(db_err)?;

@@ -273,6 +273,7 @@ impl<B: Backend> Runtime<B> {
         .await;
         match opened {
             Ok((agent, failed)) => {
+                agent.store.index_in_background(agent.name());
                 self.start_engine_on(agent);
                 failed.map_or(Ok(()), Err)
             }

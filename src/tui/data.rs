@@ -4,7 +4,6 @@
 //! the engine's writes) and return ready-to-show rows; searches use the same ranking as the
 //! agent's functions (BM25 over the same text).
 
-use crate::memory::search::Bm25Index;
 use crate::memory::{Message, MessageKind};
 use crate::store::Store;
 use crate::text;
@@ -13,6 +12,14 @@ use super::app::{Load, Loaded, Row, StoreTab};
 use super::transcript;
 
 const TIME: &str = "%Y-%m-%d %H:%M";
+
+/// Rows of the archival and recall lists, and of a search, read at most.
+pub const LIST_ROWS: usize = 1000;
+
+/// The conversation read back at start: at most this many journal events, and (before the
+/// journal or without one) this many messages from recall.
+pub const HISTORY_EVENTS: usize = 20_000;
+pub const HISTORY_MESSAGES: usize = 5_000;
 
 /// Rows of the steps list read at a time.
 pub const STEPS_PAGE: usize = 200;
@@ -58,20 +65,31 @@ pub fn load(store: &Store, agent: &str, what: &Load) -> Loaded {
     }
 }
 
-/// Every readable record of `agent` in `table`, counting the ones that cannot be read.
-fn readable<T: serde::de::DeserializeOwned>(
+/// The newest [`LIST_ROWS`] readable records of `agent` in `table`, newest first, counting
+/// the ones that cannot be read.
+fn newest<T: serde::de::DeserializeOwned>(
     store: &Store,
     table: crate::store::Table,
     agent: &str,
     unreadable: &mut usize,
 ) -> Result<Vec<T>, crate::store::StoreError> {
     let mut out = Vec::new();
-    let bad = store.scan(table, agent, |_, r: T| {
+    let bad = store.scan_newest(table, agent, LIST_ROWS, |_, r: T| {
         out.push(r);
         Ok::<(), crate::store::StoreError>(())
     })?;
     *unreadable += bad.len();
     Ok(out)
+}
+
+fn passage_row(p: &crate::memory::Passage) -> Row {
+    Row {
+        id: p.id,
+        time: p.created_at.format(TIME).to_string(),
+        tag: p.source.clone(),
+        text: text::visible(&p.text),
+        origin: p.origin.as_ref().map(|o| text::visible(&o.describe())),
+    }
 }
 
 fn load_inner(
@@ -80,10 +98,13 @@ fn load_inner(
     what: &Load,
     unreadable: &mut usize,
 ) -> Result<Loaded, crate::store::StoreError> {
-    use crate::store::Table;
-    let recall = |n: &mut usize| readable::<Message>(store, Table::Recall, agent, n);
-    let archival =
-        |n: &mut usize| readable::<crate::memory::Passage>(store, Table::Archival, agent, n);
+    use crate::store::{SearchKind, Table};
+    // What the agent's state counts, for "newest N of M".
+    let counts = || -> Result<(usize, usize), crate::store::StoreError> {
+        Ok(store.load_agent(agent)?.map_or((0, 0), |a| {
+            (a.recall_count as usize, a.archival_count as usize)
+        }))
+    };
     use crate::engine::history::{diff, view};
     let missing = |key: u64| crate::store::StoreError::Decode(format!("there is no trace {key}"));
     Ok(match what {
@@ -112,74 +133,46 @@ fn load_inner(
             let b = view::detail(store, agent, *to)?.ok_or_else(|| missing(*to))?;
             Loaded::StepDiff(Box::new(diff::diff(&a, &b)))
         }
-        Load::Archival => Loaded::Archival(
-            archival(unreadable)?
+        Load::Archival => {
+            let rows: Vec<Row> = newest(store, Table::Archival, agent, unreadable)?
                 .iter()
-                .rev()
-                .map(|p| Row {
-                    id: p.id,
-                    time: p.created_at.format(TIME).to_string(),
-                    tag: p.source.clone(),
-                    text: text::visible(&p.text),
-                    origin: p.origin.as_ref().map(|o| text::visible(&o.describe())),
-                })
-                .collect(),
-        ),
-        Load::Recall => Loaded::Recall(recall(unreadable)?.iter().rev().map(recall_row).collect()),
-        Load::Search {
-            tab: StoreTab::Archival,
-            query,
-        } => {
-            let passages = archival(unreadable)?;
-            let mut idx = Bm25Index::new();
-            for p in &passages {
-                idx.insert(p.id, &p.text);
-            }
-            let by_id: std::collections::HashMap<u64, &crate::memory::Passage> =
-                passages.iter().map(|p| (p.id, p)).collect();
-            let rows = idx
-                .search(query)
-                .into_iter()
-                .map(|(id, _)| {
-                    let p = by_id[&id];
-                    Row {
-                        id,
-                        time: p.created_at.format(TIME).to_string(),
-                        tag: p.source.clone(),
-                        text: text::visible(&p.text),
-                        origin: p.origin.as_ref().map(|o| text::visible(&o.describe())),
-                    }
-                })
+                .map(passage_row)
                 .collect();
-            Loaded::Search {
-                tab: StoreTab::Archival,
-                query: query.clone(),
-                rows,
-            }
+            let total = counts()?.1.max(rows.len());
+            Loaded::Archival(rows, total)
         }
-        Load::Search {
-            tab: StoreTab::Recall,
-            query,
-        } => {
-            let messages: Vec<Message> = recall(unreadable)?
-                .into_iter()
-                .filter(|m| m.searchable)
+        Load::Recall => {
+            let rows: Vec<Row> = newest::<Message>(store, Table::Recall, agent, unreadable)?
+                .iter()
+                .map(recall_row)
                 .collect();
-            let mut idx = Bm25Index::new();
-            for m in &messages {
-                idx.insert(m.id, &m.text);
-            }
-            let by_id: std::collections::HashMap<u64, &Message> =
-                messages.iter().map(|m| (m.id, m)).collect();
-            let rows = idx
-                .search(query)
-                .into_iter()
-                .map(|(id, _)| recall_row(by_id[&id]))
-                .collect();
+            let total = counts()?.0.max(rows.len());
+            Loaded::Recall(rows, total)
+        }
+        Load::Search { tab, query } => {
+            // The same ranking as the agent's functions, best LIST_ROWS read whole.
+            let kind = match tab {
+                StoreTab::Archival => SearchKind::Archival,
+                StoreTab::Recall => SearchKind::Recall,
+            };
+            let hits = store.search(agent, kind, query, 0, LIST_ROWS)?;
+            let rows = match tab {
+                StoreTab::Archival => store
+                    .archival_get(agent, &hits.ids)?
+                    .iter()
+                    .map(passage_row)
+                    .collect(),
+                StoreTab::Recall => store
+                    .recall_get(agent, &hits.ids)?
+                    .iter()
+                    .map(recall_row)
+                    .collect(),
+            };
             Loaded::Search {
-                tab: StoreTab::Recall,
+                tab: *tab,
                 query: query.clone(),
                 rows,
+                total: hits.total,
             }
         }
     })
@@ -200,19 +193,17 @@ fn history_inner(
     agent: &str,
     before: u64,
 ) -> Result<Loaded, crate::store::StoreError> {
-    let journal = store.journal(agent, 0, before)?;
+    // Only the newest part is read: the rest stays in recall, where a search finds it.
+    let journal = store.journal_tail(agent, before, HISTORY_EVENTS)?;
+    let whole = journal.first().is_none_or(|(seq, _)| *seq <= 1);
     let journal_starts = journal.iter().find_map(|(_, e)| match &e.kind {
         crate::engine::EventKind::UserMessage { id, .. } => Some(*id),
         _ => None,
     });
     let older: Vec<Message> = match (journal.is_empty(), journal_starts) {
-        (true, _) => store.recall(agent)?,
-        (false, Some(first)) => store
-            .recall(agent)?
-            .into_iter()
-            .take_while(|m| m.id < first)
-            .collect(),
-        (false, None) => Vec::new(),
+        (true, _) => store.recall_newest(agent, u64::MAX, HISTORY_MESSAGES)?,
+        (false, Some(first)) if whole => store.recall_newest(agent, first, HISTORY_MESSAGES)?,
+        _ => Vec::new(),
     };
     let (mut entries, mut log) = transcript::entries_from_messages(&older);
     let (more, more_log) = transcript::replay(journal.iter().map(|(_, e)| e));

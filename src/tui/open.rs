@@ -45,6 +45,8 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     } else {
         session::open_writer(&cfg, store.clone())?
     };
+    // Searches of a large memory are ready sooner; the first frame does not wait for it.
+    store.index_in_background(&cfg.agent);
     let mut app = initial_app(&agent, cfg.client.as_ref(), theme, keymap, opts.watch);
     // No model named: the engine asks the server which one it serves; until it says, none is
     // shown (not the stand-in name the request would carry).

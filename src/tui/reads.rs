@@ -167,7 +167,7 @@ mod tests {
         );
         let recalls = applied
             .iter()
-            .filter(|l| matches!(l, Loaded::Recall(_)))
+            .filter(|l| matches!(l, Loaded::Recall(..)))
             .count();
         assert_eq!(recalls, 1);
         reads.finish().await;

@@ -116,12 +116,14 @@ impl Fixture {
                 })
                 .collect()
         };
-        self.send(AppEvent::Loaded(Loaded::Archival(rows(
-            7, "agent", "passage",
-        ))));
-        self.send(AppEvent::Loaded(Loaded::Recall(rows(
-            24, "user", "message",
-        ))));
+        self.send(AppEvent::Loaded(Loaded::Archival(
+            rows(7, "agent", "passage"),
+            7,
+        )));
+        self.send(AppEvent::Loaded(Loaded::Recall(
+            rows(24, "user", "message"),
+            24,
+        )));
         self.send(ev(
             1,
             EventKind::UserMessage {

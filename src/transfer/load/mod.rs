@@ -83,6 +83,11 @@ fn fingerprint(text: &str) -> (u64, usize) {
 }
 
 impl Loader {
+    /// Leaves out `text` too, as already held.
+    pub fn know(&mut self, text: &str) {
+        self.known.insert(fingerprint(text.trim()));
+    }
+
     pub fn new<'a>(
         plan: Plan,
         existing: impl IntoIterator<Item = &'a str>,

@@ -199,12 +199,17 @@ impl App {
                 .min(self.log.len().saturating_sub(1));
             }
             Loaded::Agents(rows) => self.on_agents_loaded(rows),
-            Loaded::Archival(rows) => set_rows(&mut self.stores.archival, rows),
-            Loaded::Recall(rows) => set_rows(&mut self.stores.recall, rows),
-            Loaded::Search { tab, query, rows } => {
+            Loaded::Archival(rows, total) => set_rows(&mut self.stores.archival, rows, total),
+            Loaded::Recall(rows, total) => set_rows(&mut self.stores.recall, rows, total),
+            Loaded::Search {
+                tab,
+                query,
+                rows,
+                total,
+            } => {
                 self.stores.tab = tab;
                 let mut list = StoreList::default();
-                set_rows(&mut list, rows);
+                set_rows(&mut list, rows, total);
                 self.stores.search = Some((query, list));
             }
             Loaded::Watched {

@@ -341,8 +341,9 @@ impl App {
     }
 }
 
-pub(super) fn set_rows(list: &mut StoreList, rows: Vec<Row>) {
+pub(super) fn set_rows(list: &mut StoreList, rows: Vec<Row>, total: usize) {
     list.selected = list.selected.min(rows.len().saturating_sub(1));
+    list.total = total.max(rows.len());
     list.rows = rows;
     list.loaded = true;
 }

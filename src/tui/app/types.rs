@@ -69,6 +69,8 @@ pub struct StoreList {
     pub rows: Vec<Row>,
     pub selected: usize,
     pub loaded: bool,
+    /// How many there are in all: more than `rows` when only the newest (or best) were read.
+    pub total: usize,
 }
 
 #[derive(Debug)]
@@ -249,12 +251,15 @@ pub enum Loaded {
         entries: Vec<Entry>,
         log: Vec<LogEntry>,
     },
-    Archival(Vec<Row>),
-    Recall(Vec<Row>),
+    /// The newest passages (or messages), and how many there are in all.
+    Archival(Vec<Row>, usize),
+    Recall(Vec<Row>, usize),
+    /// The best results, and how many match in all.
     Search {
         tab: StoreTab,
         query: String,
         rows: Vec<Row>,
+        total: usize,
     },
     /// Watch mode: what the other process did (its journal since the last look) and memory as
     /// it now is.

@@ -223,14 +223,25 @@ pub fn stores(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     if let Some((q, l)) = &s.search {
         lines.push(Line::from(Span::styled(
             format!(
-                "/{} · {} found (Esc clears)",
+                "/{} · {} found{} (Esc clears)",
                 text::visible(q),
-                l.rows.len()
+                l.total,
+                if l.total > l.rows.len() {
+                    format!(", best {} shown", l.rows.len())
+                } else {
+                    String::new()
+                }
             ),
             Style::default().fg(th.accent),
         )));
     }
     let list = s.shown();
+    if s.search.is_none() && list.total > list.rows.len() {
+        lines.push(Line::from(Span::styled(
+            format!("newest {} of {}", list.rows.len(), list.total),
+            th.dimmed(),
+        )));
+    }
     let height = (inner.height as usize).saturating_sub(lines.len());
     if !list.loaded && s.search.is_none() {
         lines.push(Line::from(Span::styled("loading…", th.dimmed())));

@@ -1,0 +1,389 @@
+//! Word search over recall and archival memory that stays fast however much they hold.
+//!
+//! Contract: [`Store::search`] ranks an agent's searchable messages (recall) or passages
+//! (archival) by BM25 over [`crate::memory::search::terms`] and returns one page of ids with
+//! the true total; the caller reads only those rows. The ranking lives in a persistent index
+//! per agent and kind (tantivy, in the folder `<store>.search/` beside the file) that is
+//! derived from the store and brought up to date from it: a search first indexes what was
+//! committed since (up to [`INLINE`] rows; past that it answers from what is indexed, says so,
+//! and [`Store::index_in_background`] does the rest). Rewinds, forks into a name, deletions
+//! and repairs move the agent's *search epoch* (a table of the store, written in the same
+//! transaction), which starts its index over. When no index can be opened (a read-only
+//! folder), the same ranking is computed in memory from the store, as before.
+
+mod index;
+mod private;
+mod tokenizer;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+
+use super::{ARCHIVAL, RECALL, Result, Store, db_err, open_existing};
+use crate::memory::{Message, Passage};
+use index::{Batch, Index};
+
+/// Each agent's search epoch; `NEXT` holds the next one to hand out.
+const EPOCHS: TableDefinition<&str, u64> = TableDefinition::new("search_epochs");
+/// No agent can have this name (names are printable).
+const NEXT: &str = "\u{0}next";
+
+/// Rows read from the store at a time while indexing.
+const BATCH: usize = 2_000;
+/// Rows a search indexes before it answers; more are left to the background.
+pub const INLINE: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Recall,
+    Archival,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Recall => "recall",
+            Kind::Archival => "archival",
+        }
+    }
+}
+
+/// One page of a ranked search.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hits {
+    /// How many match in all.
+    pub total: usize,
+    /// The page's ids, best first.
+    pub ids: Vec<u64>,
+    /// Said when the ranking is not over everything yet (the index is still being built).
+    pub note: Option<String>,
+}
+
+/// The open indexes of one store.
+pub(super) struct Indexes {
+    root: PathBuf,
+    slots: Mutex<HashMap<(String, Kind), Arc<Mutex<Slot>>>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    index: Option<Index>,
+    /// Why the index could not be opened (the in-memory ranking is used instead).
+    failed: Option<String>,
+    background: bool,
+}
+
+impl Indexes {
+    pub(super) fn new(store_path: &std::path::Path) -> Indexes {
+        let mut root = store_path.as_os_str().to_owned();
+        root.push(".search");
+        Indexes {
+            root: root.into(),
+            slots: Mutex::default(),
+        }
+    }
+
+    fn slot(&self, agent: &str, kind: Kind) -> Arc<Mutex<Slot>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry((agent.to_string(), kind)).or_default().clone()
+    }
+}
+
+/// Gives `agent` a search epoch no index has seen, inside `tx`.
+pub(super) fn new_epoch(tx: &WriteTransaction, agent: &str) -> Result<()> {
+    let mut t = tx.open_table(EPOCHS).map_err(db_err)?;
+    let next = t.get(NEXT).map_err(db_err)?.map_or(1, |v| v.value());
+    t.insert(NEXT, next + 1).map_err(db_err)?;
+    t.insert(agent, next).map_err(db_err)?;
+    Ok(())
+}
+
+fn lock(slot: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Store {
+    fn search_epoch(&self, agent: &str) -> Result<u64> {
+        let tx = self.begin_read()?;
+        let Some(t) = open_existing(&tx, EPOCHS)? else {
+            return Ok(0);
+        };
+        Ok(t.get(agent).map_err(db_err)?.map_or(0, |v| v.value()))
+    }
+
+    /// The highest row id of `agent` in the table of `kind` (0 when empty).
+    fn last_id(&self, agent: &str, kind: Kind) -> Result<u64> {
+        let tx = self.begin_read()?;
+        let def = if kind == Kind::Recall {
+            RECALL
+        } else {
+            ARCHIVAL
+        };
+        let Some(t) = open_existing(&tx, def)? else {
+            return Ok(0);
+        };
+        let last = t
+            .range((agent, 0)..=(agent, u64::MAX))
+            .map_err(db_err)?
+            .next_back();
+        Ok(match last {
+            Some(row) => row.map_err(db_err)?.0.value().1,
+            None => 0,
+        })
+    }
+
+    /// Up to `n` rows after `after`: the texts to index (damaged rows and messages that are
+    /// not searchable are passed over), the last id read and how many rows were read.
+    fn texts_after(
+        &self,
+        agent: &str,
+        kind: Kind,
+        after: u64,
+        n: usize,
+    ) -> Result<(Vec<(u64, String)>, u64, usize)> {
+        let tx = self.begin_read()?;
+        let def = if kind == Kind::Recall {
+            RECALL
+        } else {
+            ARCHIVAL
+        };
+        let Some(t) = open_existing(&tx, def)? else {
+            return Ok((Vec::new(), after, 0));
+        };
+        let (mut docs, mut last, mut read) = (Vec::new(), after, 0);
+        for row in t
+            .range((agent, after.saturating_add(1))..=(agent, u64::MAX))
+            .map_err(db_err)?
+            .take(n)
+        {
+            let (k, v) = row.map_err(db_err)?;
+            last = k.value().1;
+            read += 1;
+            let text = match kind {
+                Kind::Recall => serde_json::from_slice::<Message>(v.value())
+                    .ok()
+                    .filter(|m| m.searchable)
+                    .map(|m| m.text),
+                Kind::Archival => serde_json::from_slice::<Passage>(v.value())
+                    .ok()
+                    .map(|p| p.text),
+            };
+            if let Some(text) = text {
+                docs.push((last, text));
+            }
+        }
+        Ok((docs, last, read))
+    }
+
+    /// Ids of the passages deleted from `agent`'s archival memory.
+    fn deleted_ids(&self, agent: &str) -> Result<Vec<u64>> {
+        let tx = self.begin_read()?;
+        let Some(t) = open_existing(&tx, super::history::ARCHIVAL_DELETED)? else {
+            return Ok(Vec::new());
+        };
+        let mut ids = Vec::new();
+        for row in t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err)? {
+            ids.push(row.map_err(db_err)?.0.value().1);
+        }
+        Ok(ids)
+    }
+
+    /// Brings `idx` up to the store, reading at most `budget` rows (all when none). True when
+    /// it has read everything the store holds.
+    fn sync(
+        &self,
+        agent: &str,
+        kind: Kind,
+        idx: &mut Index,
+        budget: Option<usize>,
+    ) -> Result<bool> {
+        let fail = |e: String| super::StoreError::Db(format!("the search index: {e}"));
+        if !idx.try_write() {
+            idx.refresh();
+            return Ok(idx.mark.through >= self.last_id(agent, kind)?);
+        }
+        let epoch = self.search_epoch(agent)?;
+        let mut changed = false;
+        if idx.mark.epoch != epoch {
+            idx.restart(epoch).map_err(fail)?;
+        }
+        if kind == Kind::Archival {
+            let deleted = self.deleted_ids(agent)?;
+            if deleted.len() as u64 != idx.mark.deleted {
+                idx.remove(&deleted, deleted.len() as u64).map_err(fail)?;
+                changed = true;
+            }
+        }
+        let mut read = 0;
+        let done = loop {
+            if budget.is_some_and(|b| read >= b) {
+                break false;
+            }
+            let (docs, through, n) = self.texts_after(agent, kind, idx.mark.through, BATCH)?;
+            if n == 0 {
+                break true;
+            }
+            idx.add(Batch { docs, through }).map_err(fail)?;
+            changed = true;
+            read += n;
+        };
+        if changed {
+            idx.commit().map_err(fail)?;
+        }
+        if !self.is_writer() {
+            // Only a writer keeps the lock: readers let the next process in.
+            idx.release();
+        }
+        Ok(done)
+    }
+
+    /// The index of `agent`'s `kind`, opened on first use, or why it cannot be.
+    fn with_index<T>(
+        &self,
+        agent: &str,
+        kind: Kind,
+        f: impl FnOnce(&Store, &mut Index) -> Result<T>,
+    ) -> Result<std::result::Result<T, String>> {
+        let slot = self.search.slot(agent, kind);
+        let mut s = lock(&slot);
+        if s.index.is_none() && s.failed.is_none() {
+            // The folder of all indexes is its owner's alone, as the store file is.
+            let _ = private::Private::open(&self.search.root);
+            match Index::open(&index::folder(&self.search.root, agent, kind.name())) {
+                Ok(i) => s.index = Some(i),
+                Err(e) => {
+                    tracing::warn!(agent, kind = kind.name(), error = %e, "no search index");
+                    s.failed = Some(e);
+                }
+            }
+        }
+        let s = &mut *s;
+        match (&mut s.index, &s.failed) {
+            (Some(idx), _) => f(self, idx).map(Ok),
+            (None, e) => Ok(Err(e.clone().unwrap_or_default())),
+        }
+    }
+
+    /// One page of `agent`'s `kind` ranked for `query`: `limit` ids after the first `offset`.
+    pub fn search(
+        &self,
+        agent: &str,
+        kind: Kind,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Hits> {
+        let answer = self.located(self.with_index(agent, kind, |store, idx| {
+            let done = store.sync(agent, kind, idx, Some(INLINE))?;
+            let (total, ids) = idx
+                .search(query, offset, limit)
+                .map_err(|e| super::StoreError::Db(format!("the search index: {e}")))?;
+            let note = (!done).then(|| {
+                format!(
+                    "the search index is still being built: {} up to #{} searched",
+                    kind.name(),
+                    idx.mark.through
+                )
+            });
+            Ok(Hits { total, ids, note })
+        }))?;
+        match answer {
+            Ok(hits) => {
+                if hits.note.is_some() {
+                    self.index_in_background_of(agent);
+                }
+                Ok(hits)
+            }
+            Err(_) => self.search_in_memory(agent, kind, query, offset, limit),
+        }
+    }
+
+    /// The same ranking computed from every row (no index could be opened).
+    fn search_in_memory(
+        &self,
+        agent: &str,
+        kind: Kind,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Hits> {
+        let mut idx = crate::memory::search::Bm25Index::new();
+        let (docs, _, _) = self.texts_after(agent, kind, 0, usize::MAX)?;
+        for (id, text) in &docs {
+            idx.insert(*id, text);
+        }
+        let ranked = idx.search(query);
+        Ok(Hits {
+            total: ranked.len(),
+            ids: ranked
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|r| r.0)
+                .collect(),
+            note: None,
+        })
+    }
+
+    /// Indexes everything `agent` holds now, before returning (a one-shot command).
+    pub fn index_now(&self, agent: &str) -> Result<()> {
+        for kind in [Kind::Recall, Kind::Archival] {
+            let _ = self.located(
+                self.with_index(agent, kind, |store, idx| store.sync(agent, kind, idx, None)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Brings `agent`'s indexes up to date on a thread of their own, a batch at a time, so
+    /// that opening an agent never waits for them. It lets go of the store between batches
+    /// and stops when the store is closed.
+    pub fn index_in_background(self: &Arc<Store>, agent: &str) {
+        let _ = self.me.set(Arc::downgrade(self));
+        self.index_in_background_of(agent);
+    }
+
+    fn index_in_background_of(&self, agent: &str) {
+        let Some(weak) = self.me.get().cloned() else {
+            return;
+        };
+        for kind in [Kind::Recall, Kind::Archival] {
+            let slot = self.search.slot(agent, kind);
+            {
+                let mut s = lock(&slot);
+                if s.background {
+                    continue;
+                }
+                s.background = true;
+            }
+            let (weak, agent) = (weak.clone(), agent.to_string());
+            let spawned = std::thread::Builder::new()
+                .name(format!("index {}", kind.name()))
+                .spawn(move || background(weak, &agent, kind, &slot));
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "cannot start indexing in the background");
+            }
+        }
+    }
+}
+
+fn background(store: Weak<Store>, agent: &str, kind: Kind, slot: &Mutex<Slot>) {
+    loop {
+        let Some(store) = store.upgrade() else { break };
+        let step = store.with_index(agent, kind, |s, idx| {
+            s.sync(agent, kind, idx, Some(BATCH * 10))
+        });
+        drop(store);
+        match step {
+            Ok(Ok(false)) => continue,
+            Ok(Ok(true)) | Ok(Err(_)) => break,
+            Err(e) => {
+                tracing::warn!(agent, kind = kind.name(), error = %e, "indexing stopped");
+                break;
+            }
+        }
+    }
+    lock(slot).background = false;
+}

@@ -1,0 +1,264 @@
+//! Searches that scale: the store's persistent word index (kept up to date from the store,
+//! started over when an agent is rewound, read by other processes), Unicode words (Chinese
+//! and Japanese found by a word), and the TUI's lists bounded to their newest rows.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use common::*;
+use memscope::engine::{Agent, Status};
+use memscope::memory::{Message, MessageKind, Passage, Role};
+use memscope::store::{Commit, SearchKind, Store};
+use serde_json::json;
+
+fn message(id: u64, text: &str) -> Message {
+    Message {
+        id,
+        role: Role::User,
+        kind: MessageKind::UserMessage,
+        content: text.into(),
+        text: text.into(),
+        searchable: true,
+        tool_calls: vec![],
+        tool_call_id: None,
+        name: None,
+        created_at: Utc::now(),
+        tokens: 10,
+        step: id,
+    }
+}
+
+fn passage(id: u64, text: &str) -> Passage {
+    Passage {
+        id,
+        text: text.into(),
+        created_at: Utc::now(),
+        source: "user".into(),
+        embedding: None,
+        embedding_model: None,
+        origin: None,
+    }
+}
+
+/// An agent with `messages` and `passages` (ids from 1), its counters set to match.
+fn fill(store: &Store, messages: &[Message], passages: &[Passage]) {
+    let mut state =
+        memscope::memory::AgentState::new("default", memscope::memory::CoreMemory::default());
+    state.next_message_id = messages.len() as u64 + 1;
+    state.next_passage_id = passages.len() as u64 + 1;
+    state.recall_count = messages.len() as u64;
+    state.archival_count = passages.len() as u64;
+    store
+        .commit(
+            "default",
+            &Commit {
+                state: Some(&state),
+                messages,
+                passages,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_agent_finds_a_chinese_word_inside_a_sentence() {
+    let (_d, path) = temp_store();
+    let server = Server::start(vec![
+        say("记住了"),
+        call(
+            "conversation_search",
+            json!({"query": "北京", "request_heartbeat": true}),
+        ),
+        call(
+            "archival_memory_insert",
+            json!({"content": "東京に住んでいる友達はケンです", "request_heartbeat": true}),
+        ),
+        call(
+            "archival_memory_search",
+            json!({"query": "住んで", "request_heartbeat": true}),
+        ),
+        say("done"),
+    ])
+    .await;
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    chat(&mut h, "我的妹妹住在北京，她有一只猫。").await;
+    let ev = chat(&mut h, "我妹妹住在哪里？").await;
+    let r = returns(&ev);
+    assert_eq!(r[0].1, Status::Ok, "{}", r[0].2);
+    // The word is found inside the sentence that has no spaces; the question, which holds
+    // only 妹妹 and 住在, is not a match for 北京.
+    assert!(r[0].2.starts_with("Results 1-1 of 1"), "{}", r[0].2);
+    assert!(r[0].2.contains("我的妹妹住在北京"), "{}", r[0].2);
+    assert!(r[2].2.contains("東京に住んでいる"), "{}", r[2].2);
+    shutdown(h).await;
+}
+
+#[test]
+fn the_index_follows_commits_deletions_and_rewinds() {
+    let (_d, path) = temp_store();
+    let store = Arc::new(Store::open(&path).unwrap());
+    let msgs: Vec<Message> = (1..=30)
+        .map(|i| message(i, &format!("note {i} about the giraffe")))
+        .collect();
+    fill(
+        &store,
+        &msgs,
+        &[passage(1, "the red kite"), passage(2, "kites fly")],
+    );
+    let hits = store
+        .search("default", SearchKind::Recall, "giraffe", 0, 5)
+        .unwrap();
+    assert_eq!(hits.total, 30);
+    // Newest first among equal scores, as the in-memory ranking does.
+    assert_eq!(hits.ids, [30, 29, 28, 27, 26]);
+    assert!(hits.note.is_none());
+    // Paging asks the index for the page, not the whole list.
+    let page = store
+        .search("default", SearchKind::Recall, "giraffe", 25, 5)
+        .unwrap();
+    assert_eq!(page.ids, [5, 4, 3, 2, 1]);
+
+    // A commit after the index was built is found by the next search.
+    store
+        .commit(
+            "default",
+            &Commit {
+                messages: &[message(31, "the okapi is a relative of the giraffe")],
+                passages: &[passage(3, "a kite is a bird")],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let hits = store
+        .search("default", SearchKind::Recall, "okapi", 0, 5)
+        .unwrap();
+    assert_eq!((hits.total, hits.ids.as_slice()), (1, &[31][..]));
+
+    // A deleted passage is no longer found.
+    let mut agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
+    assert!(agent.delete_passage(1).unwrap());
+    let hits = store
+        .search("default", SearchKind::Archival, "kite", 0, 5)
+        .unwrap();
+    assert_eq!(hits.ids, [3]);
+    drop(agent);
+
+    // A rewind to before message 31 starts the index over: the message is gone from it.
+    let state = store.load_agent("default").unwrap().unwrap();
+    let mut cut_state = state.clone();
+    cut_state.next_message_id = 31;
+    store
+        .rewind(
+            "default",
+            "default-backup",
+            &memscope::store::Cut {
+                state: cut_state,
+                journal_next: 1,
+            },
+        )
+        .unwrap();
+    let hits = store
+        .search("default", SearchKind::Recall, "okapi", 0, 5)
+        .unwrap();
+    assert_eq!(hits.total, 0, "{hits:?}");
+    // The backup has everything, in an index of its own.
+    let hits = store
+        .search("default-backup", SearchKind::Recall, "okapi", 0, 5)
+        .unwrap();
+    assert_eq!(hits.ids, [31]);
+}
+
+#[test]
+fn another_process_reads_the_index_and_the_ranking_matches_the_in_memory_one() {
+    let (_d, path) = temp_store();
+    let texts = [
+        "the cat sat on the mat",
+        "my sister Priya has a cat named Miso",
+        "the weather is nice",
+        "Priya called today",
+        "cat cat cat",
+        "a dog and a cat and Priya",
+    ];
+    let msgs: Vec<Message> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| message(i as u64 + 1, t))
+        .collect();
+    {
+        let store = Store::open(&path).unwrap();
+        fill(&store, &msgs, &[]);
+        store.index_now("default").unwrap();
+    }
+    let mut expected = memscope::memory::search::Bm25Index::new();
+    for m in &msgs {
+        expected.insert(m.id, &m.text);
+    }
+    let reader = Store::open_read_only(&path).unwrap();
+    for query in ["Priya's cat", "cat", "weather today", "dog"] {
+        let want: Vec<u64> = expected.search(query).iter().map(|r| r.0).collect();
+        let hits = reader
+            .search("default", SearchKind::Recall, query, 0, 10)
+            .unwrap();
+        assert_eq!(hits.ids, want, "{query}");
+        assert_eq!(hits.total, want.len());
+    }
+    let mut index = path.as_os_str().to_owned();
+    index.push(".search");
+    assert!(std::path::Path::new(&index).is_dir());
+}
+
+#[test]
+fn a_large_memory_is_searched_at_once_and_indexed_in_the_background() {
+    let (_d, path) = temp_store();
+    let n = memscope::store::SEARCH_INLINE as u64 + 3_000;
+    let msgs: Vec<Message> = (1..=n)
+        .map(|i| message(i, &format!("entry {i} mentions the lighthouse")))
+        .collect();
+    let store = Arc::new(Store::open(&path).unwrap());
+    fill(&store, &msgs, &[]);
+    let first = store
+        .search("default", SearchKind::Recall, "lighthouse", 0, 5)
+        .unwrap();
+    // The search answered from what it indexed itself, and says so.
+    let note = first.note.expect("a note while the index is behind");
+    assert!(note.contains("still being built"), "{note}");
+    assert!(first.total < n as usize, "{}", first.total);
+    store.index_now("default").unwrap();
+    let all = store
+        .search("default", SearchKind::Recall, "lighthouse", 0, 5)
+        .unwrap();
+    assert_eq!((all.total, all.note), (n as usize, None));
+    assert_eq!(all.ids[0], n);
+}
+
+#[test]
+fn the_tui_lists_read_only_the_newest_rows_and_say_how_many_there_are() {
+    use memscope::tui::app::{Load, Loaded};
+    use memscope::tui::data;
+    let (_d, path) = temp_store();
+    let n = data::LIST_ROWS as u64 + 200;
+    let passages: Vec<Passage> = (1..=n)
+        .map(|i| passage(i, &format!("passage {i} about tides")))
+        .collect();
+    let store = Store::open(&path).unwrap();
+    fill(&store, &[], &passages);
+    let Loaded::Archival(rows, total) = data::load(&store, "default", &Load::Archival) else {
+        panic!("archival rows")
+    };
+    assert_eq!((rows.len(), total), (data::LIST_ROWS, n as usize));
+    assert_eq!(rows[0].id, n, "newest first");
+    let Loaded::Search { rows, total, .. } = data::load(
+        &store,
+        "default",
+        &Load::Search {
+            tab: memscope::tui::app::StoreTab::Archival,
+            query: "tides".into(),
+        },
+    ) else {
+        panic!("search rows")
+    };
+    assert_eq!((rows.len(), total), (data::LIST_ROWS, n as usize));
+}
