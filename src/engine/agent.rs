@@ -5,12 +5,12 @@
 //! embeddings) and the store handle. Every change goes through [`Agent::commit`], one redb write
 //! transaction. Nothing here talks to the network or the terminal.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use chrono::Utc;
 use serde_json::Value;
 
+pub use super::exec::ArchivalCache;
 use super::settings::EngineSettings;
 use crate::functions;
 use crate::memory::{
@@ -21,28 +21,6 @@ use crate::store::{Commit, Store, StoreError};
 use crate::tokens::{ExactCounts, TokenCounter};
 
 pub use super::prompt::{BASE_INSTRUCTIONS, DEFAULT_HUMAN, DEFAULT_PERSONA};
-
-/// The embeddings of archival passages, by passage id, loaded on the first search that
-/// ranks by them (word searches go through the store's index and load nothing).
-#[derive(Default)]
-pub struct ArchivalCache {
-    /// The embedding model and vector of each embedded passage.
-    pub vectors: BTreeMap<u64, (Arc<str>, Vec<f32>)>,
-}
-
-impl ArchivalCache {
-    pub fn put(&mut self, p: &Passage) {
-        match (&p.embedding_model, &p.embedding) {
-            (Some(m), Some(v)) => {
-                self.vectors
-                    .insert(p.id, (Arc::from(m.as_str()), v.clone()));
-            }
-            _ => {
-                self.vectors.remove(&p.id);
-            }
-        }
-    }
-}
 
 /// A mark with its key (the user message's id) and the shared text it names, if any.
 type MarkToWrite = (u64, crate::store::Mark, Option<(u64, String)>);

@@ -7,13 +7,38 @@
 use chrono::{Duration as ChronoDuration, NaiveDate, Utc};
 use serde_json::json;
 
-use super::agent::{Agent, ArchivalCache};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::agent::Agent;
 use crate::functions::Call;
 use crate::memory::chunk::{DEFAULT_CHUNK_CHARS, chunk_text};
 use crate::memory::search::{PAGE_SIZE, Page, cosine};
 use crate::memory::{Message, Passage};
 use crate::store::{SearchKind, StoreError, Table};
 use crate::text;
+
+/// The embeddings of archival passages, by passage id, loaded on the first search that
+/// ranks by them (word searches go through the store's index and load nothing).
+#[derive(Default)]
+pub struct ArchivalCache {
+    /// The embedding model and vector of each embedded passage.
+    pub vectors: BTreeMap<u64, (Arc<str>, Vec<f32>)>,
+}
+
+impl ArchivalCache {
+    pub fn put(&mut self, p: &Passage) {
+        match (&p.embedding_model, &p.embedding) {
+            (Some(m), Some(v)) => {
+                self.vectors
+                    .insert(p.id, (Arc::from(m.as_str()), v.clone()));
+            }
+            _ => {
+                self.vectors.remove(&p.id);
+            }
+        }
+    }
+}
 
 /// Longest text of one search hit shown to the model.
 const HIT_CHARS: usize = 1000;

@@ -64,8 +64,10 @@ pub struct Hits {
 /// The open indexes of one store.
 pub(super) struct Indexes {
     root: PathBuf,
-    slots: Mutex<HashMap<(String, Kind), Arc<Mutex<Slot>>>>,
+    slots: Mutex<HashMap<(String, Kind), SharedSlot>>,
 }
+
+type SharedSlot = Arc<Mutex<Slot>>;
 
 #[derive(Default)]
 struct Slot {
@@ -85,7 +87,7 @@ impl Indexes {
         }
     }
 
-    fn slot(&self, agent: &str, kind: Kind) -> Arc<Mutex<Slot>> {
+    fn slot(&self, agent: &str, kind: Kind) -> SharedSlot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.entry((agent.to_string(), kind)).or_default().clone()
     }
@@ -135,14 +137,8 @@ impl Store {
     }
 
     /// Up to `n` rows after `after`: the texts to index (damaged rows and messages that are
-    /// not searchable are passed over), the last id read and how many rows were read.
-    fn texts_after(
-        &self,
-        agent: &str,
-        kind: Kind,
-        after: u64,
-        n: usize,
-    ) -> Result<(Vec<(u64, String)>, u64, usize)> {
+    /// not searchable are passed over) up to the last id read, and how many rows were read.
+    fn texts_after(&self, agent: &str, kind: Kind, after: u64, n: usize) -> Result<(Batch, usize)> {
         let tx = self.begin_read()?;
         let def = if kind == Kind::Recall {
             RECALL
@@ -150,7 +146,13 @@ impl Store {
             ARCHIVAL
         };
         let Some(t) = open_existing(&tx, def)? else {
-            return Ok((Vec::new(), after, 0));
+            return Ok((
+                Batch {
+                    docs: Vec::new(),
+                    through: after,
+                },
+                0,
+            ));
         };
         let (mut docs, mut last, mut read) = (Vec::new(), after, 0);
         for row in t
@@ -174,7 +176,13 @@ impl Store {
                 docs.push((last, text));
             }
         }
-        Ok((docs, last, read))
+        Ok((
+            Batch {
+                docs,
+                through: last,
+            },
+            read,
+        ))
     }
 
     /// Ids of the passages deleted from `agent`'s archival memory.
@@ -221,11 +229,11 @@ impl Store {
             if budget.is_some_and(|b| read >= b) {
                 break false;
             }
-            let (docs, through, n) = self.texts_after(agent, kind, idx.mark.through, BATCH)?;
+            let (batch, n) = self.texts_after(agent, kind, idx.mark.through, BATCH)?;
             if n == 0 {
                 break true;
             }
-            idx.add(Batch { docs, through }).map_err(fail)?;
+            idx.add(batch).map_err(fail)?;
             changed = true;
             read += n;
         };
@@ -310,8 +318,8 @@ impl Store {
         limit: usize,
     ) -> Result<Hits> {
         let mut idx = crate::memory::search::Bm25Index::new();
-        let (docs, _, _) = self.texts_after(agent, kind, 0, usize::MAX)?;
-        for (id, text) in &docs {
+        let (batch, _) = self.texts_after(agent, kind, 0, usize::MAX)?;
+        for (id, text) in &batch.docs {
             idx.insert(*id, text);
         }
         let ranked = idx.search(query);
