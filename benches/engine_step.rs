@@ -7,8 +7,7 @@
 //! from spawn to its first JSON line on stdout (the endpoint is a stub on 127.0.0.1 answering
 //! `/v1/models`). Target: under 100 ms.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,31 +61,11 @@ fn step_8k(c: &mut Criterion) {
     });
 }
 
-/// A stub endpoint that answers every request with an empty model list.
-fn stub_endpoint() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let body = r#"{"object":"list","data":[]}"#;
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    format!("http://{addr}/v1")
-}
-
 fn start_to_first_event(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("start.redb");
     drop(filled_agent(&path));
-    let url = stub_endpoint();
+    let url = common::stub_endpoint();
     let exe = env!("CARGO_BIN_EXE_memscope");
     let mut group = c.benchmark_group("startup");
     group.sample_size(20);

@@ -12,8 +12,7 @@
 //! Targets at 1,000,000: searches under 20 ms, first event and frame under 100 ms, RSS under
 //! 300 MB.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -32,6 +31,8 @@ use memscope::tui::app::{Load, StoreTab};
 use memscope::tui::keymap::Keymap;
 use memscope::tui::theme::Theme;
 use memscope::tui::{data, initial_app, view};
+
+mod common;
 
 const QUERIES: usize = 200;
 
@@ -159,28 +160,8 @@ fn build(path: &Path, n: u64) -> (Duration, Duration) {
     (rows, t1.elapsed())
 }
 
-/// A stub endpoint that answers every request with an empty model list.
-fn stub_endpoint() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let body = r#"{"object":"list","data":[]}"#;
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    format!("http://{addr}/v1")
-}
-
 fn first_event(path: &Path) -> Duration {
-    let url = stub_endpoint();
+    let url = common::stub_endpoint();
     let dir = path.parent().unwrap();
     let mut runs: Vec<Duration> = (0..5)
         .map(|_| {

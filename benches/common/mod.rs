@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
 use memscope::engine::step::{StepInput, StepReport, parse_first};
 use memscope::engine::{Agent, EngineSettings, Trigger};
 use memscope::memory::{MessageKind, RequestRecord};
@@ -83,4 +86,24 @@ pub fn steady_steps(agent: &mut Agent, steps: u64) {
         apply(agent, request, &reply);
         agent.forget_newest(base_len);
     }
+}
+
+/// A stub endpoint that answers every request with an empty model list.
+pub fn stub_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = r#"{"object":"list","data":[]}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}/v1")
 }

@@ -393,7 +393,13 @@ impl Store {
             tx.commit()?;
             crate::crash::point("commit:done");
             Ok(())
-        })())
+        })())?;
+        // Where this process keeps the agent's index, it follows the commit off the step's
+        // path, so that other processes' searches see it too.
+        if !c.messages.is_empty() || !c.passages.is_empty() || !c.delete_passages.is_empty() {
+            self.index_in_background_of(agent);
+        }
+        Ok(())
     }
 
     /// Deletes an agent and all its rows.

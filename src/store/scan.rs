@@ -90,28 +90,9 @@ impl Store {
         &self,
         table: Table,
         agent: &str,
-        mut each: impl FnMut(u64, T) -> std::result::Result<(), E>,
+        each: impl FnMut(u64, T) -> std::result::Result<(), E>,
     ) -> std::result::Result<Vec<Unreadable>, E> {
-        let tx = self.located(self.begin_read())?;
-        let Some(t) = self.located(open_existing(&tx, table.def()))? else {
-            return Ok(Vec::new());
-        };
-        let mut bad = Vec::new();
-        let rows = self.located(t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err))?;
-        for row in rows {
-            let (k, v) = self.located(row.map_err(db_err))?;
-            let key = k.value().1;
-            match serde_json::from_slice::<T>(v.value()) {
-                Ok(record) => each(key, record)?,
-                Err(e) => bad.push(Unreadable {
-                    table: table.name(),
-                    agent: agent.to_string(),
-                    key,
-                    why: e.to_string(),
-                }),
-            }
-        }
-        Ok(bad)
+        self.scan_in(table, agent, None, each)
     }
 
     /// Like [`Store::scan`], newest record first, stopping after `n` records.
@@ -120,6 +101,17 @@ impl Store {
         table: Table,
         agent: &str,
         n: usize,
+        each: impl FnMut(u64, T) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Vec<Unreadable>, E> {
+        self.scan_in(table, agent, Some(n), each)
+    }
+
+    /// Every record in key order, or the newest `newest` newest first.
+    fn scan_in<T: DeserializeOwned, E: From<StoreError>>(
+        &self,
+        table: Table,
+        agent: &str,
+        newest: Option<usize>,
         mut each: impl FnMut(u64, T) -> std::result::Result<(), E>,
     ) -> std::result::Result<Vec<Unreadable>, E> {
         let tx = self.located(self.begin_read())?;
@@ -128,7 +120,11 @@ impl Store {
         };
         let mut bad = Vec::new();
         let rows = self.located(t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err))?;
-        for row in rows.rev().take(n) {
+        let rows: Box<dyn Iterator<Item = _>> = match newest {
+            None => Box::new(rows),
+            Some(n) => Box::new(rows.rev().take(n)),
+        };
+        for row in rows {
             let (k, v) = self.located(row.map_err(db_err))?;
             let key = k.value().1;
             match serde_json::from_slice::<T>(v.value()) {

@@ -353,7 +353,7 @@ impl Store {
         self.index_in_background_of(agent);
     }
 
-    fn index_in_background_of(&self, agent: &str) {
+    pub(super) fn index_in_background_of(&self, agent: &str) {
         let Some(weak) = self.me.get().cloned() else {
             return;
         };
