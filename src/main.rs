@@ -252,6 +252,8 @@ fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(dispatch(cli));
+    // No indexing thread may hold a store as the process ends: it would not be closed cleanly.
+    memscope::store::stop_indexing();
     // A blocking read of stdin (`memscope run` stopped by a signal) never ends by itself; the
     // faces have already waited for everything that writes.
     rt.shutdown_background();

@@ -7,36 +7,43 @@
 use chrono::{Duration as ChronoDuration, NaiveDate, Utc};
 use serde_json::json;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use super::agent::Agent;
 use crate::functions::Call;
+use crate::memory::ann::Vectors;
 use crate::memory::chunk::{DEFAULT_CHUNK_CHARS, chunk_text};
-use crate::memory::search::{PAGE_SIZE, Page, cosine};
+use crate::memory::search::{PAGE_SIZE, Page};
 use crate::memory::{Message, Passage};
 use crate::store::{SearchKind, StoreError, Table};
 use crate::text;
 
-/// The embeddings of archival passages, by passage id, loaded on the first search that
-/// ranks by them (word searches go through the store's index and load nothing).
+/// The embeddings of archival passages, by model, loaded on the first search that ranks by
+/// them (word searches go through the store's index and load nothing).
 #[derive(Default)]
 pub struct ArchivalCache {
-    /// The embedding model and vector of each embedded passage.
-    pub vectors: BTreeMap<u64, (Arc<str>, Vec<f32>)>,
+    pub models: HashMap<String, Vectors>,
 }
 
 impl ArchivalCache {
+    /// `p` as it now is: its vector under its model, and under no other.
     pub fn put(&mut self, p: &Passage) {
-        match (&p.embedding_model, &p.embedding) {
-            (Some(m), Some(v)) => {
-                self.vectors
-                    .insert(p.id, (Arc::from(m.as_str()), v.clone()));
-            }
-            _ => {
-                self.vectors.remove(&p.id);
-            }
+        self.remove(p.id);
+        if let (Some(m), Some(v)) = (&p.embedding_model, &p.embedding) {
+            self.models
+                .entry(m.clone())
+                .or_default()
+                .insert(p.id, v.clone());
         }
+    }
+
+    pub fn remove(&mut self, id: u64) {
+        self.models.values_mut().for_each(|v| v.remove(id));
+    }
+
+    /// How many passages have a vector of `model`.
+    pub fn count(&self, model: &str) -> usize {
+        self.models.get(model).map_or(0, Vectors::len)
     }
 }
 
@@ -345,30 +352,41 @@ impl Agent {
         }) = embeds
             && let Some(qv) = q.first()
         {
-            let cache = self.archival_cache()?;
-            let mut scored: Vec<(f32, u64)> = cache
-                .vectors
-                .iter()
-                .filter(|(_, (m, _))| **m == *model.as_str())
-                .map(|(id, (_, v))| (cosine(qv, v), *id))
-                .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-            let embedded: std::collections::HashSet<u64> = scored.iter().map(|s| s.1).collect();
-            let mut ids: Vec<u64> = scored.into_iter().map(|(_, id)| id).collect();
             let all = self.state.archival_count as usize;
+            let vectors = self
+                .archival_cache()?
+                .models
+                .entry(model.clone())
+                .or_default();
+            let embedded = vectors.len();
+            // Only as many as the page needs are ranked (approximately, for many vectors).
+            let mut ids: Vec<u64> = vectors
+                .rank(qv, (skip + PAGE_SIZE).min(embedded))
+                .into_iter()
+                .map(|r| r.0)
+                .collect();
+            let mut total = embedded;
             let mut note = String::new();
-            if all > embedded.len() {
+            if all > embedded {
                 // The rest, ranked by words after the embedded ones.
                 let words = self
                     .store
                     .search(&name, SearchKind::Archival, query, 0, all)?;
+                let vectors = &self.archival_cache()?.models[model.as_str()];
+                let rest: Vec<u64> = words
+                    .ids
+                    .into_iter()
+                    .filter(|id| !vectors.contains(*id))
+                    .collect();
                 note = format!(
                     " ({} passages without a {model} embedding ranked by words after the rest)",
-                    all - embedded.len()
+                    all - embedded
                 );
-                ids.extend(words.ids.into_iter().filter(|id| !embedded.contains(id)));
+                total += rest.len();
+                if skip + PAGE_SIZE > embedded {
+                    ids.extend(rest.into_iter().take(skip + PAGE_SIZE - embedded));
+                }
             }
-            let total = ids.len();
             let page_ids: Vec<u64> = ids.into_iter().skip(skip).take(PAGE_SIZE).collect();
             let items = self.store.archival_get(&name, &page_ids)?;
             return Ok((Page::of(items, total, page), note));

@@ -118,7 +118,7 @@ impl Agent {
             return Ok(false);
         }
         if let Some(c) = self.archival.as_mut() {
-            c.vectors.remove(&id);
+            c.remove(id);
         }
         self.state.archival_count = self.state.archival_count.saturating_sub(1);
         self.state.commits += 1;

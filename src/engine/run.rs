@@ -408,12 +408,7 @@ impl Engine {
         };
         let total = self.agent.state.archival_count as usize;
         let stale = match self.agent.archival_cache() {
-            Ok(c) => total.saturating_sub(
-                c.vectors
-                    .values()
-                    .filter(|(m, _)| **m == *model.as_str())
-                    .count(),
-            ),
+            Ok(c) => total.saturating_sub(c.count(&model)),
             Err(e) => return self.emit_error(ErrorKind::Store, e.to_string()),
         };
         if stale > 0 {

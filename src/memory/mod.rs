@@ -2,9 +2,11 @@
 //!
 //! Contract: nothing here does I/O. [`message`] defines what recall stores, [`core`] the editable
 //! core memory blocks with their limit checks, [`archival`] the passages, [`search`] the ranking
-//! used by every search (the agent's functions, the CLI and the UI share it), and [`chunk`]
+//! used by every search (the agent's functions, the CLI and the UI share it), [`ann`] embedding
+//! ranking (exact, or an HNSW graph for many vectors), and [`chunk`]
 //! how long archival text is split; [`snapshot`] the compact state a step's trace keeps.
 
+pub mod ann;
 pub mod archival;
 pub mod chunk;
 pub mod core;

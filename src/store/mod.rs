@@ -36,7 +36,7 @@ mod transfer;
 
 pub use history::{Cut, Mark};
 pub use scan::{Table, Unreadable};
-pub use search::{Hits, INLINE as SEARCH_INLINE, Kind as SearchKind};
+pub use search::{Hits, INLINE as SEARCH_INLINE, Kind as SearchKind, stop_indexing};
 pub use transfer::{Rows, table_names};
 
 #[derive(Debug, thiserror::Error)]

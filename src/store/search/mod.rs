@@ -17,6 +17,7 @@ mod tokenizer;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
@@ -367,18 +368,46 @@ impl Store {
                 s.background = true;
             }
             let (weak, agent) = (weak.clone(), agent.to_string());
+            let slot_again = slot.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("index {}", kind.name()))
                 .spawn(move || background(weak, &agent, kind, &slot));
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "cannot start indexing in the background");
+            match spawned {
+                Ok(t) => {
+                    let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+                    threads.retain(|t| !t.is_finished());
+                    threads.push(t);
+                }
+                Err(e) => {
+                    lock(&slot_again).background = false;
+                    tracing::warn!(error = %e, "cannot start indexing in the background");
+                }
             }
         }
     }
 }
 
+/// Asked to stop: the process is ending.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+/// The background threads of this process, so that it can wait for them before it ends.
+static THREADS: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Stops indexing in the background and waits for it, each thread after the batch it is on
+/// (what it indexed is committed): a process calls this before it ends, so that no thread
+/// still holds a store when it does (the store is then closed cleanly).
+pub fn stop_indexing() {
+    STOPPING.store(true, Ordering::SeqCst);
+    let threads = std::mem::take(&mut *THREADS.lock().unwrap_or_else(|e| e.into_inner()));
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
 fn background(store: Weak<Store>, agent: &str, kind: Kind, slot: &Mutex<Slot>) {
     loop {
+        if STOPPING.load(Ordering::SeqCst) {
+            break;
+        }
         let Some(store) = store.upgrade() else { break };
         let step = store.with_index(agent, kind, |s, idx| {
             s.sync(agent, kind, idx, Some(BATCH * 10))

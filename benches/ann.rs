@@ -1,0 +1,93 @@
+//! Approximate embedding search against exact: recall@5, latency and build time.
+//!
+//! `cargo bench --bench ann` ranks 200 queries over 100,000 vectors of 384 dimensions (the size
+//! of a small sentence-embedding model's), clustered as real embeddings are (1,000 topics, each
+//! vector a topic plus noise; each query a stored vector plus noise), once exactly and once
+//! through the HNSW graph memscope builds above `memory::ann::APPROXIMATE_FROM` vectors.
+//! `cargo bench --bench ann -- N DIM` picks other sizes. Target: recall@5 of at least 0.95.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use memscope::memory::ann::{Vectors, exact};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in [-1, 1).
+    fn unit(&mut self) -> f32 {
+        (self.next() % 2_000_000) as f32 / 1_000_000.0 - 1.0
+    }
+}
+
+fn quantiles(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (ms(v[v.len() / 2]), ms(v[(v.len() * 99).div_ceil(100) - 1]))
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let n = args.first().copied().unwrap_or(100_000);
+    let dim = args.get(1).copied().unwrap_or(384);
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let topics: Vec<Vec<f32>> = (0..1000)
+        .map(|_| (0..dim).map(|_| rng.unit()).collect())
+        .collect();
+    let mut all: HashMap<u64, Vec<f32>> = HashMap::with_capacity(n);
+    let mut vectors = Vectors::default();
+    for id in 1..=n as u64 {
+        let t = &topics[(rng.next() % 1000) as usize];
+        let v: Vec<f32> = t.iter().map(|x| x + 0.5 * rng.unit()).collect();
+        all.insert(id, v.clone());
+        vectors.insert(id, v);
+    }
+    let t0 = Instant::now();
+    vectors.wait_for_graph();
+    let build = t0.elapsed();
+    assert!(
+        vectors.approximate(),
+        "{n} vectors are ranked approximately"
+    );
+    let queries: Vec<Vec<f32>> = (0..200)
+        .map(|_| {
+            let base = &all[&(1 + rng.next() % n as u64)];
+            base.iter().map(|x| x + 0.2 * rng.unit()).collect()
+        })
+        .collect();
+    let (mut exact_t, mut approx_t, mut found) = (Vec::new(), Vec::new(), 0usize);
+    for q in &queries {
+        let t = Instant::now();
+        let want = exact(&all, q, 5);
+        exact_t.push(t.elapsed());
+        let t = Instant::now();
+        let got = vectors.rank(q, 5);
+        approx_t.push(t.elapsed());
+        found += want
+            .iter()
+            .filter(|w| got.iter().any(|g| g.0 == w.0))
+            .count();
+    }
+    let recall = found as f64 / (5 * queries.len()) as f64;
+    let (e50, e99) = quantiles(exact_t);
+    let (a50, a99) = quantiles(approx_t);
+    println!(
+        "| vectors | dimensions | graph built in | exact p50 / p99 | approximate p50 / p99 | recall@5 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {n} | {dim} | {:.1} s | {e50:.2} / {e99:.2} ms | {a50:.2} / {a99:.2} ms | {recall:.3} |",
+        build.as_secs_f64()
+    );
+    assert!(recall >= 0.95, "recall@5 {recall} is under 0.95");
+}

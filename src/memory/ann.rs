@@ -1,0 +1,248 @@
+//! Embedding search that stays fast for many passages: exact below [`APPROXIMATE_FROM`]
+//! vectors, an HNSW graph (the `hnsw_rs` crate) at and above it.
+//!
+//! Contract: [`Vectors`] holds one embedding model's vectors by passage id. [`Vectors::rank`]
+//! returns the best `k` ids with their cosine similarity, best first (ties: newer first).
+//! Below the threshold it compares the query with every vector; above it, the graph is built
+//! on a thread of its own from a copy of the vectors (searches stay exact until it is ready),
+//! vectors added meanwhile are inserted once it is, and a vector removed or replaced drops the
+//! graph to be built again. Its recall@5 against exact ranking is measured by `benches/ann.rs`.
+//! (A thread, but no I/O.)
+
+use std::collections::HashMap;
+use std::thread::JoinHandle;
+
+use hnsw_rs::prelude::{DistCosine, Hnsw};
+
+use super::search::cosine;
+
+/// From this many vectors on, ranking is approximate.
+pub const APPROXIMATE_FROM: usize = 20_000;
+/// Links per node and the breadth of the search while building and querying: chosen so that
+/// recall@5 stays at or above 0.95 (see `benches/ann.rs`).
+const LINKS: usize = 24;
+const EF_BUILD: usize = 200;
+const EF_SEARCH: usize = 128;
+
+type Graph = Hnsw<'static, f32, DistCosine>;
+
+enum Ann {
+    None,
+    Building(JoinHandle<Graph>),
+    Ready(Box<Graph>),
+}
+
+/// One embedding model's vectors.
+pub struct Vectors {
+    vectors: HashMap<u64, Vec<f32>>,
+    ann: Ann,
+    /// Added since the graph's copy was taken; inserted once it is ready.
+    pending: Vec<u64>,
+    threshold: usize,
+}
+
+impl Default for Vectors {
+    fn default() -> Self {
+        Vectors::with_threshold(APPROXIMATE_FROM)
+    }
+}
+
+impl Vectors {
+    /// Vectors ranked approximately from `threshold` of them on (tests use a small one).
+    pub fn with_threshold(threshold: usize) -> Self {
+        Vectors {
+            vectors: HashMap::new(),
+            ann: Ann::None,
+            pending: Vec::new(),
+            threshold,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.vectors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vectors.is_empty()
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        self.vectors.contains_key(&id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.vectors.keys().copied()
+    }
+
+    pub fn insert(&mut self, id: u64, v: Vec<f32>) {
+        if self.vectors.insert(id, v).is_some() {
+            // The graph cannot forget a point: it is built again.
+            self.ann = Ann::None;
+            self.pending.clear();
+            return;
+        }
+        match &self.ann {
+            Ann::Ready(g) => g.insert((&self.vectors[&id], id as usize)),
+            Ann::Building(_) => self.pending.push(id),
+            Ann::None => {}
+        }
+    }
+
+    pub fn remove(&mut self, id: u64) {
+        if self.vectors.remove(&id).is_some() {
+            self.ann = Ann::None;
+            self.pending.clear();
+        }
+    }
+
+    /// Whether the last ranking (or the next) is approximate.
+    pub fn approximate(&mut self) -> bool {
+        self.poll();
+        matches!(self.ann, Ann::Ready(_))
+    }
+
+    /// Takes the graph when its builder is done, and starts one when there should be one.
+    fn poll(&mut self) {
+        if matches!(&self.ann, Ann::Building(h) if h.is_finished()) {
+            self.join();
+        }
+        if matches!(self.ann, Ann::None) && self.vectors.len() >= self.threshold {
+            let copy: Vec<(u64, Vec<f32>)> =
+                self.vectors.iter().map(|(k, v)| (*k, v.clone())).collect();
+            let spawned = std::thread::Builder::new()
+                .name("embedding graph".into())
+                .spawn(move || build(&copy));
+            if let Ok(h) = spawned {
+                self.ann = Ann::Building(h);
+            }
+        }
+    }
+
+    /// Waits for the builder and takes its graph (none when it failed).
+    fn join(&mut self) {
+        if let Ann::Building(h) = std::mem::replace(&mut self.ann, Ann::None)
+            && let Ok(g) = h.join()
+        {
+            self.ready(g);
+        }
+    }
+
+    /// The graph built, with what was added meanwhile.
+    fn ready(&mut self, g: Graph) {
+        for id in std::mem::take(&mut self.pending) {
+            if let Some(v) = self.vectors.get(&id) {
+                g.insert((v, id as usize));
+            }
+        }
+        self.ann = Ann::Ready(Box::new(g));
+    }
+
+    /// Blocks until the graph is built (when there is to be one): for benchmarks and tests.
+    pub fn wait_for_graph(&mut self) {
+        self.poll();
+        self.join();
+    }
+
+    /// The `k` ids most like `query`, best first, with their cosine similarity.
+    pub fn rank(&mut self, query: &[f32], k: usize) -> Vec<(u64, f32)> {
+        self.poll();
+        if k == 0 {
+            return Vec::new();
+        }
+        match &self.ann {
+            Ann::Ready(g) => {
+                let mut out: Vec<(u64, f32)> = g
+                    .search(query, k, EF_SEARCH.max(k))
+                    .into_iter()
+                    .map(|n| (n.d_id as u64, 1.0 - n.distance))
+                    .filter(|(id, _)| self.vectors.contains_key(id))
+                    .collect();
+                out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+                out
+            }
+            _ => exact(&self.vectors, query, k),
+        }
+    }
+}
+
+/// Every vector compared with `query`; the best `k`.
+pub fn exact(vectors: &HashMap<u64, Vec<f32>>, query: &[f32], k: usize) -> Vec<(u64, f32)> {
+    let mut scored: Vec<(u64, f32)> = vectors
+        .iter()
+        .map(|(id, v)| (*id, cosine(query, v)))
+        .collect();
+    let by = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0));
+    if k < scored.len() {
+        scored.select_nth_unstable_by(k, by);
+        scored.truncate(k);
+    }
+    scored.sort_by(by);
+    scored
+}
+
+fn build(vectors: &[(u64, Vec<f32>)]) -> Graph {
+    let g = Hnsw::new(LINKS, vectors.len().max(1), 16, EF_BUILD, DistCosine);
+    let data: Vec<(&Vec<f32>, usize)> = vectors.iter().map(|(id, v)| (v, *id as usize)).collect();
+    g.parallel_insert(&data);
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(seed: u64, dim: usize) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..dim)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_graph_finds_what_exact_ranking_finds() {
+        let mut v = Vectors::with_threshold(500);
+        for id in 0..3000 {
+            v.insert(id, vector(id, 32));
+        }
+        assert!(!v.approximate() || v.len() >= 500);
+        v.wait_for_graph();
+        assert!(v.approximate());
+        let (mut found, mut asked) = (0, 0);
+        for q in 0..100u64 {
+            let query = vector(10_000 + q, 32);
+            let want: Vec<u64> = exact(&v.vectors, &query, 5).iter().map(|r| r.0).collect();
+            let got: Vec<u64> = v.rank(&query, 5).iter().map(|r| r.0).collect();
+            found += want.iter().filter(|id| got.contains(id)).count();
+            asked += want.len();
+        }
+        let recall = found as f64 / asked as f64;
+        assert!(recall >= 0.95, "recall@5 {recall}");
+        // A passage added after the graph is found by it; one removed is not.
+        let q = vector(77_777, 32);
+        v.insert(5000, q.clone());
+        assert_eq!(v.rank(&q, 1)[0].0, 5000);
+        v.remove(5000);
+        assert_ne!(v.rank(&q, 1)[0].0, 5000);
+    }
+
+    #[test]
+    fn below_the_threshold_ranking_is_exact_and_newest_first_on_ties() {
+        let mut v = Vectors::with_threshold(100);
+        v.insert(1, vec![1.0, 0.0]);
+        v.insert(2, vec![1.0, 0.0]);
+        v.insert(3, vec![0.0, 1.0]);
+        assert_eq!(
+            v.rank(&[1.0, 0.0], 3)
+                .iter()
+                .map(|r| r.0)
+                .collect::<Vec<_>>(),
+            [2, 1, 3]
+        );
+        assert!(!v.approximate());
+    }
+}
