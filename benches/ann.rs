@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench ann` ranks 200 queries over 100,000 vectors of 384 dimensions (the size
 //! of a small sentence-embedding model's), clustered as real embeddings are (1,000 topics, each
-//! vector a topic plus noise; each query a stored vector plus noise), once exactly and once
+//! vector a topic plus noise; half the queries a stored vector plus noise, half a new vector on
+//! a known topic), once exactly and once
 //! through the HNSW graph memscope builds above `memory::ann::APPROXIMATE_FROM` vectors.
 //! `cargo bench --bench ann -- N DIM` picks other sizes. Target: recall@5 of at least 0.95.
 
@@ -59,10 +60,16 @@ fn main() {
         vectors.approximate(),
         "{n} vectors are ranked approximately"
     );
+    // Half near a stored vector (a passage asked about again), half new text on a known topic.
     let queries: Vec<Vec<f32>> = (0..200)
-        .map(|_| {
-            let base = &all[&(1 + rng.next() % n as u64)];
-            base.iter().map(|x| x + 0.2 * rng.unit()).collect()
+        .map(|i| {
+            if i % 2 == 0 {
+                let base = &all[&(1 + rng.next() % n as u64)];
+                base.iter().map(|x| x + 0.2 * rng.unit()).collect()
+            } else {
+                let t = &topics[(rng.next() % 1000) as usize];
+                t.iter().map(|x| x + 0.5 * rng.unit()).collect()
+            }
         })
         .collect();
     let (mut exact_t, mut approx_t, mut found) = (Vec::new(), Vec::new(), 0usize);

@@ -219,13 +219,21 @@ fn a_large_memory_is_searched_at_once_and_indexed_in_the_background() {
         .collect();
     let store = Arc::new(Store::open(&path).unwrap());
     fill(&store, &msgs, &[]);
-    let first = store
-        .search("default", SearchKind::Recall, "lighthouse", 0, 5)
-        .unwrap();
-    // The search answered from what it indexed itself, and says so.
-    let note = first.note.expect("a note while the index is behind");
+    // The TUI's search answers from what it indexed itself, and says so.
+    use memscope::tui::app::{Load, Loaded, StoreTab};
+    let Loaded::Search { note, total, .. } = memscope::tui::data::load(
+        &store,
+        "default",
+        &Load::Search {
+            tab: StoreTab::Recall,
+            query: "lighthouse".into(),
+        },
+    ) else {
+        panic!("search rows")
+    };
+    let note = note.expect("a note while the index is behind");
     assert!(note.contains("still being built"), "{note}");
-    assert!(first.total < n as usize, "{}", first.total);
+    assert!(total < n as usize, "{total}");
     store.index_now("default").unwrap();
     let all = store
         .search("default", SearchKind::Recall, "lighthouse", 0, 5)
@@ -261,4 +269,58 @@ fn the_tui_lists_read_only_the_newest_rows_and_say_how_many_there_are() {
         panic!("search rows")
     };
     assert_eq!((rows.len(), total), (data::LIST_ROWS, n as usize));
+}
+
+#[test]
+fn a_damaged_index_never_fails_a_search_and_its_writer_makes_it_again() {
+    let (_d, path) = temp_store();
+    let msgs: Vec<Message> = (1..=12)
+        .map(|i| message(i, &format!("line {i} about the harbour")))
+        .collect();
+    {
+        let store = Store::open(&path).unwrap();
+        fill(&store, &msgs, &[]);
+        store.index_now("default").unwrap();
+    }
+    let mut root = path.as_os_str().to_owned();
+    root.push(".search");
+    let damage = || {
+        let mut n = 0;
+        for dir in std::fs::read_dir(&root).unwrap().flatten() {
+            for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                std::fs::write(f.path(), b"not an index at all").unwrap();
+                n += 1;
+            }
+        }
+        assert!(n > 0, "the index has files to damage");
+    };
+    damage();
+    // A reader cannot mend it: it ranks from the rows instead.
+    let reader = Store::open_read_only(&path).unwrap();
+    let hits = reader
+        .search("default", SearchKind::Recall, "harbour", 0, 5)
+        .unwrap();
+    assert_eq!(
+        (hits.total, hits.ids.as_slice()),
+        (12, &[12, 11, 10, 9, 8][..])
+    );
+    drop(reader);
+    // The writer makes it again from the store, and it serves the next searches.
+    let store = Store::open(&path).unwrap();
+    for _ in 0..2 {
+        let hits = store
+            .search("default", SearchKind::Recall, "harbour", 0, 5)
+            .unwrap();
+        assert_eq!(
+            (hits.total, hits.ids.as_slice()),
+            (12, &[12, 11, 10, 9, 8][..])
+        );
+    }
+    let meta = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join("meta.json"))
+        .find(|m| m.to_string_lossy().contains(".recall"))
+        .unwrap();
+    assert_ne!(std::fs::read(meta).unwrap(), b"not an index at all");
 }

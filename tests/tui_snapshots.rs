@@ -117,6 +117,7 @@ fn stores_search_results_and_delete_confirmation() {
             origin: None,
         }],
         total: 1,
+        note: None,
     }));
     insta::assert_snapshot!(f.screen(120, 35));
     f.send(key(KeyCode::Char('d')));

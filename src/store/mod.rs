@@ -81,6 +81,9 @@ pub enum StoreError {
     /// must be reopened before it is used again (see [`Store::reopen`]).
     #[error("the store could not be read or written: {0}")]
     Failed(String),
+    /// The search index beside the store failed; searches fall back to reading the rows.
+    #[error("the search index could not be used: {0}")]
+    Index(String),
     #[error("an agent named {0} already exists in this store")]
     Exists(String),
     #[error("there is no agent named {0} in this store")]

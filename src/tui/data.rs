@@ -173,6 +173,7 @@ fn load_inner(
                 query: query.clone(),
                 rows,
                 total: hits.total,
+                note: hits.note,
             }
         }
     })

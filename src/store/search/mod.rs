@@ -208,7 +208,7 @@ impl Store {
         idx: &mut Index,
         budget: Option<usize>,
     ) -> Result<bool> {
-        let fail = |e: String| super::StoreError::Db(format!("the search index: {e}"));
+        let fail = super::StoreError::Index;
         if !idx.try_write() {
             idx.refresh();
             return Ok(idx.mark.through >= self.last_id(agent, kind)?);
@@ -260,7 +260,17 @@ impl Store {
         if s.index.is_none() && s.failed.is_none() {
             // The folder of all indexes is its owner's alone, as the store file is.
             let _ = private::Private::open(&self.search.root);
-            match Index::open(&index::folder(&self.search.root, agent, kind.name())) {
+            let folder = index::folder(&self.search.root, agent, kind.name());
+            let opened = Index::open(&folder).or_else(|e| {
+                // A damaged index is made again from the store by its writer.
+                if !self.is_writer() {
+                    return Err(e);
+                }
+                tracing::warn!(agent, error = %e, "the search index is damaged; making it again");
+                let _ = std::fs::remove_dir_all(&folder);
+                Index::open(&folder)
+            });
+            match opened {
                 Ok(i) => s.index = Some(i),
                 Err(e) => {
                     tracing::warn!(agent, kind = kind.name(), error = %e, "no search index");
@@ -288,7 +298,7 @@ impl Store {
             let done = store.sync(agent, kind, idx, Some(INLINE))?;
             let (total, ids) = idx
                 .search(query, offset, limit)
-                .map_err(|e| super::StoreError::Db(format!("the search index: {e}")))?;
+                .map_err(super::StoreError::Index)?;
             let note = (!done).then(|| {
                 format!(
                     "the search index is still being built: {} up to #{} searched",
@@ -297,15 +307,29 @@ impl Store {
                 )
             });
             Ok(Hits { total, ids, note })
-        }))?;
+        }));
         match answer {
-            Ok(hits) => {
+            Ok(Ok(hits)) => {
                 if hits.note.is_some() {
                     self.index_in_background_of(agent);
                 }
                 Ok(hits)
             }
-            Err(_) => self.search_in_memory(agent, kind, query, offset, limit),
+            Ok(Err(_)) => self.search_in_memory(agent, kind, query, offset, limit),
+            Err(super::StoreError::Index(e)) => {
+                tracing::warn!(agent, kind = kind.name(), error = %e, "search index failed");
+                // Opened afresh by the next search; by a writer, made again from the store.
+                lock(&self.search.slot(agent, kind)).index = None;
+                if self.is_writer() {
+                    let _ = std::fs::remove_dir_all(index::folder(
+                        &self.search.root,
+                        agent,
+                        kind.name(),
+                    ));
+                }
+                self.search_in_memory(agent, kind, query, offset, limit)
+            }
+            Err(e) => Err(e),
         }
     }
 

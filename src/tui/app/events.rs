@@ -206,10 +206,12 @@ impl App {
                 query,
                 rows,
                 total,
+                note,
             } => {
                 self.stores.tab = tab;
                 let mut list = StoreList::default();
                 set_rows(&mut list, rows, total);
+                list.note = note.map(|n| text::visible(&n));
                 self.stores.search = Some((query, list));
             }
             Loaded::Watched {

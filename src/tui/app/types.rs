@@ -71,6 +71,8 @@ pub struct StoreList {
     pub loaded: bool,
     /// How many there are in all: more than `rows` when only the newest (or best) were read.
     pub total: usize,
+    /// What a search said of itself (its index still being built).
+    pub note: Option<String>,
 }
 
 #[derive(Debug)]
@@ -260,6 +262,8 @@ pub enum Loaded {
         query: String,
         rows: Vec<Row>,
         total: usize,
+        /// Said when the ranking is not over everything yet.
+        note: Option<String>,
     },
     /// Watch mode: what the other process did (its journal since the last look) and memory as
     /// it now is.

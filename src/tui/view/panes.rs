@@ -234,6 +234,9 @@ pub fn stores(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
             ),
             Style::default().fg(th.accent),
         )));
+        if let Some(n) = &l.note {
+            lines.push(Line::from(Span::styled(n.clone(), th.dimmed())));
+        }
     }
     let list = s.shown();
     if s.search.is_none() && list.total > list.rows.len() {
