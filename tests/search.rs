@@ -324,3 +324,26 @@ fn a_damaged_index_never_fails_a_search_and_its_writer_makes_it_again() {
         .unwrap();
     assert_ne!(std::fs::read(meta).unwrap(), b"not an index at all");
 }
+
+#[test]
+fn the_stores_pane_says_how_many_there_are_beyond_the_rows_it_read() {
+    use common::fixture::{Fixture, key};
+    use crossterm::event::KeyCode;
+    use memscope::tui::app::{AppEvent, Loaded, Row};
+    let mut f = Fixture::new("dark");
+    let rows: Vec<Row> = (0..3)
+        .map(|i| Row {
+            id: 50_000 - i,
+            time: "2026-12-07 09:00".into(),
+            tag: "document".into(),
+            text: format!("passage {i}"),
+            origin: None,
+        })
+        .collect();
+    f.send(AppEvent::Loaded(Loaded::Archival(rows, 50_000)));
+    f.send(key(KeyCode::Esc));
+    f.send(key(KeyCode::Char('4')));
+    let screen = f.screen(120, 35);
+    assert!(screen.contains("Archival (50000)"), "{screen}");
+    assert!(screen.contains("newest 3 of 50000"), "{screen}");
+}

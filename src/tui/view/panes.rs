@@ -184,7 +184,7 @@ pub fn stores(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     drawn.areas.push((Focus::Stores, area));
     let s = &app.stores;
     let th = &app.theme;
-    let (a, r) = (s.archival.rows.len(), s.recall.rows.len());
+    let (a, r) = (s.archival.total, s.recall.total);
     let title = format!(" {} ", Focus::Stores.title());
     let block = pane_block(app, Focus::Stores, title);
     let inner = block.inner(area);
