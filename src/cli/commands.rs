@@ -228,16 +228,28 @@ pub async fn archival_reembed(cfg: &Resolved, out: &mut dyn Write) -> Outcome {
     let client = ModelClient::new(c).map_err(Failure::start)?;
     let store = Store::open(&cfg.store).map_err(Failure::start)?;
     let mut agent = open_existing(cfg, store)?;
-    let stale: Vec<crate::memory::Passage> = agent
+    // Only the ids are kept while looking; a batch is read whole when it is embedded.
+    let mut stale: Vec<u64> = Vec::new();
+    agent
         .store
-        .archival(agent.name())
-        .map_err(Failure::runtime)?
-        .into_iter()
-        .filter(|p| p.embedding_model.as_deref() != Some(model.as_str()) || p.embedding.is_none())
-        .collect();
+        .scan(
+            crate::store::Table::Archival,
+            agent.name(),
+            |id, p: crate::memory::Passage| {
+                if p.embedding_model.as_deref() != Some(model.as_str()) || p.embedding.is_none() {
+                    stale.push(id);
+                }
+                Ok::<(), crate::store::StoreError>(())
+            },
+        )
+        .map_err(Failure::runtime)?;
     let total = stale.len();
     let mut done = 0;
-    for batch in stale.chunks(16) {
+    for ids in stale.chunks(16) {
+        let batch = agent
+            .store
+            .archival_get(agent.name(), ids)
+            .map_err(Failure::runtime)?;
         let texts: Vec<String> = batch.iter().map(|p| p.text.clone()).collect();
         let vectors = client.embed(&texts).await.map_err(|e| {
             Failure::runtime(format!(

@@ -353,6 +353,15 @@ impl Agent {
             && let Some(qv) = q.first()
         {
             let all = self.state.archival_count as usize;
+            // A vector the graph cannot forget changed: the vectors are read again.
+            if self
+                .archival
+                .as_ref()
+                .and_then(|c| c.models.get(model.as_str()))
+                .is_some_and(Vectors::stale)
+            {
+                self.archival = None;
+            }
             let vectors = self
                 .archival_cache()?
                 .models

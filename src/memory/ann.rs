@@ -5,11 +5,12 @@
 //! returns the best `k` ids with their cosine similarity, best first (ties: newer first).
 //! Below the threshold it compares the query with every vector; above it, the graph is built
 //! on a thread of its own from a copy of the vectors (searches stay exact until it is ready),
-//! vectors added meanwhile are inserted once it is, and a vector removed or replaced drops the
-//! graph to be built again. Its recall@5 against exact ranking is measured by `benches/ann.rs`.
+//! vectors added meanwhile are inserted once it is, and from then on the graph holds the only
+//! copy. A vector removed afterwards is never returned again; one removed or replaced marks
+//! the set [`Vectors::stale`], and its owner loads it again. Its recall@5 against exact ranking is measured by `benches/ann.rs`.
 //! (A thread, but no I/O.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::thread::JoinHandle;
 
 use hnsw_rs::prelude::{Distance, Hnsw};
@@ -68,10 +69,18 @@ enum Ann {
 
 /// One embedding model's vectors.
 pub struct Vectors {
+    /// The vectors, while no graph holds them (once one does, it is their only copy).
     vectors: HashMap<u64, Vec<f32>>,
+    /// Every id with a vector.
+    ids: HashSet<u64>,
     ann: Ann,
     /// Added since the graph's copy was taken; inserted once it is ready.
     pending: Vec<u64>,
+    /// A vector was removed or replaced after the graph took them over: the owner loads them
+    /// again (see [`Vectors::stale`]).
+    stale: bool,
+    /// How many of the graph's points are no longer wanted: a search asks for that many more.
+    gone: usize,
     threshold: usize,
 }
 
@@ -86,44 +95,65 @@ impl Vectors {
     pub fn with_threshold(threshold: usize) -> Self {
         Vectors {
             vectors: HashMap::new(),
+            ids: HashSet::new(),
             ann: Ann::None,
             pending: Vec::new(),
+            stale: false,
+            gone: 0,
             threshold,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.vectors.len()
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vectors.is_empty()
+        self.ids.is_empty()
     }
 
     pub fn contains(&self, id: u64) -> bool {
-        self.vectors.contains_key(&id)
+        self.ids.contains(&id)
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
-        self.vectors.keys().copied()
+    /// Whether a vector changed that the graph cannot forget: ranking still works (a removed
+    /// passage is never returned) but the owner should load the vectors again.
+    pub fn stale(&self) -> bool {
+        self.stale
     }
 
     pub fn insert(&mut self, id: u64, v: Vec<f32>) {
-        if self.vectors.insert(id, v).is_some() {
-            // The graph cannot forget a point: it is built again.
-            self.ann = Ann::None;
-            self.pending.clear();
-            return;
-        }
+        let new = self.ids.insert(id);
         match &self.ann {
-            Ann::Ready(g) => g.insert((&unit(&self.vectors[&id]), id as usize)),
-            Ann::Building(_) => self.pending.push(id),
-            Ann::None => {}
+            Ann::Ready(g) if new => g.insert((&unit(&v), id as usize)),
+            Ann::Ready(_) => {
+                self.stale = true;
+                self.gone += 1;
+            }
+            Ann::Building(_) if new => {
+                self.vectors.insert(id, v);
+                self.pending.push(id);
+            }
+            _ => {
+                self.vectors.insert(id, v);
+                if !new {
+                    // The graph being built has the old vector: build again.
+                    self.ann = Ann::None;
+                    self.pending.clear();
+                }
+            }
         }
     }
 
     pub fn remove(&mut self, id: u64) {
-        if self.vectors.remove(&id).is_some() {
+        if !self.ids.remove(&id) {
+            return;
+        }
+        if matches!(self.ann, Ann::Ready(_)) {
+            self.stale = true;
+            self.gone += 1;
+        } else {
+            self.vectors.remove(&id);
             self.ann = Ann::None;
             self.pending.clear();
         }
@@ -161,13 +191,14 @@ impl Vectors {
         }
     }
 
-    /// The graph built, with what was added meanwhile.
+    /// The graph built, with what was added meanwhile; from now on it holds the vectors.
     fn ready(&mut self, g: Graph) {
         for id in std::mem::take(&mut self.pending) {
             if let Some(v) = self.vectors.get(&id) {
                 g.insert((&unit(v), id as usize));
             }
         }
+        self.vectors = HashMap::new();
         self.ann = Ann::Ready(Box::new(g));
     }
 
@@ -185,13 +216,15 @@ impl Vectors {
         }
         match &self.ann {
             Ann::Ready(g) => {
+                let ask = k + self.gone;
                 let mut out: Vec<(u64, f32)> = g
-                    .search(&unit(query), k, EF_SEARCH.max(k))
+                    .search(&unit(query), ask, EF_SEARCH.max(ask))
                     .into_iter()
                     .map(|n| (n.d_id as u64, 1.0 - n.distance))
-                    .filter(|(id, _)| self.vectors.contains_key(id))
+                    .filter(|(id, _)| self.ids.contains(id))
                     .collect();
                 out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+                out.truncate(k);
                 out
             }
             _ => exact(&self.vectors, query, k),
@@ -240,8 +273,10 @@ mod tests {
     #[test]
     fn the_graph_finds_what_exact_ranking_finds() {
         let mut v = Vectors::with_threshold(500);
+        let mut all = HashMap::new();
         for id in 0..3000 {
             v.insert(id, vector(id, 32));
+            all.insert(id, vector(id, 32));
         }
         assert!(!v.approximate() || v.len() >= 500);
         v.wait_for_graph();
@@ -249,7 +284,7 @@ mod tests {
         let (mut found, mut asked) = (0, 0);
         for q in 0..100u64 {
             let query = vector(10_000 + q, 32);
-            let want: Vec<u64> = exact(&v.vectors, &query, 5).iter().map(|r| r.0).collect();
+            let want: Vec<u64> = exact(&all, &query, 5).iter().map(|r| r.0).collect();
             let got: Vec<u64> = v.rank(&query, 5).iter().map(|r| r.0).collect();
             found += want.iter().filter(|id| got.contains(id)).count();
             asked += want.len();
@@ -260,8 +295,10 @@ mod tests {
         let q = vector(77_777, 32);
         v.insert(5000, q.clone());
         assert_eq!(v.rank(&q, 1)[0].0, 5000);
+        assert!(v.vectors.is_empty(), "the graph holds the only copy");
         v.remove(5000);
         assert_ne!(v.rank(&q, 1)[0].0, 5000);
+        assert!(v.stale() && !v.contains(5000));
     }
 
     #[test]
