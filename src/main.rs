@@ -190,6 +190,10 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             let cfg = resolve(&cli.common, &model_for(&cli.model, &model))?;
             commands::run_commands(cfg, vec![memscope::engine::Command::Retry], &mut stdout).await
         }
+        Some(Cmd::Migrate { from, to, names }) => {
+            no_model_flags(&cli.model, "migrate")?;
+            commands::migrate(&from, &to, &names, &mut stdout)
+        }
         Some(Cmd::Replay {
             step,
             request,

@@ -178,6 +178,20 @@ pub enum Cmd {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Copy agents from one store to another, row for row and byte for byte (state, memory,
+    /// traces, journal), each agent in one transaction; the source is only read. Every name is
+    /// checked in both stores before anything is written.
+    Migrate {
+        /// The store to copy from.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// The store to copy into (made when absent).
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Copy only this agent (again for more); every agent when none is named.
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+    },
     /// Send a recorded step's request again, to this or another endpoint and model; nothing
     /// is saved.
     Replay {

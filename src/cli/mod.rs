@@ -1,5 +1,5 @@
-//! The command-line face: `run` (JSON lines), `dump`, `archival`, `agents`, `load`, `export`
-//! and `import` commands, and an
+//! The command-line face: `run` (JSON lines), `dump`, `archival`, `agents`, `load`, `export`,
+//! `import` and `migrate` commands, and an
 //! agent's past (`steps`, `step`, `diff`, `fork`, `rewind`, `retry`, `pop`, `rethink`,
 //! `rewrite`, `replay`).
 //!
@@ -15,6 +15,7 @@ mod commands;
 mod history;
 mod input;
 mod load;
+mod migrate;
 mod replay;
 mod run;
 mod transfer;
@@ -25,6 +26,7 @@ pub use commands::{
 };
 pub use history::{diff, edit_reply, fork, pop, rewind, step, steps};
 pub use load::load;
+pub use migrate::migrate;
 pub use replay::replay;
 pub use run::{run, run_commands};
 pub use transfer::{export, import, import_text};

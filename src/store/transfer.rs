@@ -5,6 +5,7 @@
 //! order, as the bytes stored (JSON), without holding the table in memory. [`Store::import`]
 //! writes a new agent (its state and its rows in any of the per-agent tables) in one write
 //! transaction: it refuses a name already taken and an unknown table, and writes nothing then.
+//! [`Store::copy_agent`] moves an agent between two stores byte for byte (`memscope migrate`).
 
 use redb::{ReadableTable, TableDefinition, TableHandle};
 
@@ -78,6 +79,61 @@ impl Store {
                 }
             }
             tx.commit()
+        })())
+    }
+
+    /// The agent `agent` of `from` copied into this store whole, row for row, byte for byte
+    /// (its state and every per-agent table), in one write transaction here and one snapshot
+    /// there; nothing is held in memory beyond a row. Refused, with nothing written, when the
+    /// name is taken here or absent there. Returns how many rows were copied.
+    pub fn copy_agent(&self, from: &Store, agent: &str) -> Result<u64> {
+        let read = from.located(from.begin_read())?;
+        let state: Vec<u8> = {
+            let t = from.located(open_existing(&read, AGENTS))?;
+            let v = t.as_ref().map(|t| t.get(agent).map_err(db_err)).transpose();
+            match from.located(v)?.flatten() {
+                Some(v) => v.value().to_vec(),
+                None => return Err(StoreError::NoAgent(agent.to_string())),
+            }
+        };
+        self.located((|| {
+            let tx = self.begin_write()?;
+            {
+                let mut t = tx.open_table(AGENTS).map_err(db_err)?;
+                if t.get(agent).map_err(db_err)?.is_some() {
+                    return Err(StoreError::Exists(agent.to_string()));
+                }
+                t.insert(agent, state.as_slice()).map_err(db_err)?;
+            }
+            super::search::new_epoch(&tx, agent)?;
+            let mut copied = 1;
+            for d in TABLES {
+                let Some(src) = from.located(open_existing(&read, d))? else {
+                    continue;
+                };
+                let mut dst = tx.open_table(d).map_err(db_err)?;
+                let rows =
+                    from.located(src.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err))?;
+                for row in rows {
+                    let (k, v) = from.located(row.map_err(db_err))?;
+                    dst.insert((agent, k.value().1), v.value())
+                        .map_err(db_err)?;
+                    copied += 1;
+                }
+            }
+            tx.commit()?;
+            Ok(copied)
+        })())
+    }
+
+    /// The agent's state as stored (its bytes), when there is such an agent.
+    pub fn agent_bytes(&self, agent: &str) -> Result<Option<Vec<u8>>> {
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let Some(t) = open_existing(&tx, AGENTS)? else {
+                return Ok(None);
+            };
+            Ok(t.get(agent).map_err(db_err)?.map(|v| v.value().to_vec()))
         })())
     }
 }
