@@ -8,31 +8,13 @@
 //! `cargo bench --bench ann -- N DIM` picks other sizes. Target: recall@5 of at least 0.95.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use memscope::memory::ann::{Vectors, exact};
 
-struct Rng(u64);
+mod common;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f32 {
-        (self.next() % 2_000_000) as f32 / 1_000_000.0 - 1.0
-    }
-}
-
-fn quantiles(mut v: Vec<Duration>) -> (f64, f64) {
-    v.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (ms(v[v.len() / 2]), ms(v[(v.len() * 99).div_ceil(100) - 1]))
-}
+use common::{Rng, quantiles};
 
 fn main() {
     let args: Vec<usize> = std::env::args()

@@ -7,9 +7,7 @@
 //! from spawn to its first JSON line on stdout (the endpoint is a stub on 127.0.0.1 answering
 //! `/v1/models`). Target: under 100 ms.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -66,39 +64,13 @@ fn start_to_first_event(c: &mut Criterion) {
     let path = dir.path().join("start.redb");
     drop(filled_agent(&path));
     let url = common::stub_endpoint();
-    let exe = env!("CARGO_BIN_EXE_memscope");
     let mut group = c.benchmark_group("startup");
     group.sample_size(20);
     group.bench_function("start_to_first_event", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let t0 = Instant::now();
-                let mut child = Command::new(exe)
-                    .args([
-                        "run",
-                        "--model",
-                        "gpt-4o-mini",
-                        "--base-url",
-                        &url,
-                        "--store",
-                    ])
-                    .arg(&path)
-                    .env("XDG_STATE_HOME", dir.path())
-                    .env("XDG_CONFIG_HOME", dir.path())
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap();
-                let mut line = String::new();
-                BufReader::new(child.stdout.take().unwrap())
-                    .read_line(&mut line)
-                    .unwrap();
-                total += t0.elapsed();
-                assert!(line.contains("\"ready\""), "{line}");
-                drop(child.stdin.take());
-                child.wait().unwrap();
+                total += common::time_to_ready(&path, &url, dir.path());
             }
             total
         })

@@ -12,9 +12,8 @@
 //! Targets at 1,000,000: searches under 20 ms, first event and frame under 100 ms, RSS under
 //! 300 MB.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +33,8 @@ use memscope::tui::{data, initial_app, view};
 
 mod common;
 
+use common::{Rng, quantiles};
+
 const QUERIES: usize = 200;
 
 fn settings() -> EngineSettings {
@@ -44,17 +45,12 @@ fn settings() -> EngineSettings {
     }
 }
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
+trait Words {
+    fn word(&mut self) -> String;
+    fn sentence(&mut self, words: usize) -> String;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
+impl Words for Rng {
     /// A word from a vocabulary of 20,000, common ones far more often (about Zipf's law).
     fn word(&mut self) -> String {
         let u = (self.next() % 1_000_000) as f64 / 1_000_000.0;
@@ -164,38 +160,10 @@ fn first_event(path: &Path) -> Duration {
     let url = common::stub_endpoint();
     let dir = path.parent().unwrap();
     let mut runs: Vec<Duration> = (0..5)
-        .map(|_| {
-            let t0 = Instant::now();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_memscope"))
-                .args(["run", "--model", "gpt-4o-mini", "--base-url", &url])
-                .arg("--store")
-                .arg(path)
-                .env("XDG_STATE_HOME", dir)
-                .env("XDG_CONFIG_HOME", dir)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            let took = t0.elapsed();
-            assert!(line.contains("\"ready\""), "{line}");
-            drop(child.stdin.take());
-            child.wait().unwrap();
-            took
-        })
+        .map(|_| common::time_to_ready(path, &url, dir))
         .collect();
     runs.sort();
     runs[runs.len() / 2]
-}
-
-fn quantiles(mut v: Vec<Duration>) -> (f64, f64) {
-    v.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (ms(v[v.len() / 2]), ms(v[(v.len() * 99).div_ceil(100) - 1]))
 }
 
 fn peak_rss_mb() -> f64 {

@@ -31,6 +31,14 @@ fn rows_of(path: &Path, agent: &str) -> Vec<(String, u64, Vec<u8>)> {
     out
 }
 
+fn has(path: &Path, agent: &str) -> bool {
+    Store::open_read_only(path)
+        .unwrap()
+        .load_agent(agent)
+        .unwrap()
+        .is_some()
+}
+
 fn migrate(home: &Path, from: &Path, to: &Path, names: &[&str]) -> (i32, String, String) {
     let mut cmd = memscope_cmd(home);
     cmd.arg("migrate")
@@ -99,14 +107,7 @@ async fn agents_go_to_another_store_and_back_byte_for_byte() {
     let (code, _, err) = migrate(home.path(), &b, &c, &["default"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(rows_of(&c, "default"), before);
-    assert!(
-        Store::open_read_only(&c)
-            .unwrap()
-            .load_agent("twin")
-            .unwrap()
-            .is_none(),
-        "only the agent named was copied"
-    );
+    assert!(!has(&c, "twin"), "only the agent named was copied");
 
     // The copy works as the original does: its search index is built in the new store.
     let original = Store::open_read_only(&a).unwrap();
@@ -129,14 +130,7 @@ async fn agents_go_to_another_store_and_back_byte_for_byte() {
         err.contains("already has an agent named 'default'"),
         "{err}"
     );
-    assert!(
-        Store::open_read_only(&c)
-            .unwrap()
-            .load_agent("twin")
-            .unwrap()
-            .is_none(),
-        "twin was not copied either"
-    );
+    assert!(!has(&c, "twin"), "twin was not copied either");
     let (code, _, err) = migrate(home.path(), &a, &c, &["nobody"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no agent named 'nobody'"), "{err}");

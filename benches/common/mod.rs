@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use memscope::engine::step::{StepInput, StepReport, parse_first};
 use memscope::engine::{Agent, EngineSettings, Trigger};
@@ -106,4 +108,60 @@ pub fn stub_endpoint() -> String {
         }
     });
     format!("http://{addr}/v1")
+}
+
+/// The release binary `memscope run` on `store`, from spawn to its first JSON line (which must
+/// be the `ready` event), against the endpoint `url`; settings are kept under `home`.
+pub fn time_to_ready(store: &std::path::Path, url: &str, home: &std::path::Path) -> Duration {
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args([
+            "run",
+            "--model",
+            "gpt-4o-mini",
+            "--base-url",
+            url,
+            "--store",
+        ])
+        .arg(store)
+        .env("XDG_STATE_HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let took = t0.elapsed();
+    assert!(line.contains("\"ready\""), "{line}");
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    took
+}
+
+/// A small deterministic generator (xorshift).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in [-1, 1).
+    pub fn unit(&mut self) -> f32 {
+        (self.next() % 2_000_000) as f32 / 1_000_000.0 - 1.0
+    }
+}
+
+/// The median and the 99th percentile, in milliseconds.
+pub fn quantiles(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (ms(v[v.len() / 2]), ms(v[(v.len() * 99).div_ceil(100) - 1]))
 }

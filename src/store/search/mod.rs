@@ -43,6 +43,13 @@ pub enum Kind {
 }
 
 impl Kind {
+    fn table(self) -> TableDefinition<'static, (&'static str, u64), &'static [u8]> {
+        match self {
+            Kind::Recall => RECALL,
+            Kind::Archival => ARCHIVAL,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::Recall => "recall",
@@ -119,12 +126,7 @@ impl Store {
     /// The highest row id of `agent` in the table of `kind` (0 when empty).
     fn last_id(&self, agent: &str, kind: Kind) -> Result<u64> {
         let tx = self.begin_read()?;
-        let def = if kind == Kind::Recall {
-            RECALL
-        } else {
-            ARCHIVAL
-        };
-        let Some(t) = open_existing(&tx, def)? else {
+        let Some(t) = open_existing(&tx, kind.table())? else {
             return Ok(0);
         };
         let last = t
@@ -141,12 +143,7 @@ impl Store {
     /// not searchable are passed over) up to the last id read, and how many rows were read.
     fn texts_after(&self, agent: &str, kind: Kind, after: u64, n: usize) -> Result<(Batch, usize)> {
         let tx = self.begin_read()?;
-        let def = if kind == Kind::Recall {
-            RECALL
-        } else {
-            ARCHIVAL
-        };
-        let Some(t) = open_existing(&tx, def)? else {
+        let Some(t) = open_existing(&tx, kind.table())? else {
             return Ok((
                 Batch {
                     docs: Vec::new(),
