@@ -5,12 +5,22 @@
 //! vector a topic plus noise; half the queries a stored vector plus noise, half a new vector on
 //! a known topic), once exactly and once
 //! through the HNSW graph memscope builds above `memory::ann::APPROXIMATE_FROM` vectors.
+//! Then the same vectors as archival passages of a redb store, searched through the agent's own
+//! `archival_memory_search`: the first search (which reads every vector from the store), the
+//! wait until the graph is built, and 200 searches after it (median and p99).
 //! `cargo bench --bench ann -- N DIM` picks other sizes. Target: recall@5 of at least 0.95.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
+use std::time::Duration;
+
+use memscope::engine::exec::{Effects, Embeds};
+use memscope::engine::{Agent, EngineSettings};
+use memscope::functions::Call;
 use memscope::memory::ann::{Vectors, exact};
+use memscope::memory::{AgentState, CoreMemory, Passage};
+use memscope::store::{Commit, Store};
 
 mod common;
 
@@ -79,4 +89,99 @@ fn main() {
         build.as_secs_f64()
     );
     assert!(recall >= 0.95, "recall@5 {recall} is under 0.95");
+    through_the_agent(&all, &queries);
+}
+
+const MODEL: &str = "bench-embed";
+
+/// The vectors as embedded passages of a store, searched by the agent's function.
+fn through_the_agent(all: &HashMap<u64, Vec<f32>>, queries: &[Vec<f32>]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ann.redb");
+    let store = Store::open(&path).unwrap();
+    let mut ids: Vec<u64> = all.keys().copied().collect();
+    ids.sort();
+    for chunk in ids.chunks(5_000) {
+        let passages: Vec<Passage> = chunk
+            .iter()
+            .map(|id| Passage {
+                id: *id,
+                text: format!("passage {id}"),
+                created_at: chrono::Utc::now(),
+                source: "document".into(),
+                embedding: Some(all[id].clone()),
+                embedding_model: Some(MODEL.into()),
+                origin: None,
+            })
+            .collect();
+        store
+            .commit(
+                "default",
+                &Commit {
+                    passages: &passages,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    let mut state = AgentState::new("default", CoreMemory::with_defaults("I am Sam.", "Ada."));
+    state.next_passage_id = ids.len() as u64 + 1;
+    state.archival_count = ids.len() as u64;
+    store
+        .commit(
+            "default",
+            &Commit {
+                state: Some(&state),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    drop(store);
+    let settings = EngineSettings {
+        model: "gpt-4o-mini".into(),
+        context_window: 8192,
+        ..Default::default()
+    };
+    let mut agent = Agent::open(Store::open(&path).unwrap(), "default", settings).unwrap();
+    let first = search(&mut agent, &queries[0]);
+    let t = Instant::now();
+    agent
+        .archival_cache()
+        .unwrap()
+        .models
+        .get_mut(MODEL)
+        .unwrap()
+        .wait_for_graph();
+    let graph = t.elapsed();
+    let (p50, p99) = quantiles(queries.iter().map(|q| search(&mut agent, q)).collect());
+    println!();
+    println!(
+        "| through `archival_memory_search` | first search (reads the vectors) | then the graph is ready after | searches p50 / p99 |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| {} passages | {:.0} ms | {:.1} s | {p50:.2} / {p99:.2} ms |",
+        all.len(),
+        first.as_secs_f64() * 1000.0,
+        graph.as_secs_f64()
+    );
+}
+
+/// One `archival_memory_search` by the agent with `q` as the query's embedding.
+fn search(agent: &mut Agent, q: &[f32]) -> Duration {
+    let call = Call::ArchivalMemorySearch {
+        query: "anything".into(),
+        page: 0,
+        request_heartbeat: false,
+    };
+    let embeds = Embeds {
+        model: MODEL.into(),
+        result: Ok(vec![q.to_vec()]),
+    };
+    let t = Instant::now();
+    let r = agent
+        .execute(&call, Some(&embeds), &mut Effects::default())
+        .unwrap();
+    assert!(r.ok, "{}", r.message);
+    t.elapsed()
 }
