@@ -13,6 +13,7 @@ pub mod engine;
 pub mod functions;
 pub mod memory;
 pub mod model;
+pub mod nice;
 pub mod protocol;
 pub mod providers;
 pub mod session;

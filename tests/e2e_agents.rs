@@ -62,6 +62,8 @@ async fn agents_are_made_and_switched_and_the_model_changes_mid_session() {
 
     // The agents view lists both; q closes it, Ctrl-C quits cleanly.
     t.keys(&["Escape"]);
+    // A key sent right behind Escape would reach the program as Alt+key.
+    t.wait_for("? help").await;
     t.keys(&["A"]);
     let s = t
         .wait_until("the agents listed", |s| {

@@ -231,6 +231,8 @@ async fn hostile_model_text_is_shown_as_text_in_a_real_terminal_and_the_key_neve
     // Copying the reply (y on the selected entry) goes through OSC 52 as the text shown:
     // tmux now holds it in a buffer, the escapes still as text.
     t.keys(&["Escape"]);
+    // A key sent right behind Escape would reach the program as Alt+key.
+    t.wait_for("? help").await;
     t.text("1");
     t.text("y");
     t.wait_for("copied the entry").await;

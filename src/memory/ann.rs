@@ -175,7 +175,10 @@ impl Vectors {
                 self.vectors.iter().map(|(k, v)| (*k, unit(v))).collect();
             let spawned = std::thread::Builder::new()
                 .name("embedding graph".into())
-                .spawn(move || build(&copy));
+                .spawn(move || {
+                    crate::nice::lower_this_thread();
+                    build(&copy)
+                });
             if let Ok(h) = spawned {
                 self.ann = Ann::Building(h);
             }

@@ -425,6 +425,7 @@ pub fn stop_indexing() {
 }
 
 fn background(store: Weak<Store>, agent: &str, kind: Kind, slot: &Mutex<Slot>) {
+    crate::nice::lower_this_thread();
     loop {
         if STOPPING.load(Ordering::SeqCst) {
             break;
