@@ -6,10 +6,13 @@
 //! per agent and kind (tantivy, in the folder `<store>.search/` beside the file) that is
 //! derived from the store and brought up to date from it: a search first indexes what was
 //! committed since (up to [`INLINE`] rows; past that it answers from what is indexed, says so,
-//! and [`Store::index_in_background`] does the rest). Rewinds, forks into a name, deletions
-//! and repairs move the agent's *search epoch* (a table of the store, written in the same
-//! transaction), which starts its index over. When no index can be opened (a read-only
-//! folder), the same ranking is computed in memory from the store, as before.
+//! and [`Store::index_in_background`] does the rest; once that was asked for, each commit
+//! brings the index up to date off the committing thread, so other processes see it too).
+//! Rewinds, forks into a name, deletions and repairs move the agent's *search epoch* (a table
+//! of the store, written in the same transaction), which starts its index over. A search never
+//! fails because of its index: when none can be opened (a read-only folder) or it is damaged,
+//! the same ranking is computed in memory from the rows, and a writer makes the index again.
+//! Background threads are joined by [`stop_indexing`] before the process ends.
 
 mod index;
 mod private;
