@@ -347,3 +347,34 @@ fn the_stores_pane_says_how_many_there_are_beyond_the_rows_it_read() {
     assert!(screen.contains("Archival (50000)"), "{screen}");
     assert!(screen.contains("newest 3 of 50000"), "{screen}");
 }
+
+#[test]
+fn every_page_ranks_as_the_in_memory_index_does_equal_scores_newest_first() {
+    let (_d, path) = temp_store();
+    // Scores repeat often (the same count of the word in texts of the same length), so pages
+    // end inside groups of equal scores as well as between them.
+    let msgs: Vec<Message> = (1..=300u64)
+        .map(|i| {
+            let mut words = vec!["giraffe"; (i % 3 + 1) as usize].join(" ");
+            for k in 0..(i % 17) {
+                words.push_str(&format!(" w{i}x{k}"));
+            }
+            message(i, &words)
+        })
+        .collect();
+    let store = Store::open(&path).unwrap();
+    fill(&store, &msgs, &[]);
+    let mut expected = memscope::memory::search::Bm25Index::new();
+    for m in &msgs {
+        expected.insert(m.id, &m.text);
+    }
+    let want: Vec<u64> = expected.search("giraffe").iter().map(|r| r.0).collect();
+    assert_eq!(want.len(), 300);
+    for page in 0..60 {
+        let hits = store
+            .search("default", SearchKind::Recall, "giraffe", page * 5, 5)
+            .unwrap();
+        assert_eq!(hits.total, 300);
+        assert_eq!(hits.ids, want[page * 5..page * 5 + 5], "page {page}");
+    }
+}

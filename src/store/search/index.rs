@@ -20,6 +20,9 @@ use tantivy::{IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use super::tokenizer;
 
+/// Results fetched past the page when ranking by score alone, to see where equal scores end.
+const SLACK: usize = 32;
+
 /// Memory for the writer's buffer: tantivy's least for one thread.
 const WRITER_BYTES: usize = 15_000_000;
 
@@ -201,7 +204,55 @@ impl Index {
         if limit == 0 {
             return Ok((searcher.search(&query, &Count).map_err(err)?, Vec::new()));
         }
-        // Score first, then the newer (higher id) of two equal scores.
+        let total = searcher.search(&query, &Count).map_err(err)?;
+        let want = offset.saturating_add(limit);
+        if want >= total {
+            // Everything matching is on or before this page.
+            return Ok((total, self.exact(&searcher, &query, offset, limit)?));
+        }
+        // The best `want` and some more, found by score alone: tantivy can then skip the
+        // blocks of documents that cannot make the cut. Equal scores are put newest first
+        // here; that is exact as long as no document scoring the same as the last one kept
+        // was left out, which the first score below the cut proves.
+        let fetched = searcher
+            .search(&query, &TopDocs::with_limit(want + SLACK).order_by_score())
+            .map_err(err)?;
+        let cut = fetched.get(want - 1).map(|h| h.0);
+        let past = fetched.last().map(|h| h.0);
+        let everything = fetched.len() < want + SLACK;
+        if !everything && past == cut {
+            return Ok((total, self.exact(&searcher, &query, offset, limit)?));
+        }
+        let mut ranked: Vec<(f32, u64)> = Vec::with_capacity(fetched.len());
+        for (score, addr) in fetched {
+            let ids = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64("id")
+                .map_err(err)?
+                .first_or_default_col(0);
+            ranked.push((score, ids.get_val(addr.doc_id)));
+        }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        Ok((
+            total,
+            ranked
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|(_, id)| id)
+                .collect(),
+        ))
+    }
+
+    /// The page ranked by score and then id over every matching document.
+    fn exact(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &BooleanQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
         let top = TopDocs::with_limit(limit).and_offset(offset).tweak_score(
             |segment: &tantivy::SegmentReader| {
                 let ids = segment
@@ -214,8 +265,8 @@ impl Index {
                 }
             },
         );
-        let (total, hits) = searcher.search(&query, &(Count, top)).map_err(err)?;
-        Ok((total, hits.into_iter().map(|((_, id), _)| id).collect()))
+        let hits = searcher.search(query, &top).map_err(err)?;
+        Ok(hits.into_iter().map(|((_, id), _)| id).collect())
     }
 }
 
