@@ -7,7 +7,8 @@
 //! on a thread of its own from a copy of the vectors (searches stay exact until it is ready),
 //! vectors added meanwhile are inserted once it is, and from then on the graph holds the only
 //! copy. A vector removed afterwards is never returned again; one removed or replaced marks
-//! the set [`Vectors::stale`], and its owner loads it again. Its recall@5 against exact ranking is measured by `benches/ann.rs`.
+//! the set [`Vectors::stale`], and its owner loads it again. A graph that could not be built
+//! leaves ranking exact. Its recall@5 against exact ranking is measured by `benches/ann.rs`.
 //! (A thread, but no I/O.)
 
 use std::collections::{HashMap, HashSet};
@@ -81,6 +82,8 @@ pub struct Vectors {
     stale: bool,
     /// How many of the graph's points are no longer wanted: a search asks for that many more.
     gone: usize,
+    /// Building the graph failed: ranking stays exact rather than trying again each search.
+    failed: bool,
     threshold: usize,
 }
 
@@ -100,6 +103,7 @@ impl Vectors {
             pending: Vec::new(),
             stale: false,
             gone: 0,
+            failed: false,
             threshold,
         }
     }
@@ -170,7 +174,7 @@ impl Vectors {
         if matches!(&self.ann, Ann::Building(h) if h.is_finished()) {
             self.join();
         }
-        if matches!(self.ann, Ann::None) && self.vectors.len() >= self.threshold {
+        if matches!(self.ann, Ann::None) && !self.failed && self.vectors.len() >= self.threshold {
             let copy: Vec<(u64, Vec<f32>)> =
                 self.vectors.iter().map(|(k, v)| (*k, unit(v))).collect();
             let spawned = std::thread::Builder::new()
@@ -187,10 +191,11 @@ impl Vectors {
 
     /// Waits for the builder and takes its graph (none when it failed).
     fn join(&mut self) {
-        if let Ann::Building(h) = std::mem::replace(&mut self.ann, Ann::None)
-            && let Ok(g) = h.join()
-        {
-            self.ready(g);
+        if let Ann::Building(h) = std::mem::replace(&mut self.ann, Ann::None) {
+            match h.join() {
+                Ok(g) => self.ready(g),
+                Err(_) => self.failed = true,
+            }
         }
     }
 
