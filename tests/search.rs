@@ -378,3 +378,50 @@ fn every_page_ranks_as_the_in_memory_index_does_equal_scores_newest_first() {
         assert_eq!(hits.ids, want[page * 5..page * 5 + 5], "page {page}");
     }
 }
+
+#[test]
+fn the_index_of_a_deleted_or_renamed_agent_leaves_the_disk() {
+    let (_d, path) = temp_store();
+    let store = Store::open(&path).unwrap();
+    fill(&store, &[message(1, "the lighthouse keeper")], &[]);
+    store.fork("default", "copy", None).unwrap();
+    for agent in ["default", "copy"] {
+        let hits = store
+            .search(agent, SearchKind::Recall, "lighthouse", 0, 5)
+            .unwrap();
+        assert_eq!(hits.ids, [1]);
+        let none = store
+            .search(agent, SearchKind::Archival, "lighthouse", 0, 5)
+            .unwrap();
+        assert_eq!(none.total, 0);
+    }
+    let mut root = path.as_os_str().to_owned();
+    root.push(".search");
+    let folders = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(folders().len(), 4, "{:?}", folders());
+    assert!(store.delete_agent("copy").unwrap());
+    assert!(
+        folders().iter().all(|f| !f.starts_with(&hex("copy"))),
+        "{:?}",
+        folders()
+    );
+    store.rename_agent("default", "keeper").unwrap();
+    assert!(
+        folders().iter().all(|f| !f.starts_with(&hex("default"))),
+        "{:?}",
+        folders()
+    );
+    let hits = store
+        .search("keeper", SearchKind::Recall, "lighthouse", 0, 5)
+        .unwrap();
+    assert_eq!(hits.ids, [1]);
+}

@@ -150,7 +150,9 @@ impl Store {
             let tx = self.begin_write()?;
             fork_in(&tx, src, dst, None)?;
             delete_in(&tx, src)?;
-            tx.commit()
+            tx.commit()?;
+            self.forget_index(src);
+            Ok(())
         })())
     }
 

@@ -411,6 +411,7 @@ impl Store {
             let tx = self.begin_write()?;
             let existed = fork::delete_in(&tx, agent)?;
             tx.commit()?;
+            self.forget_index(agent);
             Ok(existed)
         })())
     }

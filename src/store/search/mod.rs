@@ -360,6 +360,21 @@ impl Store {
         })
     }
 
+    /// The indexes of an agent that is gone (deleted, or renamed away), closed and removed from
+    /// the disk (best effort: its search epoch already makes them unused).
+    pub(super) fn forget_index(&self, agent: &str) {
+        for kind in [Kind::Recall, Kind::Archival] {
+            let slot = {
+                let mut slots = self.search.slots.lock().unwrap_or_else(|e| e.into_inner());
+                slots.remove(&(agent.to_string(), kind))
+            };
+            if let Some(slot) = slot {
+                lock(&slot).index = None;
+            }
+            let _ = std::fs::remove_dir_all(index::folder(&self.search.root, agent, kind.name()));
+        }
+    }
+
     /// Indexes everything `agent` holds now, before returning (a one-shot command).
     pub fn index_now(&self, agent: &str) -> Result<()> {
         for kind in [Kind::Recall, Kind::Archival] {
