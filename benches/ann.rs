@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use std::time::Duration;
 
+use memscope::engine::Agent;
 use memscope::engine::exec::{Effects, Embeds};
-use memscope::engine::{Agent, EngineSettings};
 use memscope::functions::Call;
 use memscope::memory::ann::{Vectors, exact};
 use memscope::memory::{AgentState, CoreMemory, Passage};
@@ -137,12 +137,12 @@ fn through_the_agent(all: &HashMap<u64, Vec<f32>>, queries: &[Vec<f32>]) {
         )
         .unwrap();
     drop(store);
-    let settings = EngineSettings {
-        model: "gpt-4o-mini".into(),
-        context_window: 8192,
-        ..Default::default()
-    };
-    let mut agent = Agent::open(Store::open(&path).unwrap(), "default", settings).unwrap();
+    let mut agent = Agent::open(
+        Store::open(&path).unwrap(),
+        "default",
+        common::settings(8192),
+    )
+    .unwrap();
     let first = search(&mut agent, &queries[0]);
     let t = Instant::now();
     agent

@@ -21,8 +21,8 @@ use chrono::Utc;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use memscope::engine::Agent;
 use memscope::engine::exec::Effects;
-use memscope::engine::{Agent, EngineSettings};
 use memscope::functions::Call;
 use memscope::memory::{AgentState, CoreMemory, Message, MessageKind, Passage, Role};
 use memscope::store::{Commit, Store};
@@ -36,14 +36,6 @@ mod common;
 use common::{Rng, quantiles};
 
 const QUERIES: usize = 200;
-
-fn settings() -> EngineSettings {
-    EngineSettings {
-        model: "gpt-4o-mini".into(),
-        context_window: 8192,
-        ..Default::default()
-    }
-}
 
 trait Words {
     fn word(&mut self) -> String;
@@ -180,7 +172,7 @@ fn probe(path: &Path) {
     let event = first_event(path);
     let t0 = Instant::now();
     let store = Arc::new(Store::open(path).unwrap());
-    let mut agent = Agent::open(store.clone(), "default", settings()).unwrap();
+    let mut agent = Agent::open(store.clone(), "default", common::settings(8192)).unwrap();
     let app = initial_app(
         &agent,
         None,
