@@ -114,7 +114,7 @@ fn no_such_agent(
         .collect();
     Err(exit(format!(
         "the store {} has no agent named '{}' (agents: {})",
-        cfg.store.display(),
+        crate::store::display_name(&cfg.store),
         cfg.agent,
         if names.is_empty() {
             "none".to_string()

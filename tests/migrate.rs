@@ -138,3 +138,57 @@ async fn agents_go_to_another_store_and_back_byte_for_byte() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the same store"), "{err}");
 }
+
+#[tokio::test]
+async fn agents_go_to_postgres_and_back_byte_for_byte() {
+    let Some(cluster) = pg::Cluster::start() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (a, c) = (home.path().join("a.redb"), home.path().join("c.redb"));
+    let pg = cluster.store("team");
+    let server = Server::start(vec![
+        think_call(
+            "Remember the giraffe.",
+            "archival_memory_insert",
+            json!({"content": "The giraffe at the zoo is called Tall Sam.", "request_heartbeat": true}),
+        ),
+        say("Noted the giraffe."),
+        say("Hello again."),
+    ])
+    .await;
+    let mut h = start(open_agent(&a, 8192), &server).await;
+    chat(&mut h, "my favourite animal is the giraffe").await;
+    chat(&mut h, "hello").await;
+    shutdown(h).await;
+    let before = rows_of(&a, "default");
+    assert!(before.iter().any(|r| r.0 == "traces") && before.iter().any(|r| r.0 == "texts"));
+
+    let (code, out, err) = migrate(home.path(), &a, &pg, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("copied agent default"), "{out}");
+    // PostgreSQL orders fingerprints past 2^63 differently; the rows are the same.
+    let sorted = |mut v: Vec<(String, u64, Vec<u8>)>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(rows_of(&pg, "default")), sorted(before.clone()));
+    // Searched there with PostgreSQL's own text search.
+    let store = Store::open_read_only(&pg).unwrap();
+    let hits = store
+        .search("default", SearchKind::Archival, "Tall Sam", 0, 5)
+        .unwrap();
+    assert_eq!(hits.total, 1);
+    drop(store);
+
+    let (code, _, err) = migrate(home.path(), &pg, &c, &["default"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rows_of(&c, "default"), before);
+    // Taken names are refused there as here.
+    let (code, _, err) = migrate(home.path(), &a, &pg, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("already has an agent named 'default'"),
+        "{err}"
+    );
+}

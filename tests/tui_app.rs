@@ -386,6 +386,20 @@ async fn history_is_shown_after_a_restart_and_q_quits() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn watch_mode_follows_a_store_that_another_process_writes() {
+    let home = tempfile::tempdir().unwrap();
+    watch_follows(home.path(), &home.path().join("w.redb")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_mode_follows_a_postgres_store_that_another_process_writes() {
+    let Some(cluster) = common::pg::Cluster::start() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    watch_follows(home.path(), &cluster.store("watched")).await;
+}
+
+async fn watch_follows(home: &std::path::Path, path: &std::path::Path) {
     use std::io::{BufRead, BufReader, Write};
     use std::process::{Command, Stdio};
 
@@ -400,11 +414,9 @@ async fn watch_mode_follows_a_store_that_another_process_writes() {
         Reply::Hang,
     ])
     .await;
-    let home = tempfile::tempdir().unwrap();
-    let path = home.path().join("w.redb");
     let mut writer = Command::new(env!("CARGO_BIN_EXE_memscope"))
         .args(["run", "--store"])
-        .arg(&path)
+        .arg(path)
         .args([
             "--base-url",
             &server.base_url,
@@ -413,8 +425,8 @@ async fn watch_mode_follows_a_store_that_another_process_writes() {
             "--context-window",
             "8192",
         ])
-        .env("XDG_CONFIG_HOME", home.path())
-        .env("XDG_STATE_HOME", home.path())
+        .env("XDG_CONFIG_HOME", home)
+        .env("XDG_STATE_HOME", home)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -435,7 +447,7 @@ async fn watch_mode_follows_a_store_that_another_process_writes() {
     chains.recv().await.unwrap();
 
     // The watcher opens the same store read-only while the writer keeps it open.
-    let store = Arc::new(Store::open_read_only(&path).unwrap());
+    let store = Arc::new(Store::open_read_only(path).unwrap());
     let agent = Agent::open(store.clone(), "default", settings(8192)).unwrap();
     let last = agent.journal_next();
     let app = initial_app(

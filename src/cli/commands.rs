@@ -176,7 +176,12 @@ pub fn check(cfg: &Resolved, repair: bool, out: &mut dyn Write) -> Outcome {
         writeln!(out, "unreadable: {b}").map_err(out_err)?;
     }
     if bad.is_empty() {
-        writeln!(out, "{}: all {read} records read", cfg.store.display()).map_err(out_err)?;
+        writeln!(
+            out,
+            "{}: all {read} records read",
+            crate::store::display_name(&cfg.store)
+        )
+        .map_err(out_err)?;
         return Ok(());
     }
     if repair {
@@ -184,14 +189,14 @@ pub fn check(cfg: &Resolved, repair: bool, out: &mut dyn Write) -> Outcome {
         writeln!(
             out,
             "{}: {read} records read; moved {moved} unreadable record(s) into the quarantine table",
-            cfg.store.display()
+            crate::store::display_name(&cfg.store)
         )
         .map_err(out_err)?;
         return Ok(());
     }
     Err(Failure::runtime(format!(
         "{}: {read} records read, {} unreadable; `memscope check --repair` moves them aside",
-        cfg.store.display(),
+        crate::store::display_name(&cfg.store),
         bad.len()
     )))
 }

@@ -4,24 +4,24 @@
 //! for writing. Every name is checked in both before anything is written; each agent is then
 //! copied in one transaction of its own (state, recall, archival, traces, journal, shared
 //! texts, marks, deleted passages), byte for byte, and its search index is built in the
-//! target on first use. The source keeps its agents.
+//! target on first use. Either store may be a redb file or a PostgreSQL database. The source keeps its agents.
 
 use std::io::Write;
 use std::path::Path;
 
 use crate::session::{Failure, Outcome, open_reader};
-use crate::store::Store;
+use crate::store::{Store, display_name};
 
 /// Copies `names` (every agent when empty) from the store `from` into the store `to`.
 pub fn migrate(from: &Path, to: &Path, names: &[String], out: &mut dyn Write) -> Outcome {
     let same = match (std::fs::canonicalize(from), std::fs::canonicalize(to)) {
         (Ok(a), Ok(b)) => a == b,
-        _ => false,
+        _ => crate::store::is_postgres_url(&from.to_string_lossy()) && from == to,
     };
     if same {
         return Err(Failure::start(format!(
             "--from and --to are the same store ({})",
-            from.display()
+            display_name(from)
         )));
     }
     let src = open_reader(from).map_err(Failure::start)?;
@@ -40,7 +40,7 @@ pub fn migrate(from: &Path, to: &Path, names: &[String], out: &mut dyn Write) ->
     if names.is_empty() {
         return Err(Failure::runtime(format!(
             "{} holds no agents; nothing was copied",
-            from.display()
+            display_name(from)
         )));
     }
     for n in &names {
@@ -48,14 +48,14 @@ pub fn migrate(from: &Path, to: &Path, names: &[String], out: &mut dyn Write) ->
             return Err(Failure::start(format!(
                 "there is no agent named '{}' in {} (it has: {}); nothing was copied",
                 crate::text::visible(n),
-                from.display(),
+                display_name(from),
                 there.join(", ")
             )));
         }
         if dst.load_agent(n).map_err(Failure::runtime)?.is_some() {
             return Err(Failure::runtime(format!(
                 "{} already has an agent named '{}'; nothing was copied (rename one first)",
-                to.display(),
+                display_name(to),
                 crate::text::visible(n)
             )));
         }
@@ -80,8 +80,8 @@ pub fn migrate(from: &Path, to: &Path, names: &[String], out: &mut dyn Write) ->
         out,
         "{} agent(s), {total} rows, from {} to {}",
         names.len(),
-        from.display(),
-        to.display()
+        display_name(from),
+        display_name(to)
     )
     .map_err(Failure::output)
 }

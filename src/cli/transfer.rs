@@ -56,7 +56,7 @@ pub fn export(
         return Err(Failure::start(format!(
             "there is no agent named '{}' in {}",
             cfg.agent,
-            cfg.store.display()
+            crate::store::display_name(&cfg.store)
         )));
     }
     let (key, info) = export_context(cfg);

@@ -25,7 +25,8 @@ pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// Flags shared by every command that opens an agent.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CommonArgs {
-    /// The store file (default: memscope.redb in the XDG data dir).
+    /// The store: a redb file (default: memscope.redb in the XDG data dir), or a PostgreSQL
+    /// database as postgres://user@host/db (its password from PGPASSWORD, never the URL).
     #[arg(long, global = true)]
     pub store: Option<PathBuf>,
     /// Which agent in the store.

@@ -75,6 +75,10 @@ impl Agent {
         settings: EngineSettings,
     ) -> Result<Agent, StoreError> {
         let store = store.into();
+        if store.is_writer() {
+            // One writer per agent (a PostgreSQL store is shared; a redb file has one writer).
+            store.claim(name)?;
+        }
         let counter = TokenCounter::for_model(&settings.model);
         let (state, fifo, created) = match store.load_agent(name)? {
             Some(state) => {

@@ -6,17 +6,25 @@
 //! the file and open it again (which recovers it to its last commit). [`Store::reopen`] does
 //! that for a writer, and refuses while another thread is still inside a transaction (the
 //! caller tries again later). Between closing and opening, calls get [`StoreError::Closed`].
+//! A PostgreSQL store reconnects instead (see `pg/`).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, RwLock};
 
-use redb::{Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, WriteTransaction};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase};
 
+use super::backend::{Read, Write};
 use super::{Result, Store, StoreError, builder, db_err, map_open_error};
 
 pub(super) enum Db {
     Write(Database),
     Read(ReadOnlyDatabase),
+}
+
+/// The database a store is kept in.
+pub(super) enum Backend {
+    Redb(Handle),
+    Pg(Box<super::pg::Pg>),
 }
 
 /// The current database, or none while it is being replaced.
@@ -33,7 +41,7 @@ impl Handle {
 }
 
 /// A transaction and the database it runs on (dropped after it: fields drop in order).
-pub(super) struct Tx<T> {
+pub(crate) struct Tx<T> {
     tx: T,
     _db: Arc<Db>,
 }
@@ -51,17 +59,16 @@ impl<T> DerefMut for Tx<T> {
     }
 }
 
-impl Tx<WriteTransaction> {
-    pub(super) fn commit(self) -> Result<()> {
+impl Tx<redb::WriteTransaction> {
+    pub(crate) fn commit(self) -> Result<()> {
         let Tx { tx, _db } = self;
         tx.commit().map_err(db_err)
     }
 }
 
 impl Store {
-    fn db(&self) -> Result<Arc<Db>> {
-        self.handle
-            .current()
+    fn db(&self, h: &Handle) -> Result<Arc<Db>> {
+        h.current()
             .ok_or_else(|| StoreError::Closed(self.path.clone()))
     }
 
@@ -70,23 +77,41 @@ impl Store {
         self.writer
     }
 
-    pub(super) fn begin_read(&self) -> Result<Tx<ReadTransaction>> {
-        let db = self.db()?;
-        let tx = match &*db {
-            Db::Write(d) => d.begin_read(),
-            Db::Read(d) => d.begin_read(),
-        }
-        .map_err(db_err)?;
-        Ok(Tx { tx, _db: db })
+    /// Whether the store is a PostgreSQL database (rather than a redb file).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Pg(_))
     }
 
-    pub(super) fn begin_write(&self) -> Result<Tx<WriteTransaction>> {
-        let db = self.db()?;
-        let tx = match &*db {
-            Db::Write(d) => d.begin_write().map_err(db_err)?,
-            Db::Read(_) => return Err(StoreError::ReadOnly),
-        };
-        Ok(Tx { tx, _db: db })
+    pub(super) fn begin_read(&self) -> Result<Read> {
+        match &self.backend {
+            Backend::Redb(h) => {
+                let db = self.db(h)?;
+                let tx = match &*db {
+                    Db::Write(d) => d.begin_read(),
+                    Db::Read(d) => d.begin_read(),
+                }
+                .map_err(db_err)?;
+                Ok(Read::Redb(Tx { tx, _db: db }))
+            }
+            Backend::Pg(pg) => Ok(Read::Pg(pg.read()?)),
+        }
+    }
+
+    pub(super) fn begin_write(&self) -> Result<Write> {
+        if !self.writer {
+            return Err(StoreError::ReadOnly);
+        }
+        match &self.backend {
+            Backend::Redb(h) => {
+                let db = self.db(h)?;
+                let tx = match &*db {
+                    Db::Write(d) => d.begin_write().map_err(db_err)?,
+                    Db::Read(_) => return Err(StoreError::ReadOnly),
+                };
+                Ok(Write::Redb(Tx { tx, _db: db }))
+            }
+            Backend::Pg(pg) => Ok(Write::Pg(pg.write()?)),
+        }
     }
 
     /// Closes the file and opens it again, recovering it to its last commit: what a writer does
@@ -96,7 +121,16 @@ impl Store {
         if !self.writer {
             return Err(StoreError::ReadOnly);
         }
-        let mut slot = self.handle.0.write().unwrap_or_else(|e| e.into_inner());
+        let h = match &self.backend {
+            Backend::Redb(h) => h,
+            Backend::Pg(pg) => {
+                pg.reopen()?;
+                self.failed
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                return Ok(());
+            }
+        };
+        let mut slot = h.0.write().unwrap_or_else(|e| e.into_inner());
         if let Some(db) = slot.take() {
             match Arc::try_unwrap(db) {
                 // The file lock goes with it.

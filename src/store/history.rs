@@ -7,18 +7,15 @@
 //! a deleted passage is kept with the commit that deleted it, so that a fork from before it has
 //! it back (see `fork.rs`).
 
-use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, TRACES, db_err, decode, open_existing};
+use super::backend::{Span, Tbl};
+use super::{Result, Store, decode};
 use crate::memory::{AgentState, Passage, StepTrace};
 
-/// Passages deleted from archival memory, `(agent, passage id)` → [`Deleted`].
-pub(super) const ARCHIVAL_DELETED: TableDefinition<(&str, u64), &[u8]> =
-    TableDefinition::new("archival_deleted");
-
-/// The state before each user input, `(agent, user message id)` → [`Mark`].
-pub(super) const MARKS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("marks");
+// Passages deleted from archival memory are kept in `archival_deleted`, `(agent, passage id)`
+// → [`Deleted`]; the state before each user input in `marks`, `(agent, user message id)` →
+// [`Mark`].
 
 /// A deleted passage, the step it was deleted at, and the commit that deleted it (the
 /// agent's `commits` count after it; 0 in stores from before it was kept).
@@ -63,22 +60,14 @@ impl Store {
     ) -> Result<Vec<(u64, StepTrace)>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(t) = open_existing(&tx, TRACES)? else {
-                return Ok(Vec::new());
+            let span = Span {
+                hi: before,
+                ..Span::ALL
             };
-            let end = before.unwrap_or(u64::MAX);
-            let mut out = Vec::with_capacity(n);
-            if end == 0 {
-                return Ok(out);
-            }
-            for row in t
-                .range((agent, 0)..=(agent, end - 1))
-                .map_err(db_err)?
-                .rev()
-                .take(n)
-            {
-                let (k, v) = row.map_err(db_err)?;
-                out.push((k.value().1, decode(v.value())?));
+            let mut out = Vec::with_capacity(n.min(1024));
+            for row in tx.rows(Tbl::Traces, agent, span.newest())?.take(n) {
+                let (k, v) = row?;
+                out.push((k, decode(&v)?));
             }
             Ok(out)
         })())
@@ -88,13 +77,9 @@ impl Store {
     pub fn trace_at(&self, agent: &str, key: u64) -> Result<Option<StepTrace>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(t) = open_existing(&tx, TRACES)? else {
-                return Ok(None);
-            };
-            match t.get((agent, key)).map_err(db_err)? {
-                Some(v) => Ok(Some(decode(v.value())?)),
-                None => Ok(None),
-            }
+            tx.get(Tbl::Traces, agent, key)?
+                .map(|v| decode(&v))
+                .transpose()
         })())
     }
 
@@ -103,31 +88,19 @@ impl Store {
     pub fn step_trace(&self, agent: &str, step: u64) -> Result<Option<(u64, StepTrace)>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(t) = open_existing(&tx, TRACES)? else {
-                return Ok(None);
-            };
             let first_at = |k: u64| -> Result<Option<(u64, StepTrace)>> {
-                match t
-                    .range((agent, k)..=(agent, u64::MAX))
-                    .map_err(db_err)?
-                    .next()
-                {
+                match tx.rows(Tbl::Traces, agent, Span::from(k))?.next() {
                     Some(row) => {
-                        let (k, v) = row.map_err(db_err)?;
-                        Ok(Some((k.value().1, decode(v.value())?)))
+                        let (k, v) = row?;
+                        Ok(Some((k, decode(&v)?)))
                     }
                     None => Ok(None),
                 }
             };
             // The first key whose trace has a step at or past `step`: every key below `lo`
             // has a step before it, and the answer is the first key at or after `hi`.
-            let last = match t
-                .range((agent, 0)..=(agent, u64::MAX))
-                .map_err(db_err)?
-                .next_back()
-            {
-                Some(row) => row.map_err(db_err)?.0.value().1,
-                None => return Ok(None),
+            let Some(last) = tx.last_id(Tbl::Traces, agent)? else {
+                return Ok(None);
             };
             let (mut lo, mut hi) = (0u64, last + 1);
             while lo < hi {
@@ -155,17 +128,10 @@ impl Store {
     pub fn last_mark(&self, agent: &str) -> Result<Option<(u64, Mark)>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(t) = open_existing(&tx, MARKS)? else {
-                return Ok(None);
-            };
-            match t
-                .range((agent, 0)..=(agent, u64::MAX))
-                .map_err(db_err)?
-                .next_back()
-            {
+            match tx.rows(Tbl::Marks, agent, Span::ALL.newest())?.next() {
                 Some(row) => {
-                    let (k, v) = row.map_err(db_err)?;
-                    Ok(Some((k.value().1, decode(v.value())?)))
+                    let (k, v) = row?;
+                    Ok(Some((k, decode(&v)?)))
                 }
                 None => Ok(None),
             }
@@ -176,13 +142,9 @@ impl Store {
     pub fn archival_deleted(&self, agent: &str) -> Result<Vec<(u64, Passage)>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(t) = open_existing(&tx, ARCHIVAL_DELETED)? else {
-                return Ok(Vec::new());
-            };
             let mut out = Vec::new();
-            for row in t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err)? {
-                let (_, v) = row.map_err(db_err)?;
-                let d: Deleted = decode(v.value())?;
+            for row in tx.rows(Tbl::ArchivalDeleted, agent, Span::ALL)? {
+                let d: Deleted = decode(&row?.1)?;
                 out.push((d.step, d.passage));
             }
             Ok(out)

@@ -12,22 +12,18 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{ConcurrencyMode, Database, DatabaseError, ReadableTable, TableDefinition};
+use redb::{ConcurrencyMode, Database, DatabaseError};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::memory::{AgentState, Message, Passage, StepTrace};
+use backend::Tbl;
 
-const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
-const RECALL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("recall");
-const ARCHIVAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("archival");
-const TRACES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("traces");
-/// The events a face showed, in order (see `journal.rs`).
-const JOURNAL: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("journal");
-
+mod backend;
 mod fork;
 mod handle;
 mod history;
 mod journal;
+mod pg;
 mod rows;
 mod scan;
 mod search;
@@ -35,6 +31,7 @@ mod texts;
 mod transfer;
 
 pub use history::{Cut, Mark};
+pub use pg::{display_name, is_postgres_url};
 pub use scan::{Table, Unreadable};
 pub use search::{Hits, INLINE as SEARCH_INLINE, Kind as SearchKind, stop_indexing};
 pub use transfer::{Rows, table_names};
@@ -88,6 +85,12 @@ pub enum StoreError {
     Exists(String),
     #[error("there is no agent named {0} in this store")]
     NoAgent(String),
+    #[error(
+        "the agent '{agent}' in the store {store} is in use by another memscope process that is \
+         writing to it; only one process may write an agent at a time (follow it alongside with \
+         `memscope watch`, or read it with `memscope dump`)"
+    )]
+    AgentInUse { store: String, agent: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -101,18 +104,6 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
         }
         redb::Error::Io(_) | redb::Error::PreviousIo => StoreError::Failed(e.to_string()),
         _ => StoreError::Db(e.to_string()),
-    }
-}
-
-/// A table to read, or None when the store has never had it (written by an older memscope).
-fn open_existing<'d, K: redb::Key + 'static, V: redb::Value + 'static>(
-    tx: &redb::ReadTransaction,
-    def: TableDefinition<'d, K, V>,
-) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
-    match tx.open_table(def) {
-        Ok(t) => Ok(Some(t)),
-        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(db_err(e)),
     }
 }
 
@@ -142,7 +133,7 @@ pub struct Commit<'a> {
 }
 
 pub struct Store {
-    handle: handle::Handle,
+    backend: handle::Backend,
     /// Opened for writing (the handle may be between files while it is reopened).
     writer: bool,
     path: PathBuf,
@@ -204,6 +195,9 @@ impl Store {
     /// Opens (creating if needed) the store for writing. The file is created readable by its
     /// owner only.
     pub fn open(path: &Path) -> Result<Store> {
+        if let Some(url) = pg::url_of(path) {
+            return Store::open_pg(url, true);
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Io {
                 path: path.to_path_buf(),
@@ -215,7 +209,7 @@ impl Store {
             .create(path)
             .map_err(|e| map_open_error(path, e))?;
         let store = Store {
-            handle: handle::Handle::new(handle::Db::Write(db)),
+            backend: handle::Backend::Redb(handle::Handle::new(handle::Db::Write(db))),
             writer: true,
             path: path.to_path_buf(),
             recovered: false,
@@ -234,6 +228,9 @@ impl Store {
     /// next writer would (redb's repair: only committed transactions are kept) and goes on;
     /// [`Store::recovered`] then says so. A writer that holds the file has recovered it already.
     pub fn open_read_only(path: &Path) -> Result<Store> {
+        if let Some(url) = pg::url_of(path) {
+            return Store::open_pg(url, false);
+        }
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
@@ -254,12 +251,28 @@ impl Store {
             Err(e) => return Err(map_open_error(path, e)),
         };
         Ok(Store {
-            handle: handle::Handle::new(handle::Db::Read(db)),
+            backend: handle::Backend::Redb(handle::Handle::new(handle::Db::Read(db))),
             writer: false,
             path: path.to_path_buf(),
             recovered,
             failed: Default::default(),
             search: search::Indexes::new(path),
+            me: Default::default(),
+        })
+    }
+
+    /// A PostgreSQL store (see `pg/`): for writing (its schema made or brought up to date) or
+    /// for reading (it must exist).
+    fn open_pg(url: &str, writer: bool) -> Result<Store> {
+        let pg = pg::Pg::connect(url, writer)?;
+        let path = PathBuf::from(pg::display_name(Path::new(url)));
+        Ok(Store {
+            search: search::Indexes::new(&path),
+            backend: handle::Backend::Pg(Box::new(pg)),
+            writer,
+            path,
+            recovered: false,
+            failed: Default::default(),
             me: Default::default(),
         })
     }
@@ -294,104 +307,96 @@ impl Store {
     }
 
     fn ensure_tables(&self) -> Result<()> {
-        let tx = self.begin_write()?;
-        tx.open_table(AGENTS).map_err(db_err)?;
-        tx.open_table(RECALL).map_err(db_err)?;
-        tx.open_table(ARCHIVAL).map_err(db_err)?;
-        tx.open_table(TRACES).map_err(db_err)?;
-        tx.open_table(JOURNAL).map_err(db_err)?;
-        tx.commit()
+        match self.begin_write()? {
+            backend::Write::Redb(tx) => {
+                backend::create_tables(&tx)?;
+                tx.commit()
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn agents(&self) -> Result<Vec<AgentState>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(table) = open_existing(&tx, AGENTS)? else {
-                return Ok(Vec::new());
-            };
-            let mut out = Vec::new();
-            for row in table.iter().map_err(db_err)? {
-                let (_, v) = row.map_err(db_err)?;
-                out.push(decode(v.value())?);
-            }
-            Ok(out)
+            tx.agents()?.iter().map(|(_, v)| decode(v)).collect()
         })())
     }
 
     pub fn load_agent(&self, name: &str) -> Result<Option<AgentState>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(table) = open_existing(&tx, AGENTS)? else {
-                return Ok(None);
-            };
-            match table.get(name).map_err(db_err)? {
-                Some(v) => Ok(Some(decode(v.value())?)),
-                None => Ok(None),
-            }
+            tx.agent(name)?.map(|v| decode(&v)).transpose()
         })())
+    }
+
+    /// A counter that moves whenever another process commits to this store, for followers that
+    /// would rather wait for it than poll (PostgreSQL's notifications); None when the store
+    /// cannot say (a redb file: poll it).
+    pub fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        match &self.backend {
+            handle::Backend::Pg(pg) => pg
+                .changes()
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for commits"))
+                .ok(),
+            handle::Backend::Redb(_) => None,
+        }
+    }
+
+    /// Makes this process the one writer of `agent` until it closes the store (or dies): a
+    /// PostgreSQL store holds one writer per agent; a redb file has one writer in all, so it
+    /// has nothing more to check. Fails with [`StoreError::AgentInUse`] when another holds it.
+    pub fn claim(&self, agent: &str) -> Result<()> {
+        match &self.backend {
+            handle::Backend::Pg(pg) if self.writer => pg.claim(agent),
+            _ => Ok(()),
+        }
     }
 
     /// Writes a step's state, messages, passages and trace in one durable transaction.
     pub fn commit(&self, agent: &str, c: &Commit<'_>) -> Result<()> {
         self.located((|| {
             crate::crash::point("commit:begin");
-            let tx = self.begin_write()?;
-            {
-                if let Some(state) = c.state {
-                    let mut t = tx.open_table(AGENTS).map_err(db_err)?;
-                    t.insert(agent, encode(state).as_slice()).map_err(db_err)?;
-                }
-                if !c.messages.is_empty() {
-                    let mut t = tx.open_table(RECALL).map_err(db_err)?;
-                    for m in c.messages {
-                        t.insert((agent, m.id), encode(m).as_slice())
-                            .map_err(db_err)?;
-                    }
-                }
-                if !c.passages.is_empty() || !c.delete_passages.is_empty() {
-                    let mut t = tx.open_table(ARCHIVAL).map_err(db_err)?;
-                    for p in c.passages {
-                        t.insert((agent, p.id), encode(p).as_slice())
-                            .map_err(db_err)?;
-                    }
-                    let (step, commit) = c.state.map(|s| (s.step, s.commits)).unwrap_or((0, 0));
-                    let mut gone = Vec::new();
-                    for id in c.delete_passages {
-                        if let Some(v) = t.remove((agent, *id)).map_err(db_err)? {
-                            gone.push((*id, v.value().to_vec()));
-                        }
-                    }
+            self.claim(agent)?;
+            let mut tx = self.begin_write()?;
+            if let Some(state) = c.state {
+                tx.put_agent(agent, &encode(state))?;
+            }
+            for m in c.messages {
+                tx.put(Tbl::Recall, agent, m.id, &encode(m))?;
+            }
+            for p in c.passages {
+                tx.put(Tbl::Archival, agent, p.id, &encode(p))?;
+            }
+            if !c.delete_passages.is_empty() {
+                let (step, commit) = c.state.map(|s| (s.step, s.commits)).unwrap_or((0, 0));
+                for id in c.delete_passages {
+                    let Some(bytes) = tx.remove(Tbl::Archival, agent, *id)? else {
+                        continue;
+                    };
                     // Kept, with the step, so that a fork from before it has it back.
-                    let mut d = tx.open_table(history::ARCHIVAL_DELETED).map_err(db_err)?;
-                    for (id, bytes) in gone {
-                        let passage: Passage = decode(&bytes)?;
-                        let kept = encode(&history::Deleted {
-                            step,
-                            commit,
-                            passage,
-                        });
-                        d.insert((agent, id), kept.as_slice()).map_err(db_err)?;
-                    }
-                }
-                texts::write_new(&tx, agent, c.texts)?;
-                if let Some((key, mark)) = c.mark {
-                    let mut t = tx.open_table(history::MARKS).map_err(db_err)?;
-                    t.insert((agent, key), encode(mark).as_slice())
-                        .map_err(db_err)?;
-                }
-                if let Some((key, trace)) = c.trace {
-                    let mut t = tx.open_table(TRACES).map_err(db_err)?;
-                    t.insert((agent, key), encode(trace).as_slice())
-                        .map_err(db_err)?;
-                }
-                if !c.journal.is_empty() {
-                    let mut t = tx.open_table(JOURNAL).map_err(db_err)?;
-                    for (seq, ev) in c.journal {
-                        t.insert((agent, *seq), encode(ev).as_slice())
-                            .map_err(db_err)?;
-                    }
+                    let passage: Passage = decode(&bytes)?;
+                    let kept = encode(&history::Deleted {
+                        step,
+                        commit,
+                        passage,
+                    });
+                    tx.put(Tbl::ArchivalDeleted, agent, *id, &kept)?;
                 }
             }
+            for (id, text) in c.texts {
+                tx.put_new(Tbl::Texts, agent, *id, text.as_bytes())?;
+            }
+            if let Some((key, mark)) = c.mark {
+                tx.put(Tbl::Marks, agent, key, &encode(mark))?;
+            }
+            if let Some((key, trace)) = c.trace {
+                tx.put(Tbl::Traces, agent, key, &encode(trace))?;
+            }
+            for (seq, ev) in c.journal {
+                tx.put(Tbl::Journal, agent, *seq, &encode(ev))?;
+            }
+            tx.changed(agent)?;
             crate::crash::point("commit:written");
             tx.commit()?;
             crate::crash::point("commit:done");
@@ -408,8 +413,9 @@ impl Store {
     /// Deletes an agent and all its rows.
     pub fn delete_agent(&self, agent: &str) -> Result<bool> {
         self.located((|| {
-            let tx = self.begin_write()?;
-            let existed = fork::delete_in(&tx, agent)?;
+            self.claim(agent)?;
+            let mut tx = self.begin_write()?;
+            let existed = fork::delete_in(&mut tx, agent)?;
             tx.commit()?;
             self.forget_index(agent);
             Ok(existed)

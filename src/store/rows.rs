@@ -1,117 +1,79 @@
 //! Reading an agent's rows: whole tables (tests, exports, small agents), the newest rows, and
 //! rows by id (a queue, a page of search results).
 //!
-//! Contract: every read is one MVCC snapshot, so it never blocks the writer and never sees
-//! half a commit; a record that cannot be decoded fails the read as [`StoreError::Decode`]
-//! (the streaming reads of `scan.rs` pass over it instead).
+//! Contract: every read is one snapshot, so it never blocks the writer and never sees half a
+//! commit; a record that cannot be decoded fails the read as [`StoreError::Decode`] (the
+//! streaming reads of `scan.rs` pass over it instead).
 
-use redb::TableDefinition;
 use serde::de::DeserializeOwned;
 
-use super::{ARCHIVAL, RECALL, Result, Store, StoreError, TRACES, db_err, decode, open_existing};
+use super::backend::{Span, Tbl};
+use super::{Result, Store, StoreError, decode};
 use crate::memory::{Message, Passage, StepTrace};
 
 impl Store {
-    fn rows<T: DeserializeOwned>(
+    /// The records of `agent` in `span`, decoded, in id order (oldest first) whatever the
+    /// span's direction.
+    fn decoded<T: DeserializeOwned>(
         &self,
-        def: TableDefinition<(&str, u64), &[u8]>,
+        t: Tbl,
         agent: &str,
+        span: Span,
+        n: usize,
     ) -> Result<Vec<T>> {
-        let tx = self.begin_read()?;
-        let Some(table) = open_existing(&tx, def)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for row in table
-            .range((agent, 0)..=(agent, u64::MAX))
-            .map_err(db_err)?
-        {
-            let (_, v) = row.map_err(db_err)?;
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
-    }
-
-    fn get_rows<T: DeserializeOwned>(
-        &self,
-        def: TableDefinition<(&str, u64), &[u8]>,
-        agent: &str,
-        ids: &[u64],
-    ) -> Result<Vec<T>> {
-        let tx = self.begin_read()?;
-        let table = tx.open_table(def).map_err(db_err)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let v = table
-                .get((agent, *id))
-                .map_err(db_err)?
-                .ok_or_else(|| StoreError::Decode(format!("row {id} is missing")))?;
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let mut out = Vec::new();
+            for row in tx.rows(t, agent, span)?.take(n) {
+                out.push(decode(&row?.1)?);
+            }
+            if span.newest_first {
+                out.reverse();
+            }
+            Ok(out)
+        })())
     }
 
     /// Every message ever, oldest first.
     pub fn recall(&self, agent: &str) -> Result<Vec<Message>> {
-        self.located(self.rows(RECALL, agent))
+        self.decoded(Tbl::Recall, agent, Span::ALL, usize::MAX)
     }
 
     /// Messages with an id above `after`, oldest first.
     pub fn recall_since(&self, agent: &str, after: u64) -> Result<Vec<Message>> {
-        self.located((|| {
-            let tx = self.begin_read()?;
-            let Some(table) = open_existing(&tx, RECALL)? else {
-                return Ok(Vec::new());
-            };
-            let mut out = Vec::new();
-            for row in table
-                .range((agent, after.saturating_add(1))..=(agent, u64::MAX))
-                .map_err(db_err)?
-            {
-                let (_, v) = row.map_err(db_err)?;
-                out.push(decode(v.value())?);
-            }
-            Ok(out)
-        })())
+        if after == u64::MAX {
+            return Ok(Vec::new());
+        }
+        self.decoded(Tbl::Recall, agent, Span::from(after + 1), usize::MAX)
     }
 
     /// The newest `n` messages with an id below `below`, oldest first.
     pub fn recall_newest(&self, agent: &str, below: u64, n: usize) -> Result<Vec<Message>> {
-        self.located((|| {
-            let tx = self.begin_read()?;
-            let Some(table) = open_existing(&tx, RECALL)? else {
-                return Ok(Vec::new());
-            };
-            let mut out = Vec::new();
-            for row in table
-                .range((agent, 0)..(agent, below))
-                .map_err(db_err)?
-                .rev()
-                .take(n)
-            {
-                let (_, v) = row.map_err(db_err)?;
-                out.push(decode(v.value())?);
-            }
-            out.reverse();
-            Ok(out)
-        })())
+        self.decoded(Tbl::Recall, agent, Span::below(below).newest(), n)
     }
 
     pub fn recall_get(&self, agent: &str, ids: &[u64]) -> Result<Vec<Message>> {
-        self.located(self.get_rows(RECALL, agent, ids))
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let v = tx
+                    .get(Tbl::Recall, agent, *id)?
+                    .ok_or_else(|| StoreError::Decode(format!("row {id} is missing")))?;
+                out.push(decode(&v)?);
+            }
+            Ok(out)
+        })())
     }
 
     /// The passages with these ids, in the order given; ids it does not hold are left out.
     pub fn archival_get(&self, agent: &str, ids: &[u64]) -> Result<Vec<Passage>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(table) = open_existing(&tx, ARCHIVAL)? else {
-                return Ok(Vec::new());
-            };
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                if let Some(v) = table.get((agent, *id)).map_err(db_err)? {
-                    out.push(decode(v.value())?);
+                if let Some(v) = tx.get(Tbl::Archival, agent, *id)? {
+                    out.push(decode(&v)?);
                 }
             }
             Ok(out)
@@ -119,10 +81,10 @@ impl Store {
     }
 
     pub fn archival(&self, agent: &str) -> Result<Vec<Passage>> {
-        self.located(self.rows(ARCHIVAL, agent))
+        self.decoded(Tbl::Archival, agent, Span::ALL, usize::MAX)
     }
 
     pub fn traces(&self, agent: &str) -> Result<Vec<StepTrace>> {
-        self.located(self.rows(TRACES, agent))
+        self.decoded(Tbl::Traces, agent, Span::ALL, usize::MAX)
     }
 }

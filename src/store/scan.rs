@@ -7,17 +7,12 @@
 //! records it found into the `quarantine` table (raw bytes, never deleted) in one transaction,
 //! and takes moved messages out of their agent's queue, so a writer can open the agent again.
 
-use redb::{ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 
 use crate::memory::AgentState;
 
-use super::{
-    AGENTS, ARCHIVAL, JOURNAL, RECALL, Result, Store, StoreError, TRACES, db_err, open_existing,
-};
-
-/// Damaged records moved aside, keyed `(table, agent, key)`.
-const QUARANTINE: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("quarantine");
+use super::backend::{Span, Tbl};
+use super::{Result, Store, StoreError};
 
 /// A table of per-agent records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,14 +46,14 @@ impl Table {
         }
     }
 
-    fn def(self) -> TableDefinition<'static, (&'static str, u64), &'static [u8]> {
+    fn tbl(self) -> Tbl {
         match self {
-            Table::Recall => RECALL,
-            Table::Archival => ARCHIVAL,
-            Table::Traces => TRACES,
-            Table::Journal => JOURNAL,
-            Table::ArchivalDeleted => super::history::ARCHIVAL_DELETED,
-            Table::Marks => super::history::MARKS,
+            Table::Recall => Tbl::Recall,
+            Table::Archival => Tbl::Archival,
+            Table::Traces => Tbl::Traces,
+            Table::Journal => Tbl::Journal,
+            Table::ArchivalDeleted => Tbl::ArchivalDeleted,
+            Table::Marks => Tbl::Marks,
         }
     }
 }
@@ -115,19 +110,15 @@ impl Store {
         mut each: impl FnMut(u64, T) -> std::result::Result<(), E>,
     ) -> std::result::Result<Vec<Unreadable>, E> {
         let tx = self.located(self.begin_read())?;
-        let Some(t) = self.located(open_existing(&tx, table.def()))? else {
-            return Ok(Vec::new());
-        };
         let mut bad = Vec::new();
-        let rows = self.located(t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err))?;
-        let rows: Box<dyn Iterator<Item = _>> = match newest {
-            None => Box::new(rows),
-            Some(n) => Box::new(rows.rev().take(n)),
+        let span = match newest {
+            None => Span::ALL,
+            Some(_) => Span::ALL.newest(),
         };
-        for row in rows {
-            let (k, v) = self.located(row.map_err(db_err))?;
-            let key = k.value().1;
-            match serde_json::from_slice::<T>(v.value()) {
+        let rows = self.located(tx.rows(table.tbl(), agent, span))?;
+        for row in rows.take(newest.unwrap_or(usize::MAX)) {
+            let (key, v) = self.located(row)?;
+            match serde_json::from_slice::<T>(&v) {
                 Ok(record) => each(key, record)?,
                 Err(e) => bad.push(Unreadable {
                     table: table.name(),
@@ -149,13 +140,10 @@ impl Store {
     ) -> Result<Vec<crate::memory::Message>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let Some(t) = open_existing(&tx, RECALL)? else {
-                return Ok(Vec::new());
-            };
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                if let Some(v) = t.get((agent, *id)).map_err(db_err)?
-                    && let Ok(m) = serde_json::from_slice(v.value())
+                if let Some(v) = tx.get(Tbl::Recall, agent, *id)?
+                    && let Ok(m) = serde_json::from_slice(&v)
                 {
                     out.push(m);
                 }
@@ -166,18 +154,7 @@ impl Store {
 
     /// How many records `agent` has in `table`, without reading them.
     pub fn count(&self, table: Table, agent: &str) -> Result<u64> {
-        self.located((|| {
-            let tx = self.begin_read()?;
-            let Some(t) = open_existing(&tx, table.def())? else {
-                return Ok(0);
-            };
-            let mut n = 0;
-            for row in t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err)? {
-                row.map_err(db_err)?;
-                n += 1;
-            }
-            Ok(n)
-        })())
+        self.located((|| self.begin_read()?.count(table.tbl(), agent))())
     }
 
     /// Reads every record of every table and returns the ones that cannot be read, with the
@@ -188,21 +165,17 @@ impl Store {
         let mut names = Vec::new();
         self.located((|| {
             let tx = self.begin_read()?;
-            if let Some(t) = open_existing(&tx, AGENTS)? {
-                for row in t.iter().map_err(db_err)? {
-                    let (k, v) = row.map_err(db_err)?;
-                    let name = k.value().to_string();
-                    match serde_json::from_slice::<crate::memory::AgentState>(v.value()) {
-                        Ok(_) => read += 1,
-                        Err(e) => bad.push(Unreadable {
-                            table: "agents",
-                            agent: name.clone(),
-                            key: 0,
-                            why: e.to_string(),
-                        }),
-                    }
-                    names.push(name);
+            for (name, v) in tx.agents()? {
+                match serde_json::from_slice::<crate::memory::AgentState>(&v) {
+                    Ok(_) => read += 1,
+                    Err(e) => bad.push(Unreadable {
+                        table: "agents",
+                        agent: name.clone(),
+                        key: 0,
+                        why: e.to_string(),
+                    }),
                 }
+                names.push(name);
             }
             Ok(())
         })())?;
@@ -222,35 +195,23 @@ impl Store {
     /// of their own tables, in one transaction. Returns how many were moved.
     pub fn quarantine(&self, records: &[Unreadable]) -> Result<usize> {
         self.located((|| {
-            let tx = self.begin_write()?;
+            let mut tx = self.begin_write()?;
             let mut moved = 0;
-            {
-                let mut q = tx.open_table(QUARANTINE).map_err(db_err)?;
-                for r in records {
-                    let bytes: Option<Vec<u8>> = if r.table == "agents" {
-                        let mut t = tx.open_table(AGENTS).map_err(db_err)?;
-                        t.remove(r.agent.as_str())
-                            .map_err(db_err)?
-                            .map(|v| v.value().to_vec())
-                    } else {
-                        let Some(table) = Table::ALL.into_iter().find(|t| t.name() == r.table)
-                        else {
-                            continue;
-                        };
-                        let mut t = tx.open_table(table.def()).map_err(db_err)?;
-                        t.remove((r.agent.as_str(), r.key))
-                            .map_err(db_err)?
-                            .map(|v| v.value().to_vec())
+            for r in records {
+                let bytes = if r.table == "agents" {
+                    tx.remove_agent(&r.agent)?
+                } else {
+                    let Some(table) = Table::ALL.into_iter().find(|t| t.name() == r.table) else {
+                        continue;
                     };
-                    if let Some(b) = bytes {
-                        q.insert((r.table, r.agent.as_str(), r.key), b.as_slice())
-                            .map_err(db_err)?;
-                        moved += 1;
-                    }
+                    tx.remove(table.tbl(), &r.agent, r.key)?
+                };
+                if let Some(b) = bytes {
+                    tx.quarantine(r.table, &r.agent, r.key, &b)?;
+                    moved += 1;
                 }
             }
             // A queue that held a message moved aside goes on without it.
-            let mut t = tx.open_table(AGENTS).map_err(db_err)?;
             let agents: std::collections::BTreeSet<&str> = records
                 .iter()
                 .filter(|r| r.table == "recall")
@@ -262,23 +223,21 @@ impl Store {
                     .filter(|r| r.table == "recall" && r.agent == agent)
                     .map(|r| r.key)
                     .collect();
-                let state = t
-                    .get(agent)
-                    .map_err(db_err)?
-                    .and_then(|v| serde_json::from_slice::<AgentState>(v.value()).ok());
+                let state = tx
+                    .agent(agent)?
+                    .and_then(|v| serde_json::from_slice::<AgentState>(&v).ok());
                 if let Some(mut state) = state {
                     state.fifo.retain(|id| !gone.contains(id));
                     state.last_prompt = None;
-                    t.insert(agent, super::encode(&state).as_slice())
-                        .map_err(db_err)?;
+                    tx.put_agent(agent, &super::encode(&state))?;
                 }
             }
-            drop(t);
             // Their search indexes start over without what was moved aside.
             let touched: std::collections::BTreeSet<&str> =
                 records.iter().map(|r| r.agent.as_str()).collect();
             for agent in touched {
-                super::search::new_epoch(&tx, agent)?;
+                tx.new_epoch(agent)?;
+                tx.changed(agent)?;
             }
             tx.commit()?;
             Ok(moved)

@@ -36,7 +36,7 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
     {
         return Err(Failure::start(format!(
             "the store {} has no agent named '{}' to watch",
-            cfg.store.display(),
+            crate::store::display_name(&cfg.store),
             cfg.agent
         )));
     }

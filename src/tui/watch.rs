@@ -1,7 +1,8 @@
 //! `memscope watch`: follow a store another memscope process is writing.
 //!
 //! Contract: opens the store read-only (never blocking or disturbing the writer), checks it a
-//! few times a second, and sends what changed as [`Loaded::Watched`]: the writer's journal since
+//! few times a second (a PostgreSQL store says when a commit lands, and is checked then), and
+//! sends what changed as [`Loaded::Watched`]: the writer's journal since
 //! the last look (the same events its own face showed: the conversation, function calls and
 //! their results, errors, warnings, model calls and chain ends, so the run state follows too),
 //! core memory and the budget (with the window the writer saved for the agent).
@@ -16,6 +17,9 @@ use crate::engine::{Agent, EngineSettings};
 use crate::store::Store;
 
 pub const POLL: Duration = Duration::from_millis(300);
+/// How often a store that announces its commits is checked anyway (a notification lost with
+/// a dropped connection is made up for).
+pub const SAFETY: Duration = Duration::from_secs(5);
 
 /// What changed since journal entry `after`: the new entries, or None when there are none and
 /// the agent is as it was at `seen` (its step, counts and core memory).
@@ -65,8 +69,21 @@ pub async fn follow(
     let mut seen: Option<String> = None;
     let mut after = from.saturating_sub(1);
     let mut tick = tokio::time::interval(POLL);
+    let mut changes = store.changes();
+    let mut first = true;
     loop {
-        tick.tick().await;
+        match changes.as_mut() {
+            Some(rx) if !first => {
+                tokio::select! {
+                    moved = rx.changed() => if moved.is_err() { changes = None },
+                    _ = tokio::time::sleep(SAFETY) => {}
+                }
+            }
+            _ => {
+                tick.tick().await;
+            }
+        }
+        first = false;
         let (store2, agent2, settings2, seen2) =
             (store.clone(), agent.clone(), settings.clone(), seen.clone());
         let since = after;

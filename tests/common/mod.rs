@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod fixture;
+pub mod pg;
 pub mod tmux;
 pub mod tui;
 

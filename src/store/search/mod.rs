@@ -23,16 +23,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
-
-use super::{ARCHIVAL, RECALL, Result, Store, db_err, open_existing};
+use super::backend::{Span, Tbl};
+use super::{Result, Store};
 use crate::memory::{Message, Passage};
 use index::{Batch, Index};
-
-/// Each agent's search epoch; `NEXT` holds the next one to hand out.
-const EPOCHS: TableDefinition<&str, u64> = TableDefinition::new("search_epochs");
-/// No agent can have this name (names are printable).
-const NEXT: &str = "\u{0}next";
 
 /// Rows read from the store at a time while indexing.
 const BATCH: usize = 2_000;
@@ -46,14 +40,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn table(self) -> TableDefinition<'static, (&'static str, u64), &'static [u8]> {
+    pub(super) fn table(self) -> Tbl {
         match self {
-            Kind::Recall => RECALL,
-            Kind::Archival => ARCHIVAL,
+            Kind::Recall => Tbl::Recall,
+            Kind::Archival => Tbl::Archival,
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Kind::Recall => "recall",
             Kind::Archival => "archival",
@@ -104,77 +98,36 @@ impl Indexes {
     }
 }
 
-/// Gives `agent` a search epoch no index has seen, inside `tx`.
-pub(super) fn new_epoch(tx: &WriteTransaction, agent: &str) -> Result<()> {
-    let mut t = tx.open_table(EPOCHS).map_err(db_err)?;
-    let next = t.get(NEXT).map_err(db_err)?.map_or(1, |v| v.value());
-    t.insert(NEXT, next + 1).map_err(db_err)?;
-    t.insert(agent, next).map_err(db_err)?;
-    Ok(())
-}
-
 fn lock(slot: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
     slot.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Store {
     fn search_epoch(&self, agent: &str) -> Result<u64> {
-        let tx = self.begin_read()?;
-        let Some(t) = open_existing(&tx, EPOCHS)? else {
-            return Ok(0);
-        };
-        Ok(t.get(agent).map_err(db_err)?.map_or(0, |v| v.value()))
+        self.begin_read()?.epoch(agent)
     }
 
     /// The highest row id of `agent` in the table of `kind` (0 when empty).
     fn last_id(&self, agent: &str, kind: Kind) -> Result<u64> {
-        let tx = self.begin_read()?;
-        let Some(t) = open_existing(&tx, kind.table())? else {
-            return Ok(0);
-        };
-        let last = t
-            .range((agent, 0)..=(agent, u64::MAX))
-            .map_err(db_err)?
-            .next_back();
-        Ok(match last {
-            Some(row) => row.map_err(db_err)?.0.value().1,
-            None => 0,
-        })
+        Ok(self
+            .begin_read()?
+            .last_id(kind.table(), agent)?
+            .unwrap_or(0))
     }
 
     /// Up to `n` rows after `after`: the texts to index (damaged rows and messages that are
     /// not searchable are passed over) up to the last id read, and how many rows were read.
     fn texts_after(&self, agent: &str, kind: Kind, after: u64, n: usize) -> Result<(Batch, usize)> {
         let tx = self.begin_read()?;
-        let Some(t) = open_existing(&tx, kind.table())? else {
-            return Ok((
-                Batch {
-                    docs: Vec::new(),
-                    through: after,
-                },
-                0,
-            ));
-        };
         let (mut docs, mut last, mut read) = (Vec::new(), after, 0);
-        for row in t
-            .range((agent, after.saturating_add(1))..=(agent, u64::MAX))
-            .map_err(db_err)?
-            .take(n)
-        {
-            let (k, v) = row.map_err(db_err)?;
-            last = k.value().1;
-            read += 1;
-            let text = match kind {
-                Kind::Recall => serde_json::from_slice::<Message>(v.value())
-                    .ok()
-                    .filter(|m| m.searchable)
-                    .map(|m| m.text),
-                Kind::Archival => serde_json::from_slice::<Passage>(v.value())
-                    .ok()
-                    .map(|p| p.text),
-            };
-            if let Some(text) = text {
-                docs.push((last, text));
+        if after < u64::MAX {
+            for row in tx.rows(kind.table(), agent, Span::from(after + 1))?.take(n) {
+                let (k, v) = row?;
+                last = k;
+                read += 1;
+                if let Some(text) = searchable_text(kind, &v) {
+                    docs.push((last, text));
+                }
             }
         }
         Ok((
@@ -189,14 +142,9 @@ impl Store {
     /// Ids of the passages deleted from `agent`'s archival memory.
     fn deleted_ids(&self, agent: &str) -> Result<Vec<u64>> {
         let tx = self.begin_read()?;
-        let Some(t) = open_existing(&tx, super::history::ARCHIVAL_DELETED)? else {
-            return Ok(Vec::new());
-        };
-        let mut ids = Vec::new();
-        for row in t.range((agent, 0)..=(agent, u64::MAX)).map_err(db_err)? {
-            ids.push(row.map_err(db_err)?.0.value().1);
-        }
-        Ok(ids)
+        tx.rows(Tbl::ArchivalDeleted, agent, Span::ALL)?
+            .map(|row| row.map(|(k, _)| k))
+            .collect()
     }
 
     /// Brings `idx` up to the store, reading at most `budget` rows (all when none). True when
@@ -294,6 +242,9 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Hits> {
+        if let super::handle::Backend::Pg(pg) = &self.backend {
+            return self.located(pg.search(agent, kind, query, offset, limit));
+        }
         let answer = self.located(self.with_index(agent, kind, |store, idx| {
             let done = store.sync(agent, kind, idx, Some(INLINE))?;
             let (total, ids) = idx
@@ -363,6 +314,9 @@ impl Store {
     /// The indexes of an agent that is gone (deleted, or renamed away), closed and removed from
     /// the disk (best effort: its search epoch already makes them unused).
     pub(super) fn forget_index(&self, agent: &str) {
+        if self.is_postgres() {
+            return;
+        }
         for kind in [Kind::Recall, Kind::Archival] {
             let slot = {
                 let mut slots = self.search.slots.lock().unwrap_or_else(|e| e.into_inner());
@@ -377,6 +331,10 @@ impl Store {
 
     /// Indexes everything `agent` holds now, before returning (a one-shot command).
     pub fn index_now(&self, agent: &str) -> Result<()> {
+        if self.is_postgres() {
+            // PostgreSQL's index is kept in each commit.
+            return Ok(());
+        }
         for kind in [Kind::Recall, Kind::Archival] {
             let _ = self.located(
                 self.with_index(agent, kind, |store, idx| store.sync(agent, kind, idx, None)),
@@ -394,6 +352,9 @@ impl Store {
     }
 
     pub(super) fn index_in_background_of(&self, agent: &str) {
+        if self.is_postgres() {
+            return;
+        }
         let Some(weak) = self.me.get().cloned() else {
             return;
         };
@@ -423,6 +384,20 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+/// The text a stored record is searched by: a searchable message's, a passage's (None for
+/// a record that cannot be read or a message that is not searchable).
+pub(super) fn searchable_text(kind: Kind, bytes: &[u8]) -> Option<String> {
+    match kind {
+        Kind::Recall => serde_json::from_slice::<Message>(bytes)
+            .ok()
+            .filter(|m| m.searchable)
+            .map(|m| m.text),
+        Kind::Archival => serde_json::from_slice::<Passage>(bytes)
+            .ok()
+            .map(|p| p.text),
     }
 }
 

@@ -1,0 +1,152 @@
+//! Word search in PostgreSQL: its own text search over memscope's terms.
+//!
+//! Contract: each recall and archival row is written with its search terms
+//! ([`crate::memory::search::terms`]: Unicode words, and character pairs for scripts written
+//! without spaces) as a `tsvector` with positions, so PostgreSQL matches exactly the words the
+//! redb store's index matches, CJK included. A query matches rows holding any of its terms,
+//! ranked by `ts_rank` (term frequency, normalised by length), newest first among equals; the
+//! total is counted in the same snapshot. The GIN index keeps it fast however many rows.
+
+use std::collections::BTreeMap;
+
+use super::Pg;
+use crate::store::{Hits, Result, SearchKind};
+
+/// PostgreSQL's limits: a lexeme's bytes, positions per lexeme, the highest position.
+const MAX_LEXEME: usize = 2_046;
+const MAX_POSITIONS: usize = 256;
+const MAX_POSITION: usize = 16_383;
+
+/// A lexeme quoted for `tsvector` and `tsquery` input.
+fn quoted(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 2);
+    out.push('\'');
+    for c in term.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The `tsvector` input of a text: each of its terms with the positions it is at.
+pub(super) fn tsvector(text: &str) -> String {
+    let mut at: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, term) in crate::memory::search::terms(text).into_iter().enumerate() {
+        if term.len() > MAX_LEXEME {
+            continue;
+        }
+        let positions = at.entry(term).or_default();
+        if positions.len() < MAX_POSITIONS {
+            positions.push((i + 1).min(MAX_POSITION));
+        }
+    }
+    let mut out = String::new();
+    for (term, positions) in at {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&quoted(&term));
+        out.push(':');
+        let mut last = 0;
+        let mut first = true;
+        for p in positions {
+            // Positions past the limit all become the limit; one is enough.
+            if p == last {
+                continue;
+            }
+            last = p;
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&p.to_string());
+        }
+    }
+    out
+}
+
+/// The `tsquery` input matching any term of `query`, or None when it has none.
+fn tsquery(query: &str) -> Option<String> {
+    let mut terms = crate::memory::search::terms(query);
+    terms.retain(|t| t.len() <= MAX_LEXEME);
+    terms.sort();
+    terms.dedup();
+    (!terms.is_empty()).then(|| {
+        terms
+            .iter()
+            .map(|t| quoted(t))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    })
+}
+
+impl Pg {
+    pub(in crate::store) fn search(
+        &self,
+        agent: &str,
+        kind: SearchKind,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Hits> {
+        let Some(q) = tsquery(query) else {
+            return Ok(Hits::default());
+        };
+        let table = match kind {
+            SearchKind::Recall => "memscope.recall",
+            SearchKind::Archival => "memscope.archival",
+        };
+        let s = self.read()?;
+        let c = s.conn();
+        let count = c.stmt(&format!(
+            "SELECT count(*) FROM {table} WHERE agent = $1 AND terms @@ $2::text::tsquery"
+        ))?;
+        let page = c.stmt(&format!(
+            "SELECT id FROM {table} WHERE agent = $1 AND terms @@ $2::text::tsquery \
+             ORDER BY ts_rank(terms, $2::text::tsquery, 1) DESC, id DESC OFFSET $3 LIMIT $4"
+        ))?;
+        let total: i64 = super::wait(c.client().query_one(&count, &[&agent, &q]))
+            .map_err(super::pg_err)?
+            .get(0);
+        let (offset, limit) = (
+            offset.min(i64::MAX as usize) as i64,
+            limit.min(i64::MAX as usize) as i64,
+        );
+        let ids = super::wait(c.client().query(&page, &[&agent, &q, &offset, &limit]))
+            .map_err(super::pg_err)?
+            .iter()
+            .map(|r| r.get::<_, i64>(0) as u64)
+            .collect();
+        Ok(Hits {
+            total: total as usize,
+            ids,
+            note: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexemes_are_quoted_whatever_they_hold() {
+        assert_eq!(quoted("it's"), "'it''s'");
+        assert_eq!(quoted("a\\b"), "'a\\\\b'");
+        assert_eq!(
+            tsvector("the cat and the hat"),
+            "'and':3 'cat':2 'hat':5 'the':1,4"
+        );
+        assert_eq!(tsquery("Cat cat, HAT"), Some("'cat' | 'hat'".into()));
+        assert_eq!(tsquery("  ,, "), None);
+    }
+
+    #[test]
+    fn scripts_without_spaces_become_pairs() {
+        assert_eq!(tsvector("東京都"), "'京都':2 '東京':1");
+    }
+}

@@ -1,0 +1,332 @@
+//! One transaction on a PostgreSQL store: the table operations of `backend/` in SQL.
+//!
+//! Contract: a session begins a transaction on a connection of its own (a read is a
+//! repeatable-read, read-only snapshot) and ends it when committed or dropped (rolled back);
+//! the connection then goes back to the pool, unless it was lost. Rows are read a batch at a
+//! time by id, so a scan of a million rows holds one batch. Ids are stored as `bigint`
+//! (fingerprints past 2^63 wrap to negative numbers and back). Recall and archival rows are
+//! written with their search terms (`search.rs`), in the same statement.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::{Conn, Pool, lock, pg_err, wait};
+use crate::store::backend::{RowIter, Span, Tbl};
+use crate::store::{Result, StoreError};
+
+/// Rows fetched, or written, per statement.
+const BATCH: usize = 1_000;
+
+pub(crate) struct Session {
+    conn: Option<Arc<Conn>>,
+    pool: Arc<Pool>,
+    open: bool,
+}
+
+fn table(t: Tbl) -> String {
+    format!("memscope.{}", t.name())
+}
+
+/// Whether the table keeps search terms beside each row.
+fn searched(t: Tbl) -> Option<crate::store::SearchKind> {
+    match t {
+        Tbl::Recall => Some(crate::store::SearchKind::Recall),
+        Tbl::Archival => Some(crate::store::SearchKind::Archival),
+        _ => None,
+    }
+}
+
+fn id_in(id: u64) -> i64 {
+    id as i64
+}
+
+fn id_out(id: i64) -> u64 {
+    id as u64
+}
+
+/// The span's ids as inclusive `bigint` bounds, or None when it holds none.
+fn bounds(span: Span) -> Option<(i64, i64)> {
+    if span.hi.is_some_and(|hi| hi <= span.lo) {
+        return None;
+    }
+    // A whole table includes fingerprints that wrapped to negative numbers.
+    let lo = if span.lo == 0 {
+        i64::MIN
+    } else {
+        span.lo.min(i64::MAX as u64) as i64
+    };
+    let hi = match span.hi {
+        Some(hi) => (hi - 1).min(i64::MAX as u64) as i64,
+        None => i64::MAX,
+    };
+    Some((lo, hi))
+}
+
+impl Session {
+    pub(super) fn begin(conn: Arc<Conn>, pool: Arc<Pool>, write: bool) -> Result<Session> {
+        let sql = if write {
+            "BEGIN"
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+        };
+        wait(conn.client().batch_execute(sql)).map_err(pg_err)?;
+        Ok(Session {
+            conn: Some(conn),
+            pool,
+            open: true,
+        })
+    }
+
+    pub(super) fn conn(&self) -> &Conn {
+        self.conn
+            .as_ref()
+            .expect("a session has its connection until it is dropped")
+    }
+
+    fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let c = self.conn();
+        let stmt = c.stmt(sql)?;
+        wait(c.client().query(&stmt, params)).map_err(pg_err)
+    }
+
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64> {
+        let c = self.conn();
+        let stmt = c.stmt(sql)?;
+        wait(c.client().execute(&stmt, params)).map_err(pg_err)
+    }
+
+    pub fn agent(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let rows = self.query(
+            "SELECT value FROM memscope.agents WHERE name = $1",
+            &[&name],
+        )?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    pub fn agents(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = self.query(
+            "SELECT name, value FROM memscope.agents ORDER BY name COLLATE \"C\"",
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    pub fn get(&self, t: Tbl, agent: &str, id: u64) -> Result<Option<Vec<u8>>> {
+        let sql = format!(
+            "SELECT value FROM {} WHERE agent = $1 AND id = $2",
+            table(t)
+        );
+        let rows = self.query(&sql, &[&agent, &id_in(id)])?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    pub fn rows<'a>(&'a self, t: Tbl, agent: &'a str, span: Span) -> Result<RowIter<'a>> {
+        let Some((lo, hi)) = bounds(span) else {
+            return Ok(Box::new(std::iter::empty()));
+        };
+        let order = if span.newest_first { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT id, value FROM {} WHERE agent = $1 AND id >= $2 AND id <= $3 \
+             ORDER BY id {order} LIMIT {BATCH}",
+            table(t)
+        );
+        Ok(Box::new(Batches {
+            session: self,
+            sql,
+            agent,
+            lo,
+            hi,
+            newest_first: span.newest_first,
+            buf: VecDeque::new(),
+            done: false,
+        }))
+    }
+
+    pub fn count(&self, t: Tbl, agent: &str) -> Result<u64> {
+        let sql = format!("SELECT count(*) FROM {} WHERE agent = $1", table(t));
+        let rows = self.query(&sql, &[&agent])?;
+        Ok(rows[0].get::<_, i64>(0) as u64)
+    }
+
+    pub fn put_agent(&mut self, name: &str, state: &[u8]) -> Result<()> {
+        self.execute(
+            "INSERT INTO memscope.agents (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            &[&name, &state],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_agent(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        let rows = self.query(
+            "DELETE FROM memscope.agents WHERE name = $1 RETURNING value",
+            &[&name],
+        )?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    pub fn put_all(
+        &mut self,
+        t: Tbl,
+        agent: &str,
+        rows: &mut dyn Iterator<Item = Result<(u64, Vec<u8>)>>,
+    ) -> Result<u64> {
+        let kind = searched(t);
+        let sql = match kind {
+            Some(_) => format!(
+                "INSERT INTO {} (agent, id, value, terms) \
+                 SELECT $1, i, v, w::tsvector FROM unnest($2::bigint[], $3::bytea[], $4::text[]) \
+                 AS u(i, v, w) ON CONFLICT (agent, id) DO UPDATE \
+                 SET value = EXCLUDED.value, terms = EXCLUDED.terms",
+                table(t)
+            ),
+            None => format!(
+                "INSERT INTO {} (agent, id, value) \
+                 SELECT $1, i, v FROM unnest($2::bigint[], $3::bytea[]) AS u(i, v) \
+                 ON CONFLICT (agent, id) DO UPDATE SET value = EXCLUDED.value",
+                table(t)
+            ),
+        };
+        let mut written = 0;
+        loop {
+            let mut ids: Vec<i64> = Vec::new();
+            let mut values: Vec<Vec<u8>> = Vec::new();
+            let mut terms: Vec<Option<String>> = Vec::new();
+            while ids.len() < BATCH {
+                let Some(row) = rows.next() else { break };
+                let (id, value) = row?;
+                if let Some(kind) = kind {
+                    terms.push(
+                        crate::store::search::searchable_text(kind, &value)
+                            .map(|text| super::search::tsvector(&text)),
+                    );
+                }
+                ids.push(id_in(id));
+                values.push(value);
+            }
+            if ids.is_empty() {
+                return Ok(written);
+            }
+            written += ids.len() as u64;
+            match kind {
+                Some(_) => self.execute(&sql, &[&agent, &ids, &values, &terms])?,
+                None => self.execute(&sql, &[&agent, &ids, &values])?,
+            };
+        }
+    }
+
+    pub fn remove(&mut self, t: Tbl, agent: &str, id: u64) -> Result<Option<Vec<u8>>> {
+        let sql = format!(
+            "DELETE FROM {} WHERE agent = $1 AND id = $2 RETURNING value",
+            table(t)
+        );
+        let rows = self.query(&sql, &[&agent, &id_in(id)])?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    pub fn clear(&mut self, t: Tbl, agent: &str) -> Result<()> {
+        let sql = format!("DELETE FROM {} WHERE agent = $1", table(t));
+        self.execute(&sql, &[&agent])?;
+        Ok(())
+    }
+
+    pub fn quarantine(&mut self, table: &str, agent: &str, key: u64, value: &[u8]) -> Result<()> {
+        self.execute(
+            "INSERT INTO memscope.quarantine (tbl, agent, key, value) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tbl, agent, key) DO UPDATE SET value = EXCLUDED.value",
+            &[&table, &agent, &id_in(key), &value],
+        )?;
+        Ok(())
+    }
+
+    /// Followers hear of the change when the transaction commits.
+    pub fn notify(&mut self, agent: &str) -> Result<()> {
+        self.query("SELECT pg_notify($1, $2)", &[&super::CHANNEL, &agent])?;
+        Ok(())
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        self.open = false;
+        wait(self.conn().client().batch_execute("COMMIT")).map_err(pg_err)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if self.open && wait(conn.client().batch_execute("ROLLBACK")).is_err() {
+            return;
+        }
+        if !conn.client().is_closed() {
+            lock(&self.pool).push(conn);
+        }
+    }
+}
+
+/// A span of rows read a batch at a time, each batch after the last id of the one before.
+struct Batches<'a> {
+    session: &'a Session,
+    sql: String,
+    agent: &'a str,
+    lo: i64,
+    hi: i64,
+    newest_first: bool,
+    buf: VecDeque<(u64, Vec<u8>)>,
+    done: bool,
+}
+
+impl Batches<'_> {
+    fn fill(&mut self) -> Result<()> {
+        let rows = self
+            .session
+            .query(&self.sql, &[&self.agent, &self.lo, &self.hi])?;
+        if rows.len() < BATCH {
+            self.done = true;
+        }
+        for r in &rows {
+            let id: i64 = r.get(0);
+            self.buf.push_back((id_out(id), r.get(1)));
+        }
+        match rows.last().map(|r| r.get::<_, i64>(0)) {
+            Some(last) if self.newest_first => match last.checked_sub(1) {
+                Some(hi) => self.hi = hi,
+                None => self.done = true,
+            },
+            Some(last) => match last.checked_add(1) {
+                Some(lo) => self.lo = lo,
+                None => self.done = true,
+            },
+            None => self.done = true,
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Result<(u64, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty()
+            && !self.done
+            && let Err(e) = self.fill()
+        {
+            self.done = true;
+            return Some(Err(e));
+        }
+        self.buf.pop_front().map(Ok)
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> StoreError {
+        pg_err(e)
+    }
+}

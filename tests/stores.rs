@@ -1,0 +1,511 @@
+//! The behaviour both stores share, run on each: a redb file in a temp dir, and a PostgreSQL
+//! database in a throwaway cluster of the test's own (skipped, with a note, where PostgreSQL
+//! is not installed; CI installs it). Memory functions, flush, resume, one writer per agent,
+//! a step killed mid-commit, and word search in scripts written without spaces.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use common::pg::Cluster;
+use common::*;
+use serde_json::{Value, json};
+
+use memscope::engine::{Agent, EventKind, Status};
+use memscope::memory::MessageKind;
+use memscope::store::{SearchKind, Store, StoreError};
+
+/// Where one test keeps its store.
+struct Place {
+    home: tempfile::TempDir,
+    store: PathBuf,
+    _cluster: Option<Cluster>,
+}
+
+impl Place {
+    fn redb() -> Option<Place> {
+        let home = tempfile::tempdir().unwrap();
+        let store = home.path().join("s.redb");
+        Some(Place {
+            home,
+            store,
+            _cluster: None,
+        })
+    }
+
+    fn postgres() -> Option<Place> {
+        let cluster = Cluster::start()?;
+        Some(Place {
+            home: tempfile::tempdir().unwrap(),
+            store: cluster.store("postgres"),
+            _cluster: Some(cluster),
+        })
+    }
+
+    fn open(&self) -> Store {
+        Store::open(&self.store).unwrap()
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+}
+
+/// Each named test, once per store.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn redb() {
+                if let Some(p) = super::Place::redb() {
+                    super::$name(&p).await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() {
+                if let Some(p) = super::Place::postgres() {
+                    super::$name(&p).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    memory_functions_work_and_are_kept,
+    a_flush_evicts_into_a_summary_and_recall_keeps_everything,
+    an_agent_resumes_where_it_stopped,
+    one_process_writes_an_agent_at_a_time,
+    a_step_killed_mid_commit_is_all_there_or_not_at_all,
+    words_in_scripts_without_spaces_are_found,
+);
+
+async fn memory_functions_work_and_are_kept(p: &Place) {
+    let server = Server::start(vec![
+        call(
+            "core_memory_append",
+            json!({"name": "human", "content": "Likes sailing.", "request_heartbeat": true}),
+        ),
+        call(
+            "archival_memory_insert",
+            json!({"content": "The boat is called Heron.", "request_heartbeat": true}),
+        ),
+        call(
+            "archival_memory_search",
+            json!({"query": "boat name", "request_heartbeat": true}),
+        ),
+        call(
+            "conversation_search",
+            json!({"query": "weekend plans", "request_heartbeat": true}),
+        ),
+        call(
+            "core_memory_replace",
+            json!({"name": "human", "old_content": "sailing", "new_content": "sailing and rowing", "request_heartbeat": true}),
+        ),
+        say("Noted."),
+    ])
+    .await;
+    let agent = Agent::open(p.open(), "default", settings(8192)).unwrap();
+    let mut h = start(agent, &server).await;
+    let events = chat(&mut h, "My weekend plans: sailing on Heron.").await;
+    shutdown(h).await;
+
+    let r = returns(&events);
+    assert_eq!(r.len(), 6, "{r:?}");
+    assert!(r.iter().all(|(_, s, _)| *s == Status::Ok), "{r:?}");
+    assert!(r[2].2.contains("Heron"), "archival search: {}", r[2].2);
+    assert!(
+        r[3].2.contains("weekend plans"),
+        "conversation search: {}",
+        r[3].2
+    );
+
+    let store = p.open();
+    let state = store.load_agent("default").unwrap().unwrap();
+    let human = &state.core.get("human").unwrap().value;
+    assert!(human.contains("Likes sailing and rowing."), "{human}");
+    let archival = store.archival("default").unwrap();
+    assert_eq!(archival.len(), 1);
+    assert_eq!(archival[0].text, "The boat is called Heron.");
+    let hits = store
+        .search("default", SearchKind::Archival, "heron", 0, 5)
+        .unwrap();
+    assert_eq!(hits.ids, vec![archival[0].id]);
+    assert_eq!(
+        store.traces("default").unwrap().len() as u64,
+        state.next_trace_id - 1
+    );
+}
+
+async fn a_flush_evicts_into_a_summary_and_recall_keeps_everything(p: &Place) {
+    let turns = 12;
+    let server = Server::start((0..turns).map(|i| say(&format!("reply {i}"))).collect()).await;
+    let agent = Agent::open(p.open(), "default", settings(2600)).unwrap();
+    let mut h = start(agent, &server).await;
+    let mut summaries = 0;
+    for i in 0..turns {
+        let text = format!("message {i} about topic{i}: {}", "words ".repeat(40));
+        let events = chat(&mut h, &text).await;
+        summaries += events
+            .iter()
+            .filter(|e| matches!(e, EventKind::Summary { .. }))
+            .count();
+    }
+    shutdown(h).await;
+    assert!(summaries > 0, "a window of 2600 tokens must flush");
+
+    let store = p.open();
+    let state = store.load_agent("default").unwrap().unwrap();
+    let recall = store.recall("default").unwrap();
+    let users = recall
+        .iter()
+        .filter(|m| m.kind == MessageKind::UserMessage)
+        .count();
+    assert_eq!(users, turns, "recall keeps every message");
+    assert!(state.fifo.len() < recall.len(), "the queue was cut");
+    assert!(state.summary.as_ref().is_some_and(|s| !s.text.is_empty()));
+    // The oldest message left the queue but is found by a search of recall.
+    let first = recall.iter().find(|m| m.text.contains("topic0")).unwrap();
+    assert!(!state.fifo.contains(&first.id));
+    let hits = store
+        .search("default", SearchKind::Recall, "topic0", 0, 5)
+        .unwrap();
+    assert_eq!(hits.ids, vec![first.id]);
+}
+
+async fn an_agent_resumes_where_it_stopped(p: &Place) {
+    let server = Server::start(vec![
+        call(
+            "core_memory_append",
+            json!({"name": "human", "content": "Name: Ada.", "request_heartbeat": true}),
+        ),
+        say("Hello Ada."),
+        say("Still here."),
+    ])
+    .await;
+    let agent = Agent::open(p.open(), "default", settings(8192)).unwrap();
+    let mut h = start(agent, &server).await;
+    chat(&mut h, "I am Ada.").await;
+    shutdown(h).await;
+
+    let agent = Agent::open(p.open(), "default", settings(8192)).unwrap();
+    let before = agent.state.clone();
+    assert!(
+        before
+            .core
+            .get("human")
+            .unwrap()
+            .value
+            .contains("Name: Ada.")
+    );
+    let queued: Vec<String> = agent.fifo().iter().map(|m| m.text.clone()).collect();
+    assert!(queued.iter().any(|t| t == "I am Ada."), "{queued:?}");
+    let mut h = start(agent, &server).await;
+    let events = chat(&mut h, "Are you there?").await;
+    shutdown(h).await;
+    assert_eq!(said(&events), vec!["Still here.".to_string()]);
+    // The request the resumed agent made carries the conversation before it.
+    let last = server.step_requests().pop().unwrap();
+    let text = last["messages"].to_string();
+    assert!(
+        text.contains("I am Ada.") && text.contains("Hello Ada."),
+        "{text}"
+    );
+    let state = p.open().load_agent("default").unwrap().unwrap();
+    assert!(state.step > before.step);
+}
+
+/// `memscope run` on the place's store, kept running; returns once it has opened the agent.
+fn hold(p: &Place, base_url: &str) -> std::process::Child {
+    let mut child = memscope_cmd(p.home())
+        .args(["run", "--store"])
+        .arg(&p.store)
+        .args(["--base-url", base_url, "--model", "scripted-model"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its first event comes once the agent is open (and its writer lock held).
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty(), "the first writer stopped");
+    child
+}
+
+async fn one_process_writes_an_agent_at_a_time(p: &Place) {
+    let server = Server::start(vec![]).await;
+    let mut first = hold(p, &server.base_url);
+    let (code, _, err) = memscope_on(
+        p.home(),
+        &p.store,
+        &[
+            "run",
+            "--base-url",
+            &server.base_url,
+            "--model",
+            "scripted-model",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("in use by another memscope process"), "{err}");
+    assert!(!err.contains("password"), "{err}");
+    // Readers go alongside.
+    let (code, out, err) = memscope_on(p.home(), &p.store, &["dump"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.is_empty());
+    // In this process too: the agent is taken.
+    let taken =
+        Store::open(&p.store).and_then(|s| Agent::open(s, "default", settings(8192)).map(|_| ()));
+    assert!(
+        matches!(
+            taken,
+            Err(StoreError::InUse(_)) | Err(StoreError::AgentInUse { .. })
+        ),
+        "{taken:?}"
+    );
+    drop(first.stdin.take());
+    assert!(first.wait().unwrap().success());
+    // Once the writer is gone, the agent is free again.
+    let agent = Agent::open(p.open(), "default", settings(8192));
+    assert!(agent.is_ok(), "{:?}", agent.err());
+}
+
+/// `memscope run` to its end: its events, and whether it was killed.
+fn run_session(
+    p: &Place,
+    base_url: &str,
+    input: &str,
+    env: &[(&str, String)],
+) -> (Vec<Value>, bool) {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let mut cmd = memscope_cmd(p.home());
+    cmd.args(["run", "--store"]).arg(&p.store).args([
+        "--base-url",
+        base_url,
+        "--model",
+        "scripted-model",
+    ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (events, out.status.signal() == Some(9))
+}
+
+async fn a_step_killed_mid_commit_is_all_there_or_not_at_all(p: &Place) {
+    let script = || {
+        vec![
+            call(
+                "archival_memory_insert",
+                json!({"content": "kept note", "request_heartbeat": true}),
+            ),
+            say("first done"),
+            call(
+                "archival_memory_insert",
+                json!({"content": "lost note", "request_heartbeat": true}),
+            ),
+            say("second done"),
+        ]
+    };
+    // Which crash points a session passes, on a store of its own.
+    let trace = p.home().join("points.txt");
+    let reference = Place::redb().unwrap();
+    let server = Server::start(script()).await;
+    run_session(
+        &reference,
+        &server.base_url,
+        "one\ntwo\n",
+        &[("MEMSCOPE_CRASH_TRACE", trace.display().to_string())],
+    );
+    let points: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    // The commit of the second input's first step (the third step), killed after writing and
+    // before committing: the last commit written before that step is done.
+    let third_step = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| *p == "step:committed")
+        .nth(2)
+        .map(|(i, _)| i)
+        .unwrap();
+    let kill = 1 + points[..third_step]
+        .iter()
+        .rposition(|p| p == "commit:written")
+        .unwrap();
+
+    let server = Server::start(script()).await;
+    let (events, killed) = run_session(
+        p,
+        &server.base_url,
+        "one\ntwo\n",
+        &[("MEMSCOPE_CRASH_AT", kill.to_string())],
+    );
+    assert!(killed, "the run was not killed at point {kill}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "assistant_message" && e["text"] == "first done"),
+        "{events:?}"
+    );
+    let store = p.open();
+    let state = store.load_agent("default").unwrap().unwrap();
+    let archival = store.archival("default").unwrap();
+    let texts: Vec<&str> = archival.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        vec!["kept note"],
+        "the killed step left nothing behind"
+    );
+    assert_eq!(state.archival_count, 1);
+    let recall = store.recall("default").unwrap();
+    assert_eq!(state.recall_count as usize, recall.len());
+    assert!(
+        state
+            .fifo
+            .iter()
+            .all(|id| recall.iter().any(|m| m.id == *id))
+    );
+    assert_eq!(
+        store.traces("default").unwrap().len() as u64,
+        state.next_trace_id - 1
+    );
+    drop(store);
+    // The agent goes on.
+    let server = Server::start(vec![say("back again")]).await;
+    let (events, _) = run_session(p, &server.base_url, "three\n", &[]);
+    assert!(
+        events.iter().any(|e| e["text"] == "back again"),
+        "{events:?}"
+    );
+}
+
+async fn words_in_scripts_without_spaces_are_found(p: &Place) {
+    let server = Server::start(vec![
+        call(
+            "archival_memory_insert",
+            json!({"content": "私は東京都に住んでいます。", "request_heartbeat": true}),
+        ),
+        call(
+            "archival_memory_insert",
+            json!({"content": "我们明天去北京大学。", "request_heartbeat": true}),
+        ),
+        say("好的"),
+    ])
+    .await;
+    let agent = Agent::open(p.open(), "default", settings(8192)).unwrap();
+    let mut h = start(agent, &server).await;
+    chat(&mut h, "来週は京都に行きます").await;
+    shutdown(h).await;
+
+    let store = p.open();
+    let found = |kind, q: &str| {
+        let hits = store.search("default", kind, q, 0, 5).unwrap();
+        match kind {
+            SearchKind::Archival => store
+                .archival_get("default", &hits.ids)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.text)
+                .collect::<Vec<_>>(),
+            SearchKind::Recall => store
+                .recall_get("default", &hits.ids)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.text)
+                .collect(),
+        }
+    };
+    assert_eq!(
+        found(SearchKind::Archival, "東京"),
+        vec!["私は東京都に住んでいます。"]
+    );
+    assert_eq!(
+        found(SearchKind::Archival, "北京"),
+        vec!["我们明天去北京大学。"]
+    );
+    assert_eq!(
+        found(SearchKind::Recall, "京都"),
+        vec!["来週は京都に行きます"]
+    );
+    assert!(found(SearchKind::Archival, "大阪").is_empty());
+}
+
+/// Followers of a PostgreSQL store hear each commit as it lands (LISTEN/NOTIFY), with no
+/// polling: a reader's counter moves when a writer in another connection commits.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_reader_hears_each_commit() {
+    let Some(p) = Place::postgres() else {
+        return;
+    };
+    let writer = Agent::open(p.open(), "default", settings(8192)).unwrap();
+    drop(writer);
+    let reader = Store::open_read_only(&p.store).unwrap();
+    let mut heard = reader.changes().expect("PostgreSQL announces commits");
+    let writer = p.open();
+    let seen = *heard.borrow_and_update();
+    writer
+        .journal_append(
+            "default",
+            &[(
+                1,
+                memscope::engine::Event {
+                    step: 0,
+                    time: chrono::Utc::now(),
+                    kind: EventKind::ChainEnded { steps: 0 },
+                },
+            )],
+        )
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), heard.changed())
+        .await
+        .expect("no notification within 30 s")
+        .unwrap();
+    assert!(*heard.borrow() > seen);
+    assert_eq!(reader.journal("default", 0, u64::MAX).unwrap().len(), 1);
+}
+
+/// A PostgreSQL store holds one writer per agent, not per store: while one process writes an
+/// agent, another writes a second agent of the same database.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_writers_of_different_agents_go_side_by_side() {
+    let Some(p) = Place::postgres() else {
+        return;
+    };
+    let server = Server::start(vec![say("hi from other")]).await;
+    let mut first = hold(&p, &server.base_url);
+    let (code, _, err) = memscope_on(p.home(), &p.store, &["agents", "create", "other"]);
+    assert_eq!(code, 0, "{err}");
+    let mut cmd = memscope_cmd(p.home());
+    cmd.args(["run", "--agent", "other", "--store"])
+        .arg(&p.store)
+        .args(["--base-url", &server.base_url, "--model", "scripted-model"]);
+    let out = output_with_input(cmd, "hello other\n").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hi from other"));
+    drop(first.stdin.take());
+    assert!(first.wait().unwrap().success());
+}
