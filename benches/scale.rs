@@ -1,8 +1,11 @@
 //! Memory at scale: agents with N archival passages and N recall messages, for N of 10,000,
-//! 100,000 and (when asked) 1,000,000, on the redb store.
+//! 100,000 and (when asked) 1,000,000, on the redb store and on PostgreSQL.
 //!
 //! `cargo bench --bench scale` runs 10k and 100k; `cargo bench --bench scale -- 1000000` (any
-//! sizes) runs those. Stores are kept in `target/scale/` and built once. For each size it says
+//! sizes) runs those. redb stores are kept in `target/scale/` and built once. With `--postgres`
+//! the same sizes are built in a throwaway PostgreSQL cluster (one database each, made afresh
+//! every run; see `tests/common/pg.rs`) and measured the same way; its size on disk is the
+//! database's, and the RSS is memscope's (the server's memory is its own). For each size it says
 //! how long building took (rows, then the search index), then starts itself again as a fresh
 //! process on the store (`probe`) that measures: the release binary `memscope run` from spawn
 //! to its first event (a stub endpoint on 127.0.0.1), the TUI's start to its first frame (open
@@ -32,6 +35,9 @@ use memscope::tui::theme::Theme;
 use memscope::tui::{data, initial_app, view};
 
 mod common;
+#[path = "../tests/common/pg.rs"]
+#[allow(dead_code)]
+mod pg;
 
 use common::{Rng, quantiles};
 
@@ -148,11 +154,10 @@ fn build(path: &Path, n: u64) -> (Duration, Duration) {
     (rows, t1.elapsed())
 }
 
-fn first_event(path: &Path) -> Duration {
+fn first_event(path: &Path, home: &Path) -> Duration {
     let url = common::stub_endpoint();
-    let dir = path.parent().unwrap();
     let mut runs: Vec<Duration> = (0..5)
-        .map(|_| common::time_to_ready(path, &url, dir))
+        .map(|_| common::time_to_ready(path, &url, home))
         .collect();
     runs.sort();
     runs[runs.len() / 2]
@@ -168,8 +173,8 @@ fn peak_rss_mb() -> f64 {
 }
 
 /// Run as a fresh process on a built store: prints one line of figures.
-fn probe(path: &Path) {
-    let event = first_event(path);
+fn probe(path: &Path, home: &Path) {
+    let event = first_event(path, home);
     let t0 = Instant::now();
     let store = Arc::new(Store::open(path).unwrap());
     let mut agent = Agent::open(store.clone(), "default", common::settings(8192)).unwrap();
@@ -242,26 +247,55 @@ fn size_on_disk(p: &Path) -> u64 {
     }
 }
 
+/// The database's size on disk, tables and indexes.
+fn database_size(url: &str) -> u64 {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let row = client
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .await
+                .unwrap();
+            row.get::<_, i64>(0) as u64
+        })
+    })
+    .join()
+    .unwrap()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, path] = args.as_slice()
+    if let [flag, path, home] = args.as_slice()
         && flag == "probe"
     {
-        return probe(Path::new(path));
+        return probe(Path::new(path), Path::new(home));
     }
     let mut sizes: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
     if sizes.is_empty() {
         sizes = vec![10_000, 100_000];
     }
+    let postgres = args.iter().any(|a| a == "--postgres");
+    let cluster = postgres.then(|| pg::Cluster::start().expect("PostgreSQL is not installed"));
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/scale");
     std::fs::create_dir_all(&dir).unwrap();
     println!(
-        "| items (each kind) | build rows | build index | first event | first frame | conversation_search p50 / p99 | archival_memory_search p50 / p99 | peak RSS | store file | index |"
+        "| store | items (each kind) | build rows | build index | first event | first frame | conversation_search p50 / p99 | archival_memory_search p50 / p99 | peak RSS | store on disk | index |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
-        let path = dir.join(format!("{n}.redb"));
-        let (rows, index) = if path.exists() {
+        let path = match &cluster {
+            Some(c) => c.store(&format!("scale_{n}")),
+            None => dir.join(format!("{n}.redb")),
+        };
+        let (rows, index) = if cluster.is_none() && path.exists() {
             (Duration::ZERO, Duration::ZERO)
         } else {
             build(&path, n)
@@ -269,6 +303,7 @@ fn main() {
         let out = Command::new(std::env::current_exe().unwrap())
             .arg("probe")
             .arg(&path)
+            .arg(&dir)
             .output()
             .unwrap();
         let line = String::from_utf8_lossy(&out.stdout);
@@ -288,8 +323,20 @@ fn main() {
                 format!("{:.1} s", d.as_secs_f64())
             }
         };
+        let (kind, on_disk, index_size) = match &cluster {
+            Some(_) => (
+                "PostgreSQL",
+                database_size(&path.to_string_lossy()),
+                "(in the database)".to_string(),
+            ),
+            None => (
+                "redb",
+                size_on_disk(&path),
+                format!("{:.0} MB", size_on_disk(Path::new(&index_dir)) as f64 / 1e6),
+            ),
+        };
         println!(
-            "| {n} | {} | {} | {} ms | {} ms | {} / {} ms | {} / {} ms | {} MB | {:.0} MB | {:.0} MB |",
+            "| {kind} | {n} | {} | {} | {} ms | {} ms | {} / {} ms | {} / {} ms | {} MB | {:.0} MB | {index_size} |",
             built(rows),
             built(index),
             f[0],
@@ -299,8 +346,7 @@ fn main() {
             f[4],
             f[5],
             f[6],
-            size_on_disk(&path) as f64 / 1e6,
-            size_on_disk(Path::new(&index_dir)) as f64 / 1e6,
+            on_disk as f64 / 1e6,
         );
     }
 }

@@ -448,6 +448,19 @@ async fn words_in_scripts_without_spaces_are_found(p: &Place) {
         vec!["来週は京都に行きます"]
     );
     assert!(found(SearchKind::Archival, "大阪").is_empty());
+    // Pages after the first, and past the end, still say how many match.
+    let both = store
+        .search("default", SearchKind::Archival, "東京 北京", 0, 5)
+        .unwrap();
+    assert_eq!((both.total, both.ids.len()), (2, 2));
+    let second = store
+        .search("default", SearchKind::Archival, "東京 北京", 1, 5)
+        .unwrap();
+    assert_eq!((second.total, second.ids.as_slice()), (2, &both.ids[1..]));
+    let past = store
+        .search("default", SearchKind::Archival, "東京 北京", 5, 5)
+        .unwrap();
+    assert_eq!((past.total, past.ids.len()), (2, 0));
 }
 
 /// Followers of a PostgreSQL store hear each commit as it lands (LISTEN/NOTIFY), with no

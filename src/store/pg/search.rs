@@ -5,7 +5,7 @@
 //! without spaces) as a `tsvector` with positions, so PostgreSQL matches exactly the words the
 //! redb store's index matches, CJK included. A query matches rows holding any of its terms,
 //! ranked by `ts_rank` (term frequency, normalised by length), newest first among equals; the
-//! total is counted in the same snapshot. The GIN index keeps it fast however many rows.
+//! total is counted in the same pass. The GIN index keeps it fast however many rows.
 
 use std::collections::BTreeMap;
 
@@ -102,25 +102,31 @@ impl Pg {
         };
         let s = self.read()?;
         let c = s.conn();
-        let count = c.stmt(&format!(
-            "SELECT count(*) FROM {table} WHERE agent = $1 AND terms @@ $2::text::tsquery"
-        ))?;
+        // One pass ranks the matches and counts them; a page past the end counts them alone.
         let page = c.stmt(&format!(
-            "SELECT id FROM {table} WHERE agent = $1 AND terms @@ $2::text::tsquery \
+            "SELECT id, count(*) OVER () FROM {table} \
+             WHERE agent = $1 AND terms @@ $2::text::tsquery \
              ORDER BY ts_rank(terms, $2::text::tsquery, 1) DESC, id DESC OFFSET $3 LIMIT $4"
         ))?;
-        let total: i64 = super::wait(c.client().query_one(&count, &[&agent, &q]))
-            .map_err(super::pg_err)?
-            .get(0);
         let (offset, limit) = (
             offset.min(i64::MAX as usize) as i64,
             limit.min(i64::MAX as usize) as i64,
         );
-        let ids = super::wait(c.client().query(&page, &[&agent, &q, &offset, &limit]))
-            .map_err(super::pg_err)?
-            .iter()
-            .map(|r| r.get::<_, i64>(0) as u64)
-            .collect();
+        let rows = super::wait(c.client().query(&page, &[&agent, &q, &offset, &limit]))
+            .map_err(super::pg_err)?;
+        let ids = rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
+        let total: i64 = match rows.first() {
+            Some(r) => r.get(1),
+            None if offset == 0 => 0,
+            None => {
+                let count = c.stmt(&format!(
+                    "SELECT count(*) FROM {table} WHERE agent = $1 AND terms @@ $2::text::tsquery"
+                ))?;
+                super::wait(c.client().query_one(&count, &[&agent, &q]))
+                    .map_err(super::pg_err)?
+                    .get(0)
+            }
+        };
         Ok(Hits {
             total: total as usize,
             ids,
