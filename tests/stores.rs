@@ -522,3 +522,72 @@ async fn postgres_writers_of_different_agents_go_side_by_side() {
     drop(first.stdin.take());
     assert!(first.wait().unwrap().success());
 }
+
+/// A PostgreSQL store that cannot be reached is reported, exit 2, naming it without the
+/// password the URL held; nothing writes the password anywhere.
+#[test]
+fn an_unreachable_postgres_store_is_named_without_its_password() {
+    let home = tempfile::tempdir().unwrap();
+    let store = PathBuf::from("postgres://ada:s3cret-pw@127.0.0.1:1/memscope?password=s3cret-pw");
+    for args in [
+        &["dump"][..],
+        &["run", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"],
+    ] {
+        let (code, out, err) = memscope_on(home.path(), &store, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("postgres://ada@127.0.0.1:1/memscope"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(!String::from_utf8_lossy(&out).contains("s3cret"));
+    }
+    let (code, _, err) = memscope_on(home.path(), Path::new("postgres://ada@[::1/x"), &["dump"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a PostgreSQL URL"), "{err}");
+    let mut logged = String::new();
+    for e in walk(home.path()) {
+        logged.push_str(&std::fs::read_to_string(e).unwrap_or_default());
+    }
+    assert!(
+        !logged.contains("s3cret"),
+        "the password was written to a file"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A process that moves on to another agent lets go of the one it left (the TUI's agent switch).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_writer_lets_go_of_an_agent_it_left() {
+    let Some(p) = Place::postgres() else {
+        return;
+    };
+    let first = std::sync::Arc::new(p.open());
+    let a = Agent::open(first.clone(), "default", settings(8192)).unwrap();
+    let other = Store::open(&p.store).unwrap();
+    let taken = other.claim("default");
+    assert!(
+        matches!(taken, Err(StoreError::AgentInUse { .. })),
+        "{taken:?}"
+    );
+    drop(a);
+    first.release("default");
+    other.claim("default").unwrap();
+    let back = first.claim("default");
+    assert!(
+        matches!(back, Err(StoreError::AgentInUse { .. })),
+        "{back:?}"
+    );
+}

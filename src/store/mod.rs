@@ -330,6 +330,14 @@ impl Store {
         })())
     }
 
+    /// Lets another process write `agent` (after [`Store::claim`]; a no-op on redb, whose
+    /// writer holds the whole file).
+    pub fn release(&self, agent: &str) {
+        if let handle::Backend::Pg(pg) = &self.backend {
+            pg.release(agent);
+        }
+    }
+
     /// A counter that moves whenever another process commits to this store, for followers that
     /// would rather wait for it than poll (PostgreSQL's notifications); None when the store
     /// cannot say (a redb file: poll it).

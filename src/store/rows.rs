@@ -55,11 +55,10 @@ impl Store {
     pub fn recall_get(&self, agent: &str, ids: &[u64]) -> Result<Vec<Message>> {
         self.located((|| {
             let tx = self.begin_read()?;
+            let rows = tx.get_many(Tbl::Recall, agent, ids)?;
             let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                let v = tx
-                    .get(Tbl::Recall, agent, *id)?
-                    .ok_or_else(|| StoreError::Decode(format!("row {id} is missing")))?;
+            for (id, v) in ids.iter().zip(rows) {
+                let v = v.ok_or_else(|| StoreError::Decode(format!("row {id} is missing")))?;
                 out.push(decode(&v)?);
             }
             Ok(out)
@@ -71,10 +70,12 @@ impl Store {
         self.located((|| {
             let tx = self.begin_read()?;
             let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(v) = tx.get(Tbl::Archival, agent, *id)? {
-                    out.push(decode(&v)?);
-                }
+            for v in tx
+                .get_many(Tbl::Archival, agent, ids)?
+                .into_iter()
+                .flatten()
+            {
+                out.push(decode(&v)?);
             }
             Ok(out)
         })())

@@ -140,15 +140,12 @@ impl Store {
     ) -> Result<Vec<crate::memory::Message>> {
         self.located((|| {
             let tx = self.begin_read()?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(v) = tx.get(Tbl::Recall, agent, *id)?
-                    && let Ok(m) = serde_json::from_slice(&v)
-                {
-                    out.push(m);
-                }
-            }
-            Ok(out)
+            let rows = tx.get_many(Tbl::Recall, agent, ids)?;
+            Ok(rows
+                .into_iter()
+                .flatten()
+                .filter_map(|v| serde_json::from_slice(&v).ok())
+                .collect())
         })())
     }
 

@@ -60,7 +60,9 @@ impl Store {
                 tx.put_all(t, name, &mut rows.iter().map(|(k, v)| Ok((*k, v.clone()))))?;
             }
             tx.changed(name)?;
-            tx.commit()
+            tx.commit()?;
+            self.after_bulk_write();
+            Ok(())
         })())
     }
 
@@ -91,8 +93,19 @@ impl Store {
             }
             tx.changed(agent)?;
             tx.commit()?;
+            self.after_bulk_write();
             Ok(copied)
         })())
+    }
+
+    /// After many rows came at once: PostgreSQL's planner is given fresh statistics, so the
+    /// first searches plan for the tables as they are (best effort; redb needs nothing).
+    fn after_bulk_write(&self) {
+        if let super::handle::Backend::Pg(pg) = &self.backend
+            && let Err(e) = pg.analyze()
+        {
+            tracing::warn!(error = %e, "ANALYZE after a bulk write failed");
+        }
     }
 
     /// The agent's state as stored (its bytes), when there is such an agent.

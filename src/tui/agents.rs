@@ -263,8 +263,14 @@ impl<B: Backend> Runtime<B> {
                 Some(f) => f(&store),
                 None => Ok(()),
             };
-            match done.and_then(|_| open(target)) {
-                Ok(a) => Ok((a, None)),
+            match done.and_then(|_| open(target.clone())) {
+                Ok(a) => {
+                    // Another process may write the agent this one left.
+                    if old != target {
+                        store.release(&old);
+                    }
+                    Ok((a, None))
+                }
                 Err(e) => open(old)
                     .map(|a| (a, Some(e.clone())))
                     .map_err(|b| format!("{e}; and the agent before cannot be opened: {b}")),

@@ -143,9 +143,20 @@ impl Read {
 
     /// The newest id the agent has in `t`.
     pub fn last_id(&self, t: Tbl, agent: &str) -> Result<Option<u64>> {
+        if let Read::Pg(s) = self {
+            return s.last_id(t, agent);
+        }
         match self.rows(t, agent, Span::ALL.newest())?.next() {
             Some(row) => Ok(Some(row?.0)),
             None => Ok(None),
+        }
+    }
+
+    /// The records under these ids, in the order given (None where there is none).
+    pub fn get_many(&self, t: Tbl, agent: &str, ids: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+        match self {
+            Read::Pg(s) => s.get_many(t, agent, ids),
+            _ => ids.iter().map(|id| self.get(t, agent, *id)).collect(),
         }
     }
 

@@ -104,18 +104,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What a database error means for the store: a lost connection is a failed store (reopened
 /// before it is used again); anything else is reported as it is.
 pub(super) fn pg_err(e: tokio_postgres::Error) -> StoreError {
-    let detail = match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => match std::error::Error::source(&e) {
-            Some(s) => format!("{e}: {s}"),
-            None => e.to_string(),
-        },
-    };
+    let detail = describe(&e);
     let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     if e.is_closed() || io {
         StoreError::Failed(format!("the PostgreSQL connection failed: {detail}"))
     } else {
         StoreError::Db(detail)
+    }
+}
+
+/// What went wrong, in the server's words when it said something.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(s) => format!("{e}: {s}"),
+            None => e.to_string(),
+        },
     }
 }
 
@@ -127,6 +132,11 @@ fn lock_key(what: &str) -> i64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h as i64
+}
+
+/// The advisory lock of `agent`'s writer.
+fn agent_key(agent: &str) -> i64 {
+    lock_key(&format!("memscope agent {agent}"))
 }
 
 /// Waits for `f` on this thread (queries go over a connection that the runtime drives).
@@ -236,7 +246,7 @@ impl Pg {
             Ok(Err(e)) => {
                 return Err(StoreError::Io {
                     path: self.shown.clone().into(),
-                    detail: pg_err(e).to_string(),
+                    detail: format!("cannot connect to PostgreSQL: {}", describe(&e)),
                 });
             }
             Err(_) => return Err(StoreError::Failed("the PostgreSQL runtime stopped".into())),
@@ -271,6 +281,13 @@ impl Pg {
         Session::begin(self.take()?, self.pool.clone(), true)
     }
 
+    /// Fresh planner statistics for the searched tables.
+    pub(super) fn analyze(&self) -> Result<()> {
+        let s = self.write()?;
+        s.analyze()?;
+        s.commit()
+    }
+
     /// The connection that holds this process's locks and hears commits, opened on first use.
     fn session(&self) -> Result<Arc<Conn>> {
         let mut slot = lock(&self.session);
@@ -289,7 +306,7 @@ impl Pg {
             return Ok(());
         }
         let c = self.session()?;
-        let key = lock_key(&format!("memscope agent {agent}"));
+        let key = agent_key(agent);
         // A holder killed a moment ago keeps its lock until the server sees its connection
         // close: it is given a second to.
         let mut tries = 0;
@@ -311,6 +328,21 @@ impl Pg {
                 });
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Gives up this process's writer lock on `agent` (best effort: it goes with the
+    /// connection anyway).
+    pub(super) fn release(&self, agent: &str) {
+        if !lock(&self.claimed).remove(agent) {
+            return;
+        }
+        let Some(c) = lock(&self.session).clone() else {
+            return;
+        };
+        let key = agent_key(agent);
+        if let Err(e) = wait(c.client.query_one("SELECT pg_advisory_unlock($1)", &[&key])) {
+            tracing::warn!(error = %describe(&e), "cannot release a writer lock");
         }
     }
 

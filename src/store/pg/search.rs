@@ -5,7 +5,9 @@
 //! without spaces) as a `tsvector` with positions, so PostgreSQL matches exactly the words the
 //! redb store's index matches, CJK included. A query matches rows holding any of its terms,
 //! ranked by `ts_rank` (term frequency, normalised by length), newest first among equals; the
-//! total is counted in the same pass. The GIN index keeps it fast however many rows.
+//! total is counted in the same snapshot. The GIN index finds the matches; ranking reads every
+//! one of them (PostgreSQL has no top-k by rank), so a query's cost grows with how many rows it
+//! matches, unlike the redb store's index (see the README's figures).
 
 use std::collections::BTreeMap;
 
@@ -102,10 +104,13 @@ impl Pg {
         };
         let s = self.read()?;
         let c = s.conn();
-        // One pass ranks the matches and counts them; a page past the end counts them alone.
+        // Two passes in one snapshot: counting and ranking in one (a window over every match)
+        // spills every match to disk, which costs more than reading them twice.
+        let count = c.stmt(&format!(
+            "SELECT count(*) FROM {table} WHERE agent = $1 AND terms @@ $2::text::tsquery"
+        ))?;
         let page = c.stmt(&format!(
-            "SELECT id, count(*) OVER () FROM {table} \
-             WHERE agent = $1 AND terms @@ $2::text::tsquery \
+            "SELECT id FROM {table} WHERE agent = $1 AND terms @@ $2::text::tsquery \
              ORDER BY ts_rank(terms, $2::text::tsquery, 1) DESC, id DESC OFFSET $3 LIMIT $4"
         ))?;
         let (offset, limit) = (
@@ -114,18 +119,14 @@ impl Pg {
         );
         let rows = super::wait(c.client().query(&page, &[&agent, &q, &offset, &limit]))
             .map_err(super::pg_err)?;
-        let ids = rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
-        let total: i64 = match rows.first() {
-            Some(r) => r.get(1),
-            None if offset == 0 => 0,
-            None => {
-                let count = c.stmt(&format!(
-                    "SELECT count(*) FROM {table} WHERE agent = $1 AND terms @@ $2::text::tsquery"
-                ))?;
-                super::wait(c.client().query_one(&count, &[&agent, &q]))
-                    .map_err(super::pg_err)?
-                    .get(0)
-            }
+        let ids: Vec<u64> = rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
+        // A first page that is not full holds every match.
+        let total: i64 = if offset == 0 && (ids.len() as i64) < limit {
+            ids.len() as i64
+        } else {
+            super::wait(c.client().query_one(&count, &[&agent, &q]))
+                .map_err(super::pg_err)?
+                .get(0)
         };
         Ok(Hits {
             total: total as usize,

@@ -14,8 +14,11 @@ use super::{Conn, Pool, lock, pg_err, wait};
 use crate::store::backend::{RowIter, Span, Tbl};
 use crate::store::{Result, StoreError};
 
-/// Rows fetched, or written, per statement.
+/// Rows written per statement, and the most fetched per statement.
 const BATCH: usize = 1_000;
+/// Rows a read fetches first; each later fetch doubles it, up to [`BATCH`] (most reads want a
+/// row or a page, some want everything).
+const FIRST_FETCH: i64 = 16;
 
 pub(crate) struct Session {
     conn: Option<Arc<Conn>>,
@@ -135,7 +138,7 @@ impl Session {
         let order = if span.newest_first { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT id, value FROM {} WHERE agent = $1 AND id >= $2 AND id <= $3 \
-             ORDER BY id {order} LIMIT {BATCH}",
+             ORDER BY id {order} LIMIT $4",
             table(t)
         );
         Ok(Box::new(Batches {
@@ -145,9 +148,46 @@ impl Session {
             lo,
             hi,
             newest_first: span.newest_first,
+            fetch: FIRST_FETCH,
             buf: VecDeque::new(),
             done: false,
         }))
+    }
+
+    /// The records under these ids, in the order given (None where there is none), in one
+    /// statement.
+    pub fn get_many(&self, t: Tbl, agent: &str, ids: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+        let sql = format!(
+            "SELECT id, value FROM {} WHERE agent = $1 AND id = ANY($2)",
+            table(t)
+        );
+        let wanted: Vec<i64> = ids.iter().map(|i| id_in(*i)).collect();
+        let found: std::collections::HashMap<u64, Vec<u8>> = self
+            .query(&sql, &[&agent, &wanted])?
+            .into_iter()
+            .map(|r| (id_out(r.get(0)), r.get(1)))
+            .collect();
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
+    /// The newest id of the agent in `t` (a table of sequential ids: not `texts`).
+    pub fn last_id(&self, t: Tbl, agent: &str) -> Result<Option<u64>> {
+        let sql = format!(
+            "SELECT max(id) FROM {} WHERE agent = $1 AND id >= 0",
+            table(t)
+        );
+        let rows = self.query(&sql, &[&agent])?;
+        Ok(rows[0].get::<_, Option<i64>>(0).map(id_out))
+    }
+
+    /// Fresh planner statistics for the searched tables, after many rows came at once.
+    pub fn analyze(&self) -> Result<()> {
+        wait(
+            self.conn()
+                .client()
+                .batch_execute("ANALYZE memscope.recall, memscope.archival"),
+        )
+        .map_err(pg_err)
     }
 
     pub fn count(&self, t: Tbl, agent: &str) -> Result<u64> {
@@ -279,6 +319,8 @@ struct Batches<'a> {
     lo: i64,
     hi: i64,
     newest_first: bool,
+    /// Rows the next fetch asks for.
+    fetch: i64,
     buf: VecDeque<(u64, Vec<u8>)>,
     done: bool,
 }
@@ -287,10 +329,11 @@ impl Batches<'_> {
     fn fill(&mut self) -> Result<()> {
         let rows = self
             .session
-            .query(&self.sql, &[&self.agent, &self.lo, &self.hi])?;
-        if rows.len() < BATCH {
+            .query(&self.sql, &[&self.agent, &self.lo, &self.hi, &self.fetch])?;
+        if (rows.len() as i64) < self.fetch {
             self.done = true;
         }
+        self.fetch = (self.fetch * 2).min(BATCH as i64);
         for r in &rows {
             let id: i64 = r.get(0);
             self.buf.push_back((id_out(id), r.get(1)));
