@@ -1,57 +1,20 @@
 //! The behaviour both stores share, run on each: a redb file in a temp dir, and a PostgreSQL
 //! database in a throwaway cluster of the test's own (skipped, with a note, where PostgreSQL
 //! is not installed; CI installs it). Memory functions, flush, resume, one writer per agent,
-//! a step killed mid-commit, and word search in scripts written without spaces.
+//! a step killed mid-commit, and word search in scripts written without spaces. What only
+//! PostgreSQL does is in `pg_store.rs`.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::pg::Cluster;
+use common::place::{Place, hold};
 use common::*;
 use serde_json::{Value, json};
 
 use memscope::engine::{Agent, EventKind, Status};
 use memscope::memory::MessageKind;
 use memscope::store::{SearchKind, Store, StoreError};
-
-/// Where one test keeps its store.
-struct Place {
-    home: tempfile::TempDir,
-    store: PathBuf,
-    _cluster: Option<Cluster>,
-}
-
-impl Place {
-    fn redb() -> Option<Place> {
-        let home = tempfile::tempdir().unwrap();
-        let store = home.path().join("s.redb");
-        Some(Place {
-            home,
-            store,
-            _cluster: None,
-        })
-    }
-
-    fn postgres() -> Option<Place> {
-        let cluster = Cluster::start()?;
-        Some(Place {
-            home: tempfile::tempdir().unwrap(),
-            store: cluster.store("postgres"),
-            _cluster: Some(cluster),
-        })
-    }
-
-    fn open(&self) -> Store {
-        Store::open(&self.store).unwrap()
-    }
-
-    fn home(&self) -> &Path {
-        self.home.path()
-    }
-}
 
 /// Each named test, once per store.
 macro_rules! on_both_stores {
@@ -215,26 +178,6 @@ async fn an_agent_resumes_where_it_stopped(p: &Place) {
     );
     let state = p.open().load_agent("default").unwrap().unwrap();
     assert!(state.step > before.step);
-}
-
-/// `memscope run` on the place's store, kept running; returns once it has opened the agent.
-fn hold(p: &Place, base_url: &str) -> std::process::Child {
-    let mut child = memscope_cmd(p.home())
-        .args(["run", "--store"])
-        .arg(&p.store)
-        .args(["--base-url", base_url, "--model", "scripted-model"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Its first event comes once the agent is open (and its writer lock held).
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(!first.is_empty(), "the first writer stopped");
-    child
 }
 
 async fn one_process_writes_an_agent_at_a_time(p: &Place) {
@@ -461,133 +404,4 @@ async fn words_in_scripts_without_spaces_are_found(p: &Place) {
         .search("default", SearchKind::Archival, "東京 北京", 5, 5)
         .unwrap();
     assert_eq!((past.total, past.ids.len()), (2, 0));
-}
-
-/// Followers of a PostgreSQL store hear each commit as it lands (LISTEN/NOTIFY), with no
-/// polling: a reader's counter moves when a writer in another connection commits.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_postgres_reader_hears_each_commit() {
-    let Some(p) = Place::postgres() else {
-        return;
-    };
-    let writer = Agent::open(p.open(), "default", settings(8192)).unwrap();
-    drop(writer);
-    let reader = Store::open_read_only(&p.store).unwrap();
-    let mut heard = reader.changes().expect("PostgreSQL announces commits");
-    let writer = p.open();
-    let seen = *heard.borrow_and_update();
-    writer
-        .journal_append(
-            "default",
-            &[(
-                1,
-                memscope::engine::Event {
-                    step: 0,
-                    time: chrono::Utc::now(),
-                    kind: EventKind::ChainEnded { steps: 0 },
-                },
-            )],
-        )
-        .unwrap();
-    tokio::time::timeout(std::time::Duration::from_secs(30), heard.changed())
-        .await
-        .expect("no notification within 30 s")
-        .unwrap();
-    assert!(*heard.borrow() > seen);
-    assert_eq!(reader.journal("default", 0, u64::MAX).unwrap().len(), 1);
-}
-
-/// A PostgreSQL store holds one writer per agent, not per store: while one process writes an
-/// agent, another writes a second agent of the same database.
-#[tokio::test(flavor = "multi_thread")]
-async fn postgres_writers_of_different_agents_go_side_by_side() {
-    let Some(p) = Place::postgres() else {
-        return;
-    };
-    let server = Server::start(vec![say("hi from other")]).await;
-    let mut first = hold(&p, &server.base_url);
-    let (code, _, err) = memscope_on(p.home(), &p.store, &["agents", "create", "other"]);
-    assert_eq!(code, 0, "{err}");
-    let mut cmd = memscope_cmd(p.home());
-    cmd.args(["run", "--agent", "other", "--store"])
-        .arg(&p.store)
-        .args(["--base-url", &server.base_url, "--model", "scripted-model"]);
-    let out = output_with_input(cmd, "hello other\n").await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("hi from other"));
-    drop(first.stdin.take());
-    assert!(first.wait().unwrap().success());
-}
-
-/// A PostgreSQL store that cannot be reached is reported, exit 2, naming it without the
-/// password the URL held; nothing writes the password anywhere.
-#[test]
-fn an_unreachable_postgres_store_is_named_without_its_password() {
-    let home = tempfile::tempdir().unwrap();
-    let store = PathBuf::from("postgres://ada:s3cret-pw@127.0.0.1:1/memscope?password=s3cret-pw");
-    for args in [
-        &["dump"][..],
-        &["run", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"],
-    ] {
-        let (code, out, err) = memscope_on(home.path(), &store, args);
-        assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(
-            err.contains("postgres://ada@127.0.0.1:1/memscope"),
-            "{args:?}: {err}"
-        );
-        assert!(!err.contains("s3cret"), "{err}");
-        assert!(!String::from_utf8_lossy(&out).contains("s3cret"));
-    }
-    let (code, _, err) = memscope_on(home.path(), Path::new("postgres://ada@[::1/x"), &["dump"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("not a PostgreSQL URL"), "{err}");
-    let mut logged = String::new();
-    for e in walk(home.path()) {
-        logged.push_str(&std::fs::read_to_string(e).unwrap_or_default());
-    }
-    assert!(
-        !logged.contains("s3cret"),
-        "the password was written to a file"
-    );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// A process that moves on to another agent lets go of the one it left (the TUI's agent switch).
-#[tokio::test(flavor = "multi_thread")]
-async fn a_postgres_writer_lets_go_of_an_agent_it_left() {
-    let Some(p) = Place::postgres() else {
-        return;
-    };
-    let first = std::sync::Arc::new(p.open());
-    let a = Agent::open(first.clone(), "default", settings(8192)).unwrap();
-    let other = Store::open(&p.store).unwrap();
-    let taken = other.claim("default");
-    assert!(
-        matches!(taken, Err(StoreError::AgentInUse { .. })),
-        "{taken:?}"
-    );
-    drop(a);
-    first.release("default");
-    other.claim("default").unwrap();
-    let back = first.claim("default");
-    assert!(
-        matches!(back, Err(StoreError::AgentInUse { .. })),
-        "{back:?}"
-    );
 }

@@ -9,6 +9,7 @@
 
 pub mod fixture;
 pub mod pg;
+pub mod place;
 pub mod tmux;
 pub mod tui;
 

@@ -40,6 +40,74 @@ fn bindir() -> Option<PathBuf> {
     })
 }
 
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with the openssl tool; the
+/// server's files belong to the server's user (it refuses a key others can read).
+fn certificates(dir: &Path, uid: Option<u32>) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl tool is needed for the TLS tests");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=memscope test CA",
+        "-days",
+        "2",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["server.crt", "server.key"] {
+        let p = dir.join(f);
+        std::os::unix::fs::chown(&p, uid, None).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -51,6 +119,16 @@ fn free_port() -> u16 {
 impl Cluster {
     /// A running cluster, or None (with a note) when PostgreSQL is not installed here.
     pub fn start() -> Option<Cluster> {
+        Cluster::start_with(false)
+    }
+
+    /// A running cluster that also takes TLS connections, with a certificate for 127.0.0.1
+    /// signed by a CA of its own (`ca.crt` in [`Cluster::dir`]).
+    pub fn start_with_tls() -> Option<Cluster> {
+        Cluster::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Cluster> {
         let Some(bin) = bindir() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -62,7 +140,7 @@ impl Cluster {
         let root = unsafe { libc::geteuid() } == 0;
         let dir = tempfile::Builder::new().prefix("pg").tempdir().unwrap();
         let user = root.then(|| "postgres".to_string());
-        if root {
+        let uid = root.then(|| {
             let out = Command::new("id")
                 .args(["-u", "postgres"])
                 .output()
@@ -73,7 +151,17 @@ impl Cluster {
             );
             let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
             std::os::unix::fs::chown(dir.path(), Some(uid), None).unwrap();
-        }
+            uid
+        });
+        let ssl = if tls {
+            certificates(dir.path(), uid);
+            format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                dir.path().display()
+            )
+        } else {
+            String::new()
+        };
         let mut c = Cluster {
             dir,
             bin,
@@ -98,8 +186,9 @@ impl Cluster {
         );
         let opts = |port: u16| {
             format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
-                c.dir.path().display()
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off{}",
+                c.dir.path().display(),
+                ssl
             )
         };
         let log = c.dir.path().join("log");

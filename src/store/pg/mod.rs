@@ -17,6 +17,7 @@
 mod schema;
 mod search;
 mod session;
+mod tls;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -24,7 +25,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
+use tokio_postgres::{AsyncMessage, Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{Result, StoreError};
 pub(crate) use session::Session;
@@ -87,6 +89,8 @@ type Pool = Mutex<Vec<Arc<Conn>>>;
 pub(crate) struct Pg {
     /// Never shown: it may hold a password.
     config: tokio_postgres::Config,
+    /// TLS as the URL's `sslmode` says (see `tls.rs`).
+    connector: MakeRustlsConnect,
     shown: String,
     writer: bool,
     rt: Option<tokio::runtime::Runtime>,
@@ -164,10 +168,16 @@ impl Pg {
     /// Connects; a writer makes the schema or brings it up to date, a reader needs it there.
     pub(super) fn connect(url: &str, writer: bool) -> Result<Pg> {
         let shown = display_name(Path::new(url));
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Io {
+        let bad = |detail: String| StoreError::Io {
             path: shown.clone().into(),
-            detail: format!("not a PostgreSQL URL: {e}"),
-        })?;
+            detail,
+        };
+        let (url, tls) = tls::split(url).map_err(bad)?;
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| bad(format!("not a PostgreSQL URL: {e}")))?;
+        config.ssl_mode(tls.driver_mode());
+        let connector = tls.connector().map_err(bad)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -190,6 +200,7 @@ impl Pg {
             })?;
         let pg = Pg {
             config,
+            connector,
             shown,
             writer,
             rt: Some(rt),
@@ -213,11 +224,11 @@ impl Pg {
     /// A new connection, driven by this store's runtime; `listen` makes it forward the
     /// notifications it receives to [`Pg::changes`].
     fn connect_one(&self, listen: bool) -> Result<Arc<Conn>> {
-        let config = self.config.clone();
+        let (config, connector) = (self.config.clone(), self.connector.clone());
         let changes = listen.then(|| self.changes.clone());
         let (tx, rx) = std::sync::mpsc::channel();
         self.rt().spawn(async move {
-            match config.connect(NoTls).await {
+            match config.connect(connector).await {
                 Ok((client, mut connection)) => {
                     let _ = tx.send(Ok(client));
                     loop {
