@@ -249,26 +249,8 @@ fn size_on_disk(p: &Path) -> u64 {
 
 /// The database's size on disk, tables and indexes.
 fn database_size(url: &str) -> u64 {
-    let url = url.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            let row = client
-                .query_one("SELECT pg_database_size(current_database())", &[])
-                .await
-                .unwrap();
-            row.get::<_, i64>(0) as u64
-        })
-    })
-    .join()
-    .unwrap()
+    let rows = pg::sql(url, "SELECT pg_database_size(current_database())");
+    rows[0][0].as_deref().unwrap().parse().unwrap()
 }
 
 fn main() {

@@ -57,14 +57,9 @@ fn migrate(home: &Path, from: &Path, to: &Path, names: &[&str]) -> (i32, String,
     )
 }
 
-#[tokio::test]
-async fn agents_go_to_another_store_and_back_byte_for_byte() {
-    let home = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        home.path().join("a.redb"),
-        home.path().join("b.redb"),
-        home.path().join("c.redb"),
-    );
+/// The default agent of the redb file `a`, after two inputs: a function call with a thought,
+/// replies, so traces, journal entries, marks and shared texts.
+async fn an_agent_with_steps(a: &Path) {
     let server = Server::start(vec![
         think_call(
             "Remember the giraffe.",
@@ -75,10 +70,21 @@ async fn agents_go_to_another_store_and_back_byte_for_byte() {
         say("Hello again."),
     ])
     .await;
-    let mut h = start(open_agent(&a, 8192), &server).await;
+    let mut h = start(open_agent(a, 8192), &server).await;
     chat(&mut h, "my favourite animal is the giraffe").await;
     chat(&mut h, "hello").await;
     shutdown(h).await;
+}
+
+#[tokio::test]
+async fn agents_go_to_another_store_and_back_byte_for_byte() {
+    let home = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        home.path().join("a.redb"),
+        home.path().join("b.redb"),
+        home.path().join("c.redb"),
+    );
+    an_agent_with_steps(&a).await;
     Store::open(&a)
         .unwrap()
         .fork("default", "twin", None)
@@ -147,20 +153,7 @@ async fn agents_go_to_postgres_and_back_byte_for_byte() {
     let home = tempfile::tempdir().unwrap();
     let (a, c) = (home.path().join("a.redb"), home.path().join("c.redb"));
     let pg = cluster.store("team");
-    let server = Server::start(vec![
-        think_call(
-            "Remember the giraffe.",
-            "archival_memory_insert",
-            json!({"content": "The giraffe at the zoo is called Tall Sam.", "request_heartbeat": true}),
-        ),
-        say("Noted the giraffe."),
-        say("Hello again."),
-    ])
-    .await;
-    let mut h = start(open_agent(&a, 8192), &server).await;
-    chat(&mut h, "my favourite animal is the giraffe").await;
-    chat(&mut h, "hello").await;
-    shutdown(h).await;
+    an_agent_with_steps(&a).await;
     let before = rows_of(&a, "default");
     assert!(before.iter().any(|r| r.0 == "traces") && before.iter().any(|r| r.0 == "texts"));
 

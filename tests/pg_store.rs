@@ -143,20 +143,14 @@ async fn a_postgres_writer_lets_go_of_an_agent_it_left() {
 }
 
 /// How many of memscope's connections to the cluster are encrypted, and how many there are.
-async fn encrypted(url: &str) -> (i64, i64) {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_activity a \
-             JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'memscope'",
-            &[],
-        )
-        .await
-        .unwrap();
-    (row.get(0), row.get(1))
+fn encrypted(url: &str) -> (u64, u64) {
+    let rows = pg::sql(
+        url,
+        "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_activity a \
+         JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'memscope'",
+    );
+    let n = |i: usize| rows[0][i].as_deref().unwrap().parse().unwrap();
+    (n(0), n(1))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -171,14 +165,14 @@ async fn a_postgres_store_is_reached_over_tls_as_sslmode_says() {
     for mode in ["", "?sslmode=require"] {
         let store = Store::open(&PathBuf::from(format!("{base}{mode}"))).unwrap();
         assert!(store.agents().unwrap().is_empty());
-        let (tls, all) = encrypted(&base).await;
+        let (tls, all) = encrypted(&base);
         assert!(all > 0 && tls == all, "{mode}: {tls} of {all} encrypted");
         drop(store);
     }
     // disable does not.
     let store = Store::open(&PathBuf::from(format!("{base}?sslmode=disable"))).unwrap();
     store.agents().unwrap();
-    let (tls, all) = encrypted(&base).await;
+    let (tls, all) = encrypted(&base);
     assert!(all > 0 && tls == 0, "disable: {tls} of {all} encrypted");
     drop(store);
 

@@ -43,6 +43,7 @@ on_both_stores!(
     one_process_writes_an_agent_at_a_time,
     a_step_killed_mid_commit_is_all_there_or_not_at_all,
     words_in_scripts_without_spaces_are_found,
+    a_message_of_megabytes_is_kept_whole_and_found,
 );
 
 async fn memory_functions_work_and_are_kept(p: &Place) {
@@ -404,4 +405,28 @@ async fn words_in_scripts_without_spaces_are_found(p: &Place) {
         .search("default", SearchKind::Archival, "東京 北京", 5, 5)
         .unwrap();
     assert_eq!((past.total, past.ids.len()), (2, 0));
+}
+
+async fn a_message_of_megabytes_is_kept_whole_and_found(p: &Place) {
+    let server = Server::start(vec![say("That is long.")]).await;
+    let agent = Agent::open(p.open(), "default", settings(8192)).unwrap();
+    let mut h = start(agent, &server).await;
+    let huge: String = std::iter::once("zebrafinch ".to_string())
+        .chain((0..300_000).map(|i| format!("entry{i} ")))
+        .collect();
+    assert!(huge.len() > 3_000_000);
+    let events = chat(&mut h, &huge).await;
+    shutdown(h).await;
+    assert!(errors(&events).is_empty(), "{:?}", errors(&events));
+    let store = p.open();
+    let kept = store
+        .recall("default")
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == MessageKind::UserMessage && m.text.len() == huge.len());
+    assert!(kept.is_some(), "the message is kept whole");
+    let hits = store
+        .search("default", SearchKind::Recall, "zebrafinch", 0, 5)
+        .unwrap();
+    assert_eq!(hits.ids, vec![kept.unwrap().id]);
 }

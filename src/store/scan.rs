@@ -192,6 +192,10 @@ impl Store {
     /// of their own tables, in one transaction. Returns how many were moved.
     pub fn quarantine(&self, records: &[Unreadable]) -> Result<usize> {
         self.located((|| {
+            // Nobody else may be writing an agent that is repaired.
+            for r in records {
+                self.claim(&r.agent)?;
+            }
             let mut tx = self.begin_write()?;
             let mut moved = 0;
             for r in records {

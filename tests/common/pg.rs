@@ -108,6 +108,37 @@ fn certificates(dir: &Path, uid: Option<u32>) {
     }
 }
 
+/// Runs `statements` on `url` as a plain client, on a thread and runtime of its own (callers
+/// may be inside one); the rows of the last statement, as text.
+pub fn sql(url: &str, statements: &str) -> Vec<Vec<Option<String>>> {
+    let (url, statements) = (url.to_string(), statements.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let mut rows = Vec::new();
+            for m in client.simple_query(&statements).await.unwrap() {
+                match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => {
+                        rows.push((0..r.len()).map(|i| r.get(i).map(String::from)).collect())
+                    }
+                    tokio_postgres::SimpleQueryMessage::CommandComplete(_) => {}
+                    _ => {}
+                }
+            }
+            rows
+        })
+    })
+    .join()
+    .unwrap()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -256,26 +287,11 @@ impl Cluster {
 
     /// The URL of the database `db` (made first when it is not `postgres`).
     pub fn url(&self, db: &str) -> String {
+        let url = format!("postgres://memscope@127.0.0.1:{}/{db}", self.port);
         if db != "postgres" {
-            let url = self.url("postgres");
-            let sql = format!("CREATE DATABASE {db}");
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                        .await
-                        .unwrap();
-                    tokio::spawn(conn);
-                    client.batch_execute(&sql).await.unwrap();
-                });
-            })
-            .join()
-            .unwrap();
+            sql(&self.url("postgres"), &format!("CREATE DATABASE {db}"));
         }
-        format!("postgres://memscope@127.0.0.1:{}/{db}", self.port)
+        url
     }
 
     /// The store path memscope is given for the database `db`.

@@ -9,7 +9,7 @@
 //! one of them (PostgreSQL has no top-k by rank), so a query's cost grows with how many rows it
 //! matches, unlike the redb store's index (see the README's figures).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use super::Pg;
 use crate::store::{Hits, Result, SearchKind};
@@ -34,39 +34,47 @@ fn quoted(term: &str) -> String {
     out
 }
 
-/// The `tsvector` input of a text: each of its terms with the positions it is at.
+/// The longest `tsvector` input written: PostgreSQL refuses a vector over 1 MB, and a message
+/// may be far longer (recall keeps it whole). Its first distinct terms are kept.
+const MAX_VECTOR: usize = 900_000;
+
+/// The `tsvector` input of a text: each of its terms with the positions it is at, in the order
+/// they first appear, up to [`MAX_VECTOR`] bytes.
 pub(super) fn tsvector(text: &str) -> String {
-    let mut at: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut order: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for (i, term) in crate::memory::search::terms(text).into_iter().enumerate() {
         if term.len() > MAX_LEXEME {
             continue;
         }
-        let positions = at.entry(term).or_default();
-        if positions.len() < MAX_POSITIONS {
-            positions.push((i + 1).min(MAX_POSITION));
+        let position = (i + 1).min(MAX_POSITION);
+        match index.get(&term) {
+            Some(&k) => {
+                let positions = &mut order[k].1;
+                // Positions past the limit all become the limit; one is enough.
+                if positions.len() < MAX_POSITIONS && positions.last() != Some(&position) {
+                    positions.push(position);
+                }
+            }
+            None => {
+                index.insert(term.clone(), order.len());
+                order.push((term, vec![position]));
+            }
         }
     }
     let mut out = String::new();
-    for (term, positions) in at {
+    for (term, positions) in order {
+        let mut entry = quoted(&term);
+        entry.push(':');
+        let list: Vec<String> = positions.iter().map(usize::to_string).collect();
+        entry.push_str(&list.join(","));
+        if out.len() + entry.len() + 1 > MAX_VECTOR {
+            break;
+        }
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(&quoted(&term));
-        out.push(':');
-        let mut last = 0;
-        let mut first = true;
-        for p in positions {
-            // Positions past the limit all become the limit; one is enough.
-            if p == last {
-                continue;
-            }
-            last = p;
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(&p.to_string());
-        }
+        out.push_str(&entry);
     }
     out
 }
@@ -146,7 +154,7 @@ mod tests {
         assert_eq!(quoted("a\\b"), "'a\\\\b'");
         assert_eq!(
             tsvector("the cat and the hat"),
-            "'and':3 'cat':2 'hat':5 'the':1,4"
+            "'the':1,4 'cat':2 'and':3 'hat':5"
         );
         assert_eq!(tsquery("Cat cat, HAT"), Some("'cat' | 'hat'".into()));
         assert_eq!(tsquery("  ,, "), None);
@@ -154,6 +162,15 @@ mod tests {
 
     #[test]
     fn scripts_without_spaces_become_pairs() {
-        assert_eq!(tsvector("東京都"), "'京都':2 '東京':1");
+        assert_eq!(tsvector("東京都"), "'東京':1 '京都':2");
+    }
+
+    #[test]
+    fn a_huge_text_keeps_its_first_terms_within_what_postgres_takes() {
+        let text: String = (0..200_000).map(|i| format!("word{i} ")).collect();
+        let v = tsvector(&text);
+        assert!(v.len() <= MAX_VECTOR, "{}", v.len());
+        assert!(v.starts_with("'word0':1 'word1':2 "));
+        assert!(!v.contains("'word199999'"));
     }
 }
