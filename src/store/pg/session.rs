@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{Conn, Pool, lock, pg_err, wait};
+use crate::store::Result;
 use crate::store::backend::{RowIter, Span, Tbl};
-use crate::store::{Result, StoreError};
 
 /// Rows written per statement, and the most fetched per statement.
 const BATCH: usize = 1_000;
@@ -365,11 +365,5 @@ impl Iterator for Batches<'_> {
             return Some(Err(e));
         }
         self.buf.pop_front().map(Ok)
-    }
-}
-
-impl From<tokio_postgres::Error> for StoreError {
-    fn from(e: tokio_postgres::Error) -> StoreError {
-        pg_err(e)
     }
 }
