@@ -44,6 +44,7 @@ on_both_stores!(
     a_step_killed_mid_commit_is_all_there_or_not_at_all,
     words_in_scripts_without_spaces_are_found,
     a_message_of_megabytes_is_kept_whole_and_found,
+    a_fork_and_a_rewind_keep_everything,
 );
 
 async fn memory_functions_work_and_are_kept(p: &Place) {
@@ -429,4 +430,76 @@ async fn a_message_of_megabytes_is_kept_whole_and_found(p: &Place) {
         .search("default", SearchKind::Recall, "zebrafinch", 0, 5)
         .unwrap();
     assert_eq!(hits.ids, vec![kept.unwrap().id]);
+}
+
+async fn a_fork_and_a_rewind_keep_everything(p: &Place) {
+    let server = Server::start(vec![
+        call(
+            "archival_memory_insert",
+            json!({"content": "first note about herons", "request_heartbeat": true}),
+        ),
+        say("one done"),
+        call(
+            "archival_memory_insert",
+            json!({"content": "second note about herons", "request_heartbeat": true}),
+        ),
+        say("two done"),
+    ])
+    .await;
+    let agent = Agent::open(p.open(), "default", settings(8192)).unwrap();
+    let mut h = start(agent, &server).await;
+    chat(&mut h, "one").await;
+    chat(&mut h, "two").await;
+    shutdown(h).await;
+    let notes = |agent: &str| -> Vec<String> {
+        let store = Store::open_read_only(&p.store).unwrap();
+        let hits = store
+            .search(agent, SearchKind::Archival, "herons", 0, 10)
+            .unwrap();
+        let mut texts: Vec<String> = store
+            .archival_get(agent, &hits.ids)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.text)
+            .collect();
+        texts.sort();
+        texts
+    };
+    let both = vec![
+        "first note about herons".to_string(),
+        "second note about herons".to_string(),
+    ];
+    assert_eq!(notes("default"), both);
+
+    // A fork from the end of step 2 (the first input's reply) has only what came before.
+    let (code, _, err) = memscope_on(p.home(), &p.store, &["fork", "--from-step", "2", "early"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(notes("early"), vec!["first note about herons".to_string()]);
+    let (code, out, err) = memscope_on(p.home(), &p.store, &["dump", "--agent", "early"]);
+    assert_eq!(code, 0, "{err}");
+    let dumped = String::from_utf8_lossy(&out);
+    assert!(
+        dumped.contains("one done") && !dumped.contains("two done"),
+        "{dumped}"
+    );
+
+    // A rewind to the same point; what it dropped is kept whole as a backup agent.
+    let (code, out, err) = memscope_on(p.home(), &p.store, &["rewind", "--to-step", "2"]);
+    assert_eq!(code, 0, "{err}");
+    let said = String::from_utf8_lossy(&out);
+    let backup = said
+        .split('\'')
+        .find(|s| s.starts_with("default@"))
+        .unwrap_or_else(|| panic!("no backup named: {said}"))
+        .to_string();
+    assert_eq!(
+        notes("default"),
+        vec!["first note about herons".to_string()]
+    );
+    assert_eq!(notes(&backup), both);
+    let store = Store::open_read_only(&p.store).unwrap();
+    assert_eq!(
+        store.recall(&backup).unwrap().len() as u64,
+        store.load_agent(&backup).unwrap().unwrap().recall_count
+    );
 }

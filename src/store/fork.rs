@@ -58,21 +58,21 @@ fn fork_in(tx: &mut Write, src: &str, dst: &str, cut: Option<&Cut>) -> Result<()
             hi: end(t),
             ..Span::ALL
         };
-        let mut rows = tx.rows(t, src, span)?;
+        let Some(c) = cut.filter(|_| t == Tbl::ArchivalDeleted) else {
+            tx.copy_rows(t, src, dst, span)?;
+            continue;
+        };
         // A passage deleted after the cut is in archival memory as of it.
-        if let (Some(c), Tbl::ArchivalDeleted) = (cut, t) {
-            let mut kept = Vec::with_capacity(rows.len());
-            for (k, v) in rows {
-                let d: Deleted = decode(&v)?;
-                if d.commit > c.state.commits {
-                    restored.push((k, encode(&d.passage)));
-                } else {
-                    kept.push((k, v));
-                }
+        let mut kept = Vec::new();
+        for (k, v) in tx.rows(t, src, span)? {
+            let d: Deleted = decode(&v)?;
+            if d.commit > c.state.commits {
+                restored.push((k, encode(&d.passage)));
+            } else {
+                kept.push((k, v));
             }
-            rows = kept;
         }
-        put_rows(tx, t, dst, rows)?;
+        put_rows(tx, t, dst, kept)?;
     }
     put_rows(tx, Tbl::Archival, dst, restored)?;
     // The original went on from the cut: in the same session unless its next message was a

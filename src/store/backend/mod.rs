@@ -232,6 +232,18 @@ impl Write {
         }
     }
 
+    /// The records of `src` in `span` copied under `dst`, same ids, same bytes; how many. On
+    /// PostgreSQL the server copies them (nothing passes through memscope).
+    pub fn copy_rows(&mut self, t: Tbl, src: &str, dst: &str, span: Span) -> Result<u64> {
+        match self {
+            Write::Redb(tx) => {
+                let rows = redb::w_rows(tx, t, src, span)?;
+                redb::put_all(tx, t, dst, &mut rows.into_iter().map(Ok))
+            }
+            Write::Pg(s) => s.copy_rows(t, src, dst, span),
+        }
+    }
+
     /// Writes the record unless there is one under its key already.
     pub fn put_new(&mut self, t: Tbl, agent: &str, id: u64, value: &[u8]) -> Result<()> {
         if self.get(t, agent, id)?.is_none() {

@@ -263,6 +263,26 @@ impl Session {
         }
     }
 
+    pub fn copy_rows(&mut self, t: Tbl, src: &str, dst: &str, span: Span) -> Result<u64> {
+        let Some((lo, hi)) = bounds(span) else {
+            return Ok(0);
+        };
+        let (cols, set) = match searched(t) {
+            Some(_) => (
+                "value, terms",
+                "value = EXCLUDED.value, terms = EXCLUDED.terms",
+            ),
+            None => ("value", "value = EXCLUDED.value"),
+        };
+        let sql = format!(
+            "INSERT INTO {0} (agent, id, {cols}) SELECT $1, id, {cols} FROM {0} \
+             WHERE agent = $2 AND id >= $3 AND id <= $4 \
+             ON CONFLICT (agent, id) DO UPDATE SET {set}",
+            table(t)
+        );
+        self.execute(&sql, &[&dst, &src, &lo, &hi])
+    }
+
     pub fn remove(&mut self, t: Tbl, agent: &str, id: u64) -> Result<Option<Vec<u8>>> {
         let sql = format!(
             "DELETE FROM {} WHERE agent = $1 AND id = $2 RETURNING value",
