@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::process::Stdio;
-
-use common::place::{Place, hold};
+use common::place::{Place, hold, run_session};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use memscope::engine::{Agent, EventKind, Status};
 use memscope::memory::MessageKind;
@@ -218,40 +216,6 @@ async fn one_process_writes_an_agent_at_a_time(p: &Place) {
     // Once the writer is gone, the agent is free again.
     let agent = Agent::open(p.open(), "default", settings(8192));
     assert!(agent.is_ok(), "{:?}", agent.err());
-}
-
-/// `memscope run` to its end: its events, and whether it was killed.
-fn run_session(
-    p: &Place,
-    base_url: &str,
-    input: &str,
-    env: &[(&str, String)],
-) -> (Vec<Value>, bool) {
-    use std::io::Write;
-    use std::os::unix::process::ExitStatusExt;
-    let mut cmd = memscope_cmd(p.home());
-    cmd.args(["run", "--store"]).arg(&p.store).args([
-        "--base-url",
-        base_url,
-        "--model",
-        "scripted-model",
-    ]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    let events = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    (events, out.status.signal() == Some(9))
 }
 
 async fn a_step_killed_mid_commit_is_all_there_or_not_at_all(p: &Place) {

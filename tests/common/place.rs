@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use memscope::store::Store;
+use serde_json::Value;
 
 use super::memscope_cmd;
 use super::pg::Cluster;
@@ -64,4 +65,38 @@ pub fn hold(p: &Place, base_url: &str) -> std::process::Child {
         .unwrap();
     assert!(!first.is_empty(), "the first writer stopped");
     child
+}
+
+/// `memscope run` to its end: its events, and whether it was killed.
+pub fn run_session(
+    p: &Place,
+    base_url: &str,
+    input: &str,
+    env: &[(&str, String)],
+) -> (Vec<Value>, bool) {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let mut cmd = memscope_cmd(p.home());
+    cmd.args(["run", "--store"]).arg(&p.store).args([
+        "--base-url",
+        base_url,
+        "--model",
+        "scripted-model",
+    ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (events, out.status.signal() == Some(9))
 }
