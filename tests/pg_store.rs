@@ -142,6 +142,74 @@ async fn a_postgres_writer_lets_go_of_an_agent_it_left() {
     );
 }
 
+/// A writer whose connections were cut (a server restart, a network drop) has lost its lock:
+/// if another process took the agent meanwhile, the first one's next commit is refused and
+/// writes nothing, and reconnecting says the agent is in use.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writer_that_lost_its_connection_cannot_write_under_the_new_writer() {
+    let Some(p) = Place::postgres() else {
+        return;
+    };
+    let first = std::sync::Arc::new(p.open());
+    drop(Agent::open(first.clone(), "default", settings(8192)).unwrap());
+    let url = p.store.to_str().unwrap();
+    pg::sql(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'memscope'",
+    );
+    let second = p.open();
+    second.claim("default").unwrap();
+
+    let entry = memscope::engine::Event {
+        step: 0,
+        time: chrono::Utc::now(),
+        kind: EventKind::ChainEnded { steps: 7 },
+    };
+    let late = first.journal_append("default", &[(99, entry)]);
+    assert!(late.is_err(), "a commit without the lock went through");
+    assert!(second.journal("default", 98, 100).unwrap().is_empty());
+    let again = first.reopen();
+    assert!(
+        matches!(again, Err(StoreError::AgentInUse { .. })),
+        "{again:?}"
+    );
+}
+
+/// A writer whose connections were cut goes on once it has connected again, when nobody took
+/// its agent meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writer_goes_on_after_its_connection_was_cut() {
+    let Some(p) = Place::postgres() else {
+        return;
+    };
+    let store = std::sync::Arc::new(p.open());
+    drop(Agent::open(store.clone(), "default", settings(8192)).unwrap());
+    pg::sql(
+        p.store.to_str().unwrap(),
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'memscope'",
+    );
+    let entry = |steps| memscope::engine::Event {
+        step: 0,
+        time: chrono::Utc::now(),
+        kind: EventKind::ChainEnded { steps },
+    };
+    // The first commit after the cut may fail (what the engine then does: reopen, go on).
+    if store.journal_append("default", &[(1, entry(1))]).is_err() {
+        store.reopen().unwrap();
+        store.journal_append("default", &[(1, entry(1))]).unwrap();
+    }
+    store.journal_append("default", &[(2, entry(2))]).unwrap();
+    let other = p.open();
+    assert_eq!(other.journal("default", 0, 10).unwrap().len(), 2);
+    let taken = other.claim("default");
+    assert!(
+        matches!(taken, Err(StoreError::AgentInUse { .. })),
+        "{taken:?}"
+    );
+}
+
 /// How many of memscope's connections to the cluster are encrypted, and how many there are.
 fn encrypted(url: &str) -> (u64, u64) {
     let rows = pg::sql(

@@ -367,6 +367,9 @@ impl Store {
             crate::crash::point("commit:begin");
             self.claim(agent)?;
             let mut tx = self.begin_write()?;
+            if let (handle::Backend::Pg(pg), backend::Write::Pg(session)) = (&self.backend, &tx) {
+                pg.fence(session, agent)?;
+            }
             if let Some(state) = c.state {
                 tx.put_agent(agent, &encode(state))?;
             }

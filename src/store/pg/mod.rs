@@ -83,6 +83,14 @@ pub(crate) struct Conn {
     prepared: Mutex<std::collections::HashMap<String, Statement>>,
 }
 
+/// The session connection, its server process id (what `pg_locks` names a holder by), and the
+/// writer locks taken on it.
+struct Held {
+    conn: Arc<Conn>,
+    pid: i32,
+    agents: HashSet<String>,
+}
+
 /// Connections not in use, for the next transaction.
 type Pool = Mutex<Vec<Arc<Conn>>>;
 
@@ -96,8 +104,9 @@ pub(crate) struct Pg {
     rt: Option<tokio::runtime::Runtime>,
     pool: Arc<Pool>,
     /// The connection that holds this process's writer locks and listens for commits.
-    session: Mutex<Option<Arc<Conn>>>,
-    claimed: Mutex<HashSet<String>>,
+    session: Mutex<Option<Held>>,
+    /// The agents this process writes: their locks are taken again on a new connection.
+    wanted: Mutex<HashSet<String>>,
     changes: tokio::sync::watch::Sender<u64>,
 }
 
@@ -206,7 +215,7 @@ impl Pg {
             rt: Some(rt),
             pool: Arc::default(),
             session: Mutex::new(None),
-            claimed: Mutex::default(),
+            wanted: Mutex::default(),
             changes: tokio::sync::watch::channel(0).0,
         };
         let conn = pg.connect_one(false)?;
@@ -299,24 +308,58 @@ impl Pg {
         s.commit()
     }
 
-    /// The connection that holds this process's locks and hears commits, opened on first use.
-    fn session(&self) -> Result<Arc<Conn>> {
+    /// The connection that holds this process's locks and hears commits, opened on first use
+    /// (again after it was lost, holding nothing then), and its server process id.
+    fn session(&self) -> Result<(Arc<Conn>, i32)> {
         let mut slot = lock(&self.session);
-        if let Some(c) = slot.as_ref().filter(|c| !c.client.is_closed()) {
-            return Ok(c.clone());
+        if let Some(h) = slot.as_ref().filter(|h| !h.conn.client.is_closed()) {
+            return Ok((h.conn.clone(), h.pid));
         }
         let c = self.connect_one(true)?;
         wait(c.client.batch_execute(&format!("LISTEN {CHANNEL}"))).map_err(pg_err)?;
-        *slot = Some(c.clone());
-        Ok(c)
+        let pid: i32 = wait(c.client.query_one("SELECT pg_backend_pid()", &[]))
+            .map_err(pg_err)?
+            .get(0);
+        *slot = Some(Held {
+            conn: c.clone(),
+            pid,
+            agents: HashSet::new(),
+        });
+        Ok((c, pid))
+    }
+
+    fn in_use(&self, agent: &str) -> StoreError {
+        StoreError::AgentInUse {
+            store: self.shown.clone(),
+            agent: agent.to_string(),
+        }
+    }
+
+    /// Inside `tx`, that this process still holds `agent`'s writer lock: a commit made after
+    /// the lock went with a lost connection (and another process may have taken it) is refused
+    /// before it writes anything, and the lost connection is let go of.
+    pub(super) fn fence(&self, tx: &Session, agent: &str) -> Result<()> {
+        let pid = lock(&self.session).as_ref().map(|h| h.pid);
+        let held = match pid {
+            None => false,
+            Some(pid) => tx.holds_lock(pid, agent_key(agent))?,
+        };
+        if !held {
+            *lock(&self.session) = None;
+            return Err(self.in_use(agent));
+        }
+        Ok(())
     }
 
     /// Makes this process `agent`'s one writer (see [`super::Store::claim`]).
     pub(super) fn claim(&self, agent: &str) -> Result<()> {
-        if lock(&self.claimed).contains(agent) {
+        let held = lock(&self.session)
+            .as_ref()
+            .is_some_and(|h| !h.conn.client.is_closed() && h.agents.contains(agent));
+        if held {
             return Ok(());
         }
-        let c = self.session()?;
+        let (c, pid) = self.session()?;
         let key = agent_key(agent);
         // A holder killed a moment ago keeps its lock until the server sees its connection
         // close: it is given a second to.
@@ -328,15 +371,15 @@ impl Pg {
             )
             .map_err(pg_err)?;
             if row.get::<_, bool>(0) {
-                lock(&self.claimed).insert(agent.to_string());
+                if let Some(h) = lock(&self.session).as_mut().filter(|h| h.pid == pid) {
+                    h.agents.insert(agent.to_string());
+                }
+                lock(&self.wanted).insert(agent.to_string());
                 return Ok(());
             }
             tries += 1;
             if tries >= CLAIM_TRIES {
-                return Err(StoreError::AgentInUse {
-                    store: self.shown.clone(),
-                    agent: agent.to_string(),
-                });
+                return Err(self.in_use(agent));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -345,14 +388,20 @@ impl Pg {
     /// Gives up this process's writer lock on `agent` (best effort: it goes with the
     /// connection anyway).
     pub(super) fn release(&self, agent: &str) {
-        if !lock(&self.claimed).remove(agent) {
-            return;
-        }
-        let Some(c) = lock(&self.session).clone() else {
-            return;
+        lock(&self.wanted).remove(agent);
+        let conn = {
+            let mut slot = lock(&self.session);
+            let Some(h) = slot.as_mut() else { return };
+            if !h.agents.remove(agent) {
+                return;
+            }
+            h.conn.clone()
         };
         let key = agent_key(agent);
-        if let Err(e) = wait(c.client.query_one("SELECT pg_advisory_unlock($1)", &[&key])) {
+        if let Err(e) = wait(
+            conn.client
+                .query_one("SELECT pg_advisory_unlock($1)", &[&key]),
+        ) {
             tracing::warn!(error = %describe(&e), "cannot release a writer lock");
         }
     }
@@ -367,15 +416,16 @@ impl Pg {
     /// writer locks taken again (refused if another process took one meanwhile).
     pub(super) fn reopen(&self) -> Result<()> {
         lock(&self.pool).clear();
-        let lost = lock(&self.session)
-            .as_ref()
-            .is_some_and(|c| c.client.is_closed());
-        if lost {
+        // Asked of the server: the client may not have noticed yet that it ended the session.
+        let session = lock(&self.session).as_ref().map(|h| h.conn.clone());
+        if let Some(c) = session
+            && wait(c.client.query_one("SELECT 1", &[])).is_err()
+        {
             *lock(&self.session) = None;
-            let agents: Vec<String> = lock(&self.claimed).drain().collect();
-            for a in agents {
-                self.claim(&a)?;
-            }
+        }
+        let wanted: Vec<String> = lock(&self.wanted).iter().cloned().collect();
+        for a in wanted {
+            self.claim(&a)?;
         }
         let conn = self.take()?;
         lock(&self.pool).push(conn);

@@ -307,6 +307,18 @@ impl Session {
         Ok(())
     }
 
+    /// Whether the server process `pid` holds the session advisory lock `key`.
+    pub fn holds_lock(&self, pid: i32, key: i64) -> Result<bool> {
+        let (high, low) = ((key >> 32) as u32 as i64, key as u32 as i64);
+        let rows = self.query(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND pid = $1 AND classid = $2::bigint::oid AND objid = $3::bigint::oid \
+             AND objsubid = 1)",
+            &[&pid, &high, &low],
+        )?;
+        Ok(rows[0].get(0))
+    }
+
     /// Followers hear of the change when the transaction commits.
     pub fn notify(&mut self, agent: &str) -> Result<()> {
         self.query("SELECT pg_notify($1, $2)", &[&super::CHANNEL, &agent])?;
