@@ -93,8 +93,7 @@ impl Store {
     /// A new agent `dst` made from `src`: whole, or as it was at `cut`.
     pub fn fork(&self, src: &str, dst: &str, cut: Option<&Cut>) -> Result<()> {
         self.located((|| {
-            self.claim(dst)?;
-            let mut tx = self.begin_write()?;
+            let mut tx = self.begin_write_as(&[dst])?;
             fork_in(&mut tx, src, dst, cut)?;
             tx.commit()
         })())
@@ -104,9 +103,7 @@ impl Store {
     /// transaction: nothing is left under the old name, nothing is lost.
     pub fn rename_agent(&self, src: &str, dst: &str) -> Result<()> {
         self.located((|| {
-            self.claim(src)?;
-            self.claim(dst)?;
-            let mut tx = self.begin_write()?;
+            let mut tx = self.begin_write_as(&[src, dst])?;
             fork_in(&mut tx, src, dst, None)?;
             delete_in(&mut tx, src)?;
             tx.commit()?;
@@ -118,9 +115,7 @@ impl Store {
     /// `agent` taken back to `cut`; what it was before is kept whole as `backup`.
     pub fn rewind(&self, agent: &str, backup: &str, cut: &Cut) -> Result<()> {
         self.located((|| {
-            self.claim(agent)?;
-            self.claim(backup)?;
-            let mut tx = self.begin_write()?;
+            let mut tx = self.begin_write_as(&[agent, backup])?;
             fork_in(&mut tx, agent, backup, None)?;
             delete_in(&mut tx, agent)?;
             fork_in(&mut tx, backup, agent, Some(cut))?;

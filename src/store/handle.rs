@@ -114,6 +114,22 @@ impl Store {
         }
     }
 
+    /// A write transaction on `agents`, which this process must be the writer of: each is
+    /// claimed first (see [`Store::claim`]) and, on PostgreSQL, checked inside the transaction
+    /// to be still held, so that a writer whose connection was cut cannot write under another.
+    pub(super) fn begin_write_as(&self, agents: &[&str]) -> Result<Write> {
+        for a in agents {
+            self.claim(a)?;
+        }
+        let tx = self.begin_write()?;
+        if let (Backend::Pg(pg), Write::Pg(session)) = (&self.backend, &tx) {
+            for a in agents {
+                pg.fence(session, a)?;
+            }
+        }
+        Ok(tx)
+    }
+
     /// Closes the file and opens it again, recovering it to its last commit: what a writer does
     /// after a write failed (a full disk, a lost permission), so that it can go on once the
     /// cause is gone. Refused, with nothing changed, while another thread is in a transaction.

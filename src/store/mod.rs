@@ -365,11 +365,7 @@ impl Store {
     pub fn commit(&self, agent: &str, c: &Commit<'_>) -> Result<()> {
         self.located((|| {
             crate::crash::point("commit:begin");
-            self.claim(agent)?;
-            let mut tx = self.begin_write()?;
-            if let (handle::Backend::Pg(pg), backend::Write::Pg(session)) = (&self.backend, &tx) {
-                pg.fence(session, agent)?;
-            }
+            let mut tx = self.begin_write_as(&[agent])?;
             if let Some(state) = c.state {
                 tx.put_agent(agent, &encode(state))?;
             }
@@ -424,8 +420,7 @@ impl Store {
     /// Deletes an agent and all its rows.
     pub fn delete_agent(&self, agent: &str) -> Result<bool> {
         self.located((|| {
-            self.claim(agent)?;
-            let mut tx = self.begin_write()?;
+            let mut tx = self.begin_write_as(&[agent])?;
             let existed = fork::delete_in(&mut tx, agent)?;
             tx.commit()?;
             self.forget_index(agent);

@@ -193,10 +193,8 @@ impl Store {
     pub fn quarantine(&self, records: &[Unreadable]) -> Result<usize> {
         self.located((|| {
             // Nobody else may be writing an agent that is repaired.
-            for r in records {
-                self.claim(&r.agent)?;
-            }
-            let mut tx = self.begin_write()?;
+            let agents: Vec<&str> = records.iter().map(|r| r.agent.as_str()).collect();
+            let mut tx = self.begin_write_as(&agents)?;
             let mut moved = 0;
             for r in records {
                 let bytes = if r.table == "agents" {

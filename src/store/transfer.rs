@@ -48,8 +48,7 @@ impl Store {
         }
         self.located((|| {
             let name = state.name.as_str();
-            self.claim(name)?;
-            let mut tx = self.begin_write()?;
+            let mut tx = self.begin_write_as(&[name])?;
             if tx.agent(name)?.is_some() {
                 return Err(StoreError::Exists(state.name.clone()));
             }
@@ -77,8 +76,7 @@ impl Store {
             return Err(StoreError::NoAgent(agent.to_string()));
         };
         self.located((|| {
-            self.claim(agent)?;
-            let mut tx = self.begin_write()?;
+            let mut tx = self.begin_write_as(&[agent])?;
             if tx.agent(agent)?.is_some() {
                 return Err(StoreError::Exists(agent.to_string()));
             }
