@@ -125,6 +125,9 @@ pub enum WarningKind {
     InputChanged,
     /// A message too long for the context was kept whole in memory; the model got what fits.
     MessageTooLong,
+    /// The server refused a prompt as too long; memscope learnt its window, flushes and sends
+    /// the step again (an `error` follows only when that cannot be done).
+    ContextOverflow,
 }
 
 macro_rules! kind_names {
@@ -171,6 +174,7 @@ kind_names!(WarningKind {
     FixedPartTooLarge => "fixed_part_too_large",
     InputChanged => "input_changed",
     MessageTooLong => "message_too_long",
+    ContextOverflow => "context_overflow",
 });
 
 /// Why the next model call happens.

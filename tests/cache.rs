@@ -3,6 +3,8 @@
 //! All over real HTTP to the scripted server, with real redb stores.
 
 mod common;
+#[path = "cache/pressure.rs"]
+mod pressure;
 
 use common::*;
 use memscope::engine::{Agent, EventKind, WarningKind};

@@ -147,7 +147,8 @@ async fn history_and_watch_show_exactly_what_the_live_tui_showed() {
     assert!(
         live_entries
             .iter()
-            .any(|e| e.kind == EntryKind::Error && e.text.starts_with("context_overflow")),
+            .any(|e| e.kind == EntryKind::System("warning")
+                && e.text.starts_with("context_overflow")),
         "{live_entries:#?}"
     );
     let said: Vec<&str> = live_entries

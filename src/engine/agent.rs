@@ -65,6 +65,11 @@ pub struct Agent {
     snapshot_at: Option<(u64, u64)>,
     /// The prompt cache this session: the last call and running figures.
     pub cache: crate::tokens::CacheMeter,
+    /// A memory-pressure warning went to the model for the input being answered: an input is
+    /// warned at most once, whatever its chain writes (cleared as each input's chain starts).
+    pub warned_this_input: bool,
+    /// A flush's summary call went to the server after the last step (see `cache.rs`).
+    pub(super) summary_between: bool,
 }
 
 impl Agent {
@@ -122,6 +127,8 @@ impl Agent {
             snapshot_at: None,
             prompt_head: OnceLock::new(),
             cache: Default::default(),
+            warned_this_input: false,
+            summary_between: false,
         };
         // A reader shows the window the agent's writer last used (the server may have said
         // it), not a guess from the model name, unless its configuration names one.

@@ -161,7 +161,26 @@ impl Agent {
             compiled_because: &compiled.reason,
             queue: &self.state.fifo,
         };
-        let (shared, broke) = compare(&self.last_prompt, segments, &self.counter, &ctx);
+        let (mut shared, mut broke) = compare(&self.last_prompt, segments, &self.counter, &ctx);
+        if self.summary_between && !self.last_prompt.is_empty() {
+            // A server that caches one prompt holds the summary call now: nothing past the
+            // model's name is reused. What the flush changed is still named.
+            shared = 0;
+            let why = "a flush's summary call came between (a server that caches one prompt holds that one)";
+            broke = Some(match broke {
+                Some(b) => CacheBreak {
+                    section: b.section,
+                    cause: format!("{why}; against the step before it, {}", b.cause),
+                },
+                None => CacheBreak {
+                    section: segments
+                        .get(1)
+                        .map(|s| s.section.name())
+                        .unwrap_or_else(|| "end".into()),
+                    cause: why.into(),
+                },
+            });
+        }
         CacheStat {
             prompt_tokens: segments.iter().map(|s| s.tokens).sum::<u32>() + REPLY_PRIMING,
             shared_tokens: shared,
@@ -169,6 +188,12 @@ impl Agent {
             server_cached: None,
             broke,
         }
+    }
+
+    /// Remembers that a flush's summary call was just sent: it is the last prompt the server
+    /// saw, so the next step shares no more with it than the model's name (see `cache_stat`).
+    pub fn summary_sent(&mut self) {
+        self.summary_between = true;
     }
 
     /// Remembers the request just sent as the one the next is compared with (its sections
@@ -191,6 +216,7 @@ impl Agent {
             .collect();
         self.state.last_prompt = Some(SavedPrompt { head, messages });
         self.last_prompt = segments;
+        self.summary_between = false;
     }
 
     /// The next step's request, section by section in the order it is sent, with each

@@ -137,9 +137,12 @@ impl Engine {
             Ok(r) => r,
             Err(ModelError::ContextOverflow(msg)) => {
                 self.learn_window(&msg);
-                self.emit_error(
-                    ErrorKind::ContextOverflow,
-                    format!("the server says the prompt is too long ({msg})"),
+                self.emit_warning(
+                    WarningKind::ContextOverflow,
+                    format!(
+                        "the server says the prompt is too long ({msg}); memory is flushed and the \
+                         step sent again once for this input"
+                    ),
                 );
                 return Ok(Input::Overflowed);
             }

@@ -37,15 +37,10 @@ pub enum Input {
     Closed,
     /// The user's message was committed (see [`Action::StartChain`]).
     Started,
-    /// The prompt was counted: whether it leaves too little room for the reply, and whether
-    /// the fixed part alone (system, functions, core memory, summary) passes the warning
-    /// threshold, so that a flush cannot bring the context back under it.
-    /// `overfull`: the prompt would not fit the window at all, even leaving no room for the
-    /// reply.
+    /// The prompt was counted: whether it leaves too little room for the reply (the driver has
+    /// already told the user when the fixed part alone passes the warning line).
     Checked {
         needs_flush: bool,
-        stuck: bool,
-        overfull: bool,
     },
     /// The flush finished: false when nothing could be evicted or it was interrupted.
     Flushed(bool),
@@ -127,10 +122,8 @@ pub struct Chain {
     closed: bool,
     /// The step in flight already answered one overflow with a flush.
     overflowed: bool,
-    /// A flush ran for the step about to be (or being) sent: no step flushes twice.
-    flushed_step: bool,
-    /// A flush ran in this chain: when the context is stuck over the threshold, a chain
-    /// flushes at most once.
+    /// A flush ran in this chain: an input flushes at most once (a flush before a call or one
+    /// answering an overflow).
     flushed_chain: bool,
 }
 
@@ -149,7 +142,6 @@ impl Chain {
             stopping: false,
             closed: false,
             overflowed: false,
-            flushed_step: false,
             flushed_chain: false,
         }
     }
@@ -191,18 +183,14 @@ impl Chain {
                     self.next_call(Trigger::UserMessage, &mut out);
                 }
             }
-            Input::Checked {
-                needs_flush,
-                stuck,
-                overfull,
-            } => {
+            Input::Checked { needs_flush } => {
                 let State::Checking { trigger } = self.state.clone() else {
                     return out;
                 };
-                // Stuck over the threshold, a chain flushes once, and again only for a prompt
-                // that could not be sent at all.
-                if needs_flush && (!stuck || !self.flushed_chain || overfull) {
-                    self.flushed_step = true;
+                // One flush per input, whatever the model writes: the flush evicts to a low-water
+                // mark, so a second one would only mean the model keeps writing past the window.
+                // A prompt that still cannot fit is refused by the call itself (`memory_full`).
+                if needs_flush && !self.flushed_chain {
                     self.flushed_chain = true;
                     self.state = State::Flushing {
                         trigger,
@@ -232,12 +220,11 @@ impl Chain {
                 let State::Calling { trigger } = self.state.clone() else {
                     return out;
                 };
-                if self.overflowed || self.flushed_step || self.stopping {
+                if self.overflowed || self.flushed_chain || self.stopping {
                     out.push(Action::DropStep);
                     self.end(Ended::Normally, &mut out);
                 } else {
                     self.overflowed = true;
-                    self.flushed_step = true;
                     self.flushed_chain = true;
                     self.state = State::Flushing {
                         trigger,
@@ -366,7 +353,6 @@ impl Chain {
         if self.steps >= self.cap {
             return self.end(Ended::Cap, out);
         }
-        self.flushed_step = false;
         self.state = State::Checking { trigger };
         out.push(Action::Check);
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::Value;
 
-use super::policy::plan_eviction;
+use super::policy::{echoes_prompt, plan_flush};
 use super::prompt;
 use super::run::Engine;
 use crate::memory::{MessageKind, RequestRecord, Role, StepTrace, Summary};
@@ -18,40 +18,60 @@ use crate::model::ModelError;
 use crate::protocol::{ErrorKind, EventKind};
 use crate::store::StoreError;
 
-/// Messages always kept in the queue by a flush.
+/// Messages a flush keeps in the queue when that still leaves it under the warning line (else
+/// it keeps only the newest).
 pub const KEEP_LAST: usize = 3;
 
 impl Engine {
-    /// Evicts the oldest messages into a new recursive summary. False when nothing could be
-    /// evicted or the user interrupted.
+    /// Evicts the oldest messages into a new recursive summary. False when the user
+    /// interrupted, or nothing could be evicted from a prompt that cannot fit; true when there
+    /// was nothing to evict but the prompt still fits (it goes out with less room to reply).
     pub(super) async fn flush(&mut self) -> Result<bool, StoreError> {
         let a = &self.agent;
         let budget = a.budget();
         let summary_cap = a.settings.summary_cap();
         let fixed = budget.total - budget.messages - budget.summary;
-        // The target is in the server's tokens; the plan works in local ones.
-        let target = ((a.settings.flush_target_tokens() as f64 / a.server_ratio.max(1.0)) as u32)
-            .saturating_sub(fixed + summary_cap);
+        // The marks are in the server's tokens; the plan works in local ones, with the new
+        // summary's room set aside.
+        let local = |server: u32| (server as f64 / a.server_ratio.max(1.0)) as u32;
+        let room = |line: u32| local(line).saturating_sub(fixed + summary_cap);
+        let under_warning = room(a.settings.warn_at());
+        // The low-water mark: the share of the window a flush aims for, and never more than half
+        // the queue's room under the warning line, so the steps after it do not flush again.
+        let low_water = room(a.settings.flush_target_tokens()).min(under_warning / 2);
         let tokens: Vec<u32> = a
             .fifo()
             .iter()
             .map(|m| a.message_tokens(m) + crate::tokens::MESSAGE_OVERHEAD)
             .collect();
         let cut_ok: Vec<bool> = a.fifo().iter().map(|m| m.role != Role::Tool).collect();
-        let k = plan_eviction(&tokens, &cut_ok, target, KEEP_LAST);
+        let k = plan_flush(&tokens, &cut_ok, low_water, under_warning, KEEP_LAST);
         if k == 0 {
+            // Nothing to evict: a prompt that still fits goes out with the room it leaves for
+            // the reply (`reply_room`); one that cannot fit is refused here.
+            if !a.pressure(&budget).overfull {
+                return Ok(true);
+            }
             self.emit_error(ErrorKind::MemoryFull,
-                "the context is full but no more messages can be evicted (the newest are always kept); \
+                "the context is full but no more messages can be evicted (the newest is always kept); \
                  shorten core memory or raise the context window",
             );
             return Ok(false);
         }
         let previous = a.state.summary.as_ref().map(|s| s.text.clone());
+        let asked = prompt::summary_prompt(previous.as_deref(), &a.fifo()[..k]);
         let body = crate::model::request::summary_request(
             &a.settings.model,
             prompt::SUMMARIZER,
-            &prompt::summary_prompt(previous.as_deref(), &a.fifo()[..k]),
+            &asked,
             summary_cap,
+        );
+        // What a summary must not be a copy of: the instructions and the evicted messages
+        // (carrying the previous summary over word for word is fine).
+        let echo_source = format!(
+            "{}\n{}",
+            prompt::SUMMARIZER,
+            prompt::summary_prompt(None, &a.fifo()[..k])
         );
         let started_at = Utc::now();
         let t0 = Instant::now();
@@ -60,7 +80,27 @@ impl Engine {
             .call_model(&serde_json::to_vec(&body).expect("json"), false)
             .await;
         let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        // Whatever came of it, the server saw the summary prompt last (unless it was dropped).
+        if !matches!(result, Err(ModelError::Interrupted)) {
+            self.agent.summary_sent();
+        }
+        let usage = result.as_ref().map(|r| r.usage.clone()).unwrap_or_default();
         let (summary_text, raw) = match result {
+            Ok(r)
+                if r.content
+                    .as_deref()
+                    .is_some_and(|c| echoes_prompt(c, &echo_source)) =>
+            {
+                self.emit_error(
+                    ErrorKind::SummaryFailed,
+                    "the model wrote its summary prompt back instead of a summary; kept a plain \
+                     extract of the evicted messages instead",
+                );
+                (
+                    prompt::fallback_summary(previous.as_deref(), &self.agent.fifo()[..k]),
+                    r.raw,
+                )
+            }
             Ok(r) if r.content.as_deref().is_some_and(|c| !c.trim().is_empty()) => (
                 r.content.clone().unwrap_or_default().trim().to_string(),
                 r.raw,
@@ -88,7 +128,7 @@ impl Engine {
             }
         };
         crate::crash::point("flush:summary_received");
-        self.apply_flush(k, summary_text, body, raw, started_at, model_ms)?;
+        self.apply_flush(k, summary_text, body, raw, usage, started_at, model_ms)?;
         crate::crash::point("flush:committed");
         Ok(true)
     }
@@ -99,6 +139,7 @@ impl Engine {
         summary_text: String,
         request: Value,
         response: Value,
+        usage: crate::model::Usage,
         started_at: chrono::DateTime<Utc>,
         model_ms: f64,
     ) -> Result<(), StoreError> {
@@ -154,8 +195,8 @@ impl Engine {
             trigger: format!("summary of {k} evicted messages"),
             request: RequestRecord::Raw { body: request },
             response,
-            prompt_tokens: None,
-            completion_tokens: None,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
             started_at,
             model_ms,
             results: Vec::new(),

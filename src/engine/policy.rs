@@ -76,6 +76,54 @@ pub fn plan_eviction(tokens: &[u32], cut_ok: &[bool], target: u32, keep_last: us
     best
 }
 
+/// How many messages a flush evicts: the fewest that bring the queue under `low_water` (the
+/// low-water mark, so the steps after a flush do not flush again) keeping the newest
+/// `keep_last`; and when even that leaves more than `must_fit` (the queue's room under the
+/// warning line), down to the low-water mark keeping only the newest message (with its call,
+/// when it is a result). Never splits a call from its results.
+pub fn plan_flush(
+    tokens: &[u32],
+    cut_ok: &[bool],
+    low_water: u32,
+    must_fit: u32,
+    keep_last: usize,
+) -> usize {
+    let k = plan_eviction(tokens, cut_ok, low_water, keep_last);
+    let left: u64 = tokens[k.min(tokens.len())..]
+        .iter()
+        .map(|&t| t as u64)
+        .sum();
+    if left <= must_fit as u64 || keep_last <= 1 {
+        return k;
+    }
+    plan_eviction(tokens, cut_ok, low_water, 1).max(k)
+}
+
+/// Whether a summary is an echo of its prompt rather than a summary: most of its runs of five
+/// words appear word for word in `prompt` (the summariser's instructions and the messages it
+/// was given). A short summary is never judged.
+pub fn echoes_prompt(summary: &str, prompt: &str) -> bool {
+    const RUN: usize = 5;
+    let words = |t: &str| -> Vec<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let said = words(summary);
+    if said.len() < RUN * 4 {
+        return false;
+    }
+    echo_share(&said, &words(prompt), RUN) >= 0.5
+}
+
+fn echo_share(said: &[String], source: &[String], run: usize) -> f64 {
+    let known: std::collections::HashSet<&[String]> = source.windows(run).collect();
+    let runs: Vec<&[String]> = said.windows(run).collect();
+    let found = runs.iter().filter(|r| known.contains(*r)).count();
+    found as f64 / runs.len().max(1) as f64
+}
+
 /// Whether the server's count of a prompt (`server`) falls so far short of memscope's exact
 /// count of it (`sent`) that the function schemas cannot have been in it: some chat templates
 /// leave `tools` out, and then the model never sees a function. Only judged on exact counts
@@ -157,5 +205,38 @@ mod tests {
         // Unreachable target: evict as much as allowed (3 kept).
         assert_eq!(plan_eviction(&tokens, &cut_ok, 0, 3), 3);
         assert_eq!(plan_eviction(&tokens[..3], &cut_ok[..3], 0, 3), 0);
+    }
+
+    #[test]
+    fn a_flush_evicts_to_the_low_water_mark_and_past_the_newest_three_when_they_overflow() {
+        let cut_ok = [true; 6];
+        // Small messages: the low-water mark is reached keeping three.
+        assert_eq!(plan_flush(&[10; 6], &cut_ok, 30, 40, 3), 3);
+        // Three long replies at the end would stay over the warning line: keep only the newest.
+        let tokens = [10, 10, 10, 900, 900, 20];
+        assert_eq!(plan_flush(&tokens, &cut_ok, 100, 500, 3), 5);
+        // When keeping three already fits, the three stay.
+        assert_eq!(plan_flush(&tokens, &cut_ok, 100, 2000, 3), 3);
+        // The newest is a result: its call stays with it.
+        let cut_ok = [true, true, true, true, true, false];
+        assert_eq!(plan_flush(&tokens, &cut_ok, 100, 500, 3), 4);
+    }
+
+    #[test]
+    fn an_echoed_prompt_is_not_a_summary() {
+        let prompt = "Summarise the messages below in a few sentences, keeping names, dates and \
+                      facts the agent will need later. Previous summary: (none yet). Messages \
+                      leaving the context (3 of them): [user] I moved to Lisbon in March and \
+                      adopted a cat called Pixel. [assistant] That sounds lovely, tell me more.";
+        // The model wrote its prompt back, with a little of its own.
+        let echo = format!("{prompt} And so on.");
+        assert!(echoes_prompt(&echo, prompt));
+        let real = "The user moved to Lisbon in March and has a cat named Pixel; the agent \
+                    asked to hear more about the move and the new home.";
+        assert!(!echoes_prompt(real, prompt));
+        assert!(
+            !echoes_prompt("Lisbon, Pixel.", prompt),
+            "too short to judge"
+        );
     }
 }

@@ -19,7 +19,7 @@ impl Agent {
         let policy = self.state.policy;
         RequestRecord::Step {
             model: self.settings.model.clone(),
-            max_tokens: self.settings.max_tokens,
+            max_tokens: self.reply_room(),
             system: self.system_prompt(),
             system_id: None,
             summary: self.summary_event(),
@@ -32,6 +32,17 @@ impl Agent {
             response_format: (policy.tool_mode == ToolMode::Json)
                 .then(|| crate::functions::json_mode::response_format(self.settings.json_format)),
         }
+    }
+
+    /// `max_tokens` for the next step: the setting, within the room the prompt leaves in the
+    /// window (by the count pressure decisions use), so a reply can never push the context
+    /// past it. At least 1: a prompt with no room left is not sent at all (`memory_full`).
+    pub fn reply_room(&self) -> u32 {
+        let used = self.effective(self.budget().total);
+        self.settings
+            .max_tokens
+            .min(self.settings.context_window.saturating_sub(used))
+            .max(1)
     }
 
     /// The chat-completions body for a step record whose messages are the current queue.

@@ -205,8 +205,6 @@ impl Engine {
                 let p = self.agent.pressure(&budget);
                 Some(Input::Checked {
                     needs_flush: p.needs_flush,
-                    stuck: p.stuck,
-                    overfull: p.overfull,
                 })
             }
             Action::Flush => Some(Input::Flushed(self.flush().await?)),
@@ -220,6 +218,11 @@ impl Engine {
             Action::Call { trigger, retry } => Some(self.step(&trigger, retry).await?),
             Action::DropStep => {
                 self.agent.state.step = self.agent.state.step.saturating_sub(1);
+                self.emit_error(
+                    ErrorKind::ContextOverflow,
+                    "the server still refuses the prompt as too long and this input has had its \
+                     flush; the step was dropped and the agent waits (the next input flushes again)",
+                );
                 None
             }
             // Only ever returned while a call is in flight, where `call.rs` handles it.
@@ -250,6 +253,7 @@ impl Engine {
     }
 
     async fn start_chain(&mut self, text: String) -> Result<(), StoreError> {
+        self.agent.warned_this_input = false;
         // The first message of a session is preceded by a login event, so the agent knows a new
         // session began (and when the last one was).
         let mut new = Vec::with_capacity(2);

@@ -307,7 +307,10 @@ impl Agent {
                 message,
             });
         }
-        let warning_pending = !stuck && !self.state.warned && deciding > self.settings.warn_at();
+        let warning_pending = !stuck
+            && !self.state.warned
+            && !self.warned_this_input
+            && deciding > self.settings.warn_at();
         let next = policy::next(&outcome, warning_pending, paused);
         match &next {
             Next::Warn => {
@@ -320,6 +323,7 @@ impl Agent {
                 );
                 new.push(self.event_message(MessageKind::SystemAlert, &text));
                 self.state.warned = true;
+                self.warned_this_input = true;
                 events.push(EventKind::MemoryWarning {
                     message: text,
                     used: deciding,

@@ -15,7 +15,7 @@ use ratatui::backend::Backend;
 use super::app::{AgentOp, NewAgent};
 use super::{Runtime, initial_app, reads};
 use crate::config::Resolved;
-use crate::engine::{self, Agent, Command};
+use crate::engine::{self, Agent, Command, WindowSource};
 use crate::model::{ClientConfig, ModelClient};
 use crate::store::Store;
 
@@ -307,8 +307,25 @@ impl<B: Backend> Runtime<B> {
         self.reads.finish().await;
     }
 
-    /// An engine and a fresh app on `agent`, with the connection, theme and keys in use.
-    fn start_engine_on(&mut self, agent: Agent) {
+    /// An engine and a fresh app on `agent`, with the connection, theme and keys in use, and
+    /// what the session learnt from its server (the model it serves, the window it states):
+    /// the app holds both, as the status bar shows them, and every agent opened carries them.
+    fn start_engine_on(&mut self, mut agent: Agent) {
+        if let Some(served) = self.app.model.clone() {
+            if let Some(c) = self.client.as_mut() {
+                c.model = served.clone();
+            }
+            if agent.settings.model != served {
+                agent.set_model(&served);
+            }
+        }
+        let learnt = &self.app.budget;
+        if learnt.window_source == WindowSource::Server.as_str()
+            && agent.settings.window_source != WindowSource::Config
+        {
+            agent.settings.context_window = learnt.context_window;
+            agent.settings.window_source = WindowSource::Server;
+        }
         let name = agent.name().to_string();
         let app = initial_app(
             &agent,

@@ -54,10 +54,20 @@ pub struct Recorded {
     pub raw: Vec<u8>,
 }
 
+/// A reply made from the request's body, for a script that answers what it is asked.
+pub type ReplyFn = Arc<dyn Fn(&Value) -> Reply + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
     chat: VecDeque<Reply>,
     summaries: VecDeque<Reply>,
+    /// Answers steps once `chat` runs dry.
+    chat_fn: Option<ReplyFn>,
+    /// Answers summary calls once `summaries` runs dry.
+    summary_fn: Option<ReplyFn>,
+    /// Keeps one prompt cached, as llama.cpp's server with one slot does: each chat reply
+    /// reports as cached the bytes its messages share with the previous chat request's.
+    one_slot: Option<Vec<String>>,
     requests: Vec<Recorded>,
     models: Option<Value>,
     tokenizer: Option<Tokenize>,
@@ -143,6 +153,21 @@ impl Server {
                     .find_map(|k| r.body[*k].as_str().map(String::from))
             })
             .collect()
+    }
+
+    /// Steps are answered by `f` once the script runs dry.
+    pub fn set_chat_fn(&self, f: impl Fn(&Value) -> Reply + Send + Sync + 'static) {
+        self.inner.lock().unwrap().chat_fn = Some(Arc::new(f));
+    }
+
+    /// Summary calls are answered by `f` once their script runs dry.
+    pub fn set_summary_fn(&self, f: impl Fn(&Value) -> Reply + Send + Sync + 'static) {
+        self.inner.lock().unwrap().summary_fn = Some(Arc::new(f));
+    }
+
+    /// Report a one-slot prompt cache in every chat reply (see `Inner::one_slot`).
+    pub fn keep_one_slot(&self) {
+        self.inner.lock().unwrap().one_slot = Some(Vec::new());
     }
 
     pub fn push_summary(&self, r: Reply) {
@@ -332,24 +357,63 @@ impl Server {
         if path.ends_with("/chat/completions") {
             let is_summary = body.get("tools").is_none() && body.get("response_format").is_none();
             self.chat_seen.notify_one();
-            if is_summary {
-                return inner.summaries.pop_front().unwrap_or_else(|| {
-                    let n = body["messages"][1]["content"]
-                        .as_str()
-                        .map(|s| s.lines().count())
-                        .unwrap_or(0);
-                    Reply::Ok(text_reply(&format!(
-                        "Summary of {n} lines: the user and the agent talked."
-                    )))
-                });
-            }
-            return inner
-                .chat
-                .pop_front()
-                .unwrap_or_else(|| Reply::Ok(text_reply("(the script ran out of replies)")));
+            let cached = inner.one_slot.as_mut().map(|slot| one_slot(slot, &body));
+            let reply = if is_summary {
+                inner
+                    .summaries
+                    .pop_front()
+                    .or_else(|| inner.summary_fn.as_ref().map(|f| f(&body)))
+                    .unwrap_or_else(|| {
+                        let n = body["messages"][1]["content"]
+                            .as_str()
+                            .map(|s| s.lines().count())
+                            .unwrap_or(0);
+                        Reply::Ok(text_reply(&format!(
+                            "Summary of {n} lines: the user and the agent talked."
+                        )))
+                    })
+            } else {
+                inner
+                    .chat
+                    .pop_front()
+                    .or_else(|| inner.chat_fn.as_ref().map(|f| f(&body)))
+                    .unwrap_or_else(|| Reply::Ok(text_reply("(the script ran out of replies)")))
+            };
+            return match (reply, cached) {
+                (Reply::Ok(mut v), Some((cached, prompt))) => {
+                    v["usage"]["prompt_tokens"] = json!(prompt);
+                    v["usage"]["prompt_tokens_details"] = json!({"cached_tokens": cached});
+                    Reply::Ok(v)
+                }
+                (r, _) => r,
+            };
         }
         Reply::Http(404, "{\"error\":\"not found\"}".into(), vec![])
     }
+}
+
+/// A one-slot cache: the tokens (four bytes each) of the leading messages `body` shares with
+/// the request in `slot` (which `body` then replaces), and the tokens of all its messages. A
+/// changed message counts its common start, as a token prefix cache would.
+fn one_slot(slot: &mut Vec<String>, body: &Value) -> (u32, u32) {
+    let mut msgs: Vec<String> = body["messages"]
+        .as_array()
+        .map(|a| a.iter().map(|m| m.to_string()).collect())
+        .unwrap_or_default();
+    if let Some(t) = body.get("tools") {
+        msgs.insert(0, t.to_string());
+    }
+    let mut cached = 0;
+    for (a, b) in slot.iter().zip(&msgs) {
+        let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        cached += common;
+        if common < a.len().max(b.len()) {
+            break;
+        }
+    }
+    let prompt = msgs.iter().map(String::len).sum::<usize>();
+    *slot = msgs;
+    (cached as u32 / 4, prompt as u32 / 4)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

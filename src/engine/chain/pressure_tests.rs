@@ -1,38 +1,58 @@
 //! The chain state machine under memory pressure, without I/O: flushes before a call, overflow
-//! retries, and the limits that keep pressure from looping (one flush a step; a chain stuck over
-//! the threshold flushes once).
+//! retries, and the limit that keeps pressure from looping: one flush per input, whatever the
+//! model writes.
 
 use super::tests::{call, calling, end, hb, msg};
 use super::*;
+
+fn checked(needs_flush: bool) -> Input {
+    Input::Checked { needs_flush }
+}
+
+fn hb_trigger(f: &str) -> Trigger {
+    Trigger::Heartbeat { function: f.into() }
+}
 
 #[test]
 fn full_memory_flushes_before_the_call_and_a_failed_flush_ends_the_chain() {
     let mut c = Chain::new(10, true, false);
     c.handle(msg("hi"));
     c.handle(Input::Started);
-    assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: true,
-            stuck: false,
-            overfull: false,
-        }),
-        vec![Action::Flush]
-    );
+    assert_eq!(c.handle(checked(true)), vec![Action::Flush]);
     assert!(matches!(c.state, State::Flushing { retry: false, .. }));
     assert_eq!(
         c.handle(Input::Flushed(true)),
         vec![call(Trigger::UserMessage)]
     );
-    c.handle(hb("a"));
-    c.handle(Input::Checked {
-        needs_flush: true,
-        stuck: false,
-        overfull: false,
-    });
+    // A flush that evicts nothing ends the chain.
+    let mut c = Chain::new(10, true, false);
+    c.handle(msg("hi"));
+    c.handle(Input::Started);
+    c.handle(checked(true));
     assert_eq!(
         c.handle(Input::Flushed(false)),
-        vec![end(1, Ended::Normally)]
+        vec![end(0, Ended::Normally)]
     );
+}
+
+#[test]
+fn an_input_flushes_at_most_once_however_many_steps_its_chain_takes() {
+    let mut c = Chain::new(10, true, false);
+    c.handle(msg("hi"));
+    c.handle(Input::Started);
+    assert_eq!(c.handle(checked(true)), vec![Action::Flush]);
+    c.handle(Input::Flushed(true));
+    for _ in 0..5 {
+        c.handle(hb("a"));
+        // Still over the line: the step goes out (the call refuses a prompt that cannot fit).
+        assert_eq!(c.handle(checked(true)), vec![call(hb_trigger("a"))]);
+    }
+    c.handle(Input::Stepped(Some(Next::Yield)));
+    assert_eq!(c.state, State::Idle);
+    // A new message starts a new chain, which may flush again.
+    c.handle(msg("again"));
+    c.handle(Input::Started);
+    assert_eq!(c.handle(checked(true)), vec![Action::Flush]);
 }
 
 #[test]
@@ -60,49 +80,26 @@ fn an_overflow_flushes_and_sends_the_same_step_once_more() {
     );
 }
 
-fn checked(needs_flush: bool, stuck: bool, overfull: bool) -> Input {
-    Input::Checked {
-        needs_flush,
-        stuck,
-        overfull,
-    }
-}
-
 #[test]
-fn stuck_over_the_threshold_a_chain_flushes_once_unless_the_prompt_cannot_be_sent() {
+fn an_overflow_after_the_inputs_flush_drops_the_step_instead_of_flushing_again() {
+    // Flushed before the first call.
     let mut c = Chain::new(10, true, false);
     c.handle(msg("hi"));
     c.handle(Input::Started);
-    assert_eq!(c.handle(checked(true, true, false)), vec![Action::Flush]);
-    c.handle(Input::Flushed(true));
-    c.handle(hb("a"));
-    // The same chain: the context is still over the line, but a flush cannot cure that.
-    assert_eq!(
-        c.handle(checked(true, true, false)),
-        vec![call(Trigger::Heartbeat {
-            function: "a".into()
-        })]
-    );
-    c.handle(hb("a"));
-    // A prompt that would not fit at all is flushed again.
-    assert_eq!(c.handle(checked(true, true, true)), vec![Action::Flush]);
-    c.handle(Input::Flushed(true));
-    c.handle(Input::Stepped(Some(Next::Yield)));
-    // A new message starts a new chain, which may flush again.
-    c.handle(msg("again"));
-    c.handle(Input::Started);
-    assert_eq!(c.handle(checked(true, true, false)), vec![Action::Flush]);
-}
-
-#[test]
-fn a_step_that_was_flushed_before_its_call_is_not_flushed_again_on_overflow() {
-    let mut c = Chain::new(10, true, false);
-    c.handle(msg("hi"));
-    c.handle(Input::Started);
-    c.handle(checked(true, false, false));
+    c.handle(checked(true));
     c.handle(Input::Flushed(true));
     assert_eq!(
         c.handle(Input::Overflowed),
         vec![Action::DropStep, end(1, Ended::Normally)]
+    );
+    // Flushed for an overflow earlier in the chain, then a later step overflows.
+    let mut c = calling();
+    c.handle(Input::Overflowed);
+    c.handle(Input::Flushed(true));
+    c.handle(hb("a"));
+    assert_eq!(c.handle(checked(false)), vec![call(hb_trigger("a"))]);
+    assert_eq!(
+        c.handle(Input::Overflowed),
+        vec![Action::DropStep, end(2, Ended::Normally)]
     );
 }

@@ -40,11 +40,7 @@ pub(super) fn calling() -> Chain {
     c.handle(msg("hi"));
     c.handle(Input::Started);
     assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: false,
-            stuck: false,
-            overfull: false,
-        }),
+        c.handle(Input::Checked { needs_flush: false }),
         vec![call(Trigger::UserMessage)]
     );
     c
@@ -57,11 +53,7 @@ pub(super) fn gated() -> Chain {
     c.handle(msg("hi"));
     c.handle(Input::Started);
     assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: false,
-            stuck: false,
-            overfull: false,
-        }),
+        c.handle(Input::Checked { needs_flush: false }),
         vec![Action::Pause(Trigger::UserMessage)]
     );
     c
@@ -73,20 +65,12 @@ fn a_message_runs_commit_check_call_until_the_policy_yields() {
     assert_eq!(c.handle(msg("hi")), vec![Action::StartChain("hi".into())]);
     assert_eq!(c.handle(Input::Started), vec![Action::Check]);
     assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: false,
-            stuck: false,
-            overfull: false,
-        }),
+        c.handle(Input::Checked { needs_flush: false }),
         vec![call(Trigger::UserMessage)]
     );
     assert_eq!(c.handle(hb("archival_memory_insert")), vec![Action::Check]);
     assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: false,
-            stuck: false,
-            overfull: false,
-        }),
+        c.handle(Input::Checked { needs_flush: false }),
         vec![call(Trigger::Heartbeat {
             function: "archival_memory_insert".into()
         })]
@@ -95,11 +79,7 @@ fn a_message_runs_commit_check_call_until_the_policy_yields() {
         c.handle(Input::Stepped(Some(Next::Warn))),
         vec![Action::Check]
     );
-    c.handle(Input::Checked {
-        needs_flush: false,
-        stuck: false,
-        overfull: false,
-    });
+    c.handle(Input::Checked { needs_flush: false });
     assert_eq!(
         c.state,
         State::Calling {
@@ -125,17 +105,9 @@ fn the_chain_cap_stops_a_chain_of_heartbeats() {
     let mut c = Chain::new(2, true, false);
     c.handle(msg("hi"));
     c.handle(Input::Started);
-    c.handle(Input::Checked {
-        needs_flush: false,
-        stuck: false,
-        overfull: false,
-    });
+    c.handle(Input::Checked { needs_flush: false });
     c.handle(hb("a"));
-    c.handle(Input::Checked {
-        needs_flush: false,
-        stuck: false,
-        overfull: false,
-    });
+    c.handle(Input::Checked { needs_flush: false });
     assert_eq!(c.handle(hb("a")), vec![end(2, Ended::Cap)]);
 }
 
@@ -157,11 +129,7 @@ fn step_mode_pauses_before_every_call_and_step_runs_exactly_one() {
     );
     c.handle(hb("a"));
     assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: false,
-            stuck: false,
-            overfull: false,
-        }),
+        c.handle(Input::Checked { needs_flush: false }),
         vec![Action::Pause(Trigger::Heartbeat {
             function: "a".into()
         })]
@@ -177,11 +145,7 @@ fn continue_runs_the_rest_of_the_chain_without_pausing_then_pauses_again() {
     );
     c.handle(hb("a"));
     assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: false,
-            stuck: false,
-            overfull: false,
-        }),
+        c.handle(Input::Checked { needs_flush: false }),
         vec![call(Trigger::Heartbeat {
             function: "a".into()
         })]
@@ -190,11 +154,7 @@ fn continue_runs_the_rest_of_the_chain_without_pausing_then_pauses_again() {
     c.handle(msg("again"));
     c.handle(Input::Started);
     assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: false,
-            stuck: false,
-            overfull: false,
-        }),
+        c.handle(Input::Checked { needs_flush: false }),
         vec![Action::Pause(Trigger::UserMessage)],
         "the next chain pauses again"
     );
@@ -239,14 +199,7 @@ fn interrupt_in_each_state() {
         c.handle(cmd(Command::Interrupt)),
         vec![end(0, Ended::AtGate)]
     );
-    assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: false,
-            stuck: false,
-            overfull: false,
-        }),
-        vec![]
-    );
+    assert_eq!(c.handle(Input::Checked { needs_flush: false }), vec![]);
     // Calling: the call is cancelled; its failure ends the chain.
     let mut c = calling();
     assert_eq!(c.handle(cmd(Command::Interrupt)), vec![Action::Cancel]);
@@ -258,11 +211,7 @@ fn interrupt_in_each_state() {
     let mut c = Chain::new(10, true, false);
     c.handle(msg("hi"));
     c.handle(Input::Started);
-    c.handle(Input::Checked {
-        needs_flush: true,
-        stuck: false,
-        overfull: false,
-    });
+    c.handle(Input::Checked { needs_flush: true });
     assert_eq!(c.handle(cmd(Command::Interrupt)), vec![Action::Cancel]);
     assert_eq!(
         c.handle(Input::Flushed(false)),
@@ -281,11 +230,7 @@ fn messages_during_a_chain_wait_and_run_in_order_after_it() {
         vec![end(1, Ended::Normally), Action::StartChain("second".into())]
     );
     c.handle(Input::Started);
-    c.handle(Input::Checked {
-        needs_flush: false,
-        stuck: false,
-        overfull: false,
-    });
+    c.handle(Input::Checked { needs_flush: false });
     assert_eq!(
         c.handle(Input::Stepped(Some(Next::Yield))),
         vec![end(1, Ended::Normally), Action::StartChain("third".into())]
@@ -312,11 +257,7 @@ fn edits_apply_during_a_call_while_new_work_waits() {
     let mut c = Chain::new(10, true, true);
     c.handle(msg("hi"));
     c.handle(Input::Started);
-    c.handle(Input::Checked {
-        needs_flush: false,
-        stuck: false,
-        overfull: false,
-    });
+    c.handle(Input::Checked { needs_flush: false });
     assert_eq!(c.handle(cmd(Command::InsertPassage("x".into()))), vec![]);
     assert_eq!(
         c.handle(Input::Stepped(None)),
@@ -351,11 +292,7 @@ fn shutdown_finishes_what_is_queued_first() {
         vec![end(1, Ended::Normally), Action::StartChain("second".into())]
     );
     c.handle(Input::Started);
-    c.handle(Input::Checked {
-        needs_flush: false,
-        stuck: false,
-        overfull: false,
-    });
+    c.handle(Input::Checked { needs_flush: false });
     assert_eq!(
         c.handle(Input::Stepped(Some(Next::Yield))),
         vec![end(1, Ended::Normally), Action::Stop]
@@ -451,13 +388,6 @@ fn outcomes_that_do_not_fit_the_state_are_ignored() {
     assert_eq!(c.handle(Input::Stepped(Some(Next::Yield))), vec![]);
     assert_eq!(c.handle(Input::Flushed(true)), vec![]);
     assert_eq!(c.handle(Input::Overflowed), vec![]);
-    assert_eq!(
-        c.handle(Input::Checked {
-            needs_flush: true,
-            stuck: false,
-            overfull: false,
-        }),
-        vec![]
-    );
+    assert_eq!(c.handle(Input::Checked { needs_flush: true }), vec![]);
     assert_eq!(c.state, State::Idle);
 }

@@ -113,7 +113,14 @@ impl App {
                 self.notice = Some(text::visible(&message));
                 fx.push(Effect::Load(Load::Archival));
             }
-            EventKind::Budget(b) => self.budget = b,
+            // Every commit ends with the budget it leaves: the stores pane follows each one
+            // (a step in step mode, a flush, an edit), not just the chain's end. Reads of one
+            // kind coalesce, so a burst of commits costs one read of each list.
+            EventKind::Budget(b) => {
+                self.budget = b;
+                fx.push(Effect::Load(Load::Recall));
+                fx.push(Effect::Load(Load::Archival));
+            }
             EventKind::Error { kind, message } => {
                 let message = text::visible(&message);
                 if kind == ErrorKind::NoModel {

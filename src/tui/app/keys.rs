@@ -43,6 +43,10 @@ impl App {
                     Some(Hit::StoreTab(tab)) if tab != self.stores.tab => {
                         self.stores.search = None;
                         self.stores.tab = tab;
+                        return vec![Effect::Load(match tab {
+                            StoreTab::Archival => Load::Archival,
+                            StoreTab::Recall => Load::Recall,
+                        })];
                     }
                     _ => {}
                 }
@@ -128,7 +132,9 @@ impl App {
                 match slash(&text) {
                     Slash::Message(t) => text = t,
                     Slash::Refused(why) => {
+                        // Kept to mend, selected so that what is typed next replaces it.
                         self.notice = Some(why);
+                        self.input.select_all();
                         return Vec::new();
                     }
                     Slash::OpenSteps => {
@@ -377,6 +383,11 @@ impl App {
                     StoreTab::Archival => StoreTab::Recall,
                     StoreTab::Recall => StoreTab::Archival,
                 };
+                // The tab shown is read again, so it is never older than the store.
+                return vec![Effect::Load(match self.stores.tab {
+                    StoreTab::Archival => Load::Archival,
+                    StoreTab::Recall => Load::Recall,
+                })];
             }
             Action::Insert | Action::Delete if self.focus == Focus::Stores && self.read_only => {
                 self.notice = Some("watch mode is read-only".into())

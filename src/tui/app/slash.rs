@@ -4,8 +4,9 @@
 //! `/endpoint URL|PROVIDER [MODEL]`, `/system [undo|reset]`.
 //!
 //! Contract: [`slash`] is pure: it reads one input into what it asks for, or the message to
-//! send as it is (an unknown `/word` is a message; `//text` sends `/text`), or why it cannot
-//! be done. The app carries it out.
+//! send as it is (text that starts with a path such as `/etc/hosts`; `//text` sends `/text`),
+//! or why it cannot be done (an unknown `/word` is refused, never sent). The app carries it
+//! out.
 
 use super::*;
 
@@ -200,14 +201,80 @@ pub fn slash(text: &str) -> Slash {
                 Err(e) => Slash::Refused(format!("/export: {e}")),
             }
         }
+        w if is_command_word(w) || known_words().any(|k| w.starts_with(&format!("{k}/"))) => {
+            Slash::Refused(unknown_command(w))
+        }
         _ => Slash::Message(text.to_string()),
     }
+}
+
+/// A first word shaped like a command (`/word`, letters, digits, `-`, `_`): never sent as a
+/// message. Anything else that starts with `/` (a path such as `/etc/hosts`) is a message.
+fn is_command_word(word: &str) -> bool {
+    word.strip_prefix('/').is_some_and(|w| {
+        w.starts_with(|c: char| c.is_ascii_alphabetic())
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
+/// The command words of [`COMMANDS`].
+fn known_words() -> impl Iterator<Item = &'static str> {
+    COMMANDS
+        .iter()
+        .flat_map(|(usage, _)| usage.split(" · "))
+        .filter_map(|u| u.split_whitespace().next())
+        .filter(|w| is_command_word(w))
+}
+
+/// What an unknown command is told: the nearest known one, and how to send it as a message.
+fn unknown_command(word: &str) -> String {
+    let near = known_words()
+        .map(|k| (edit_distance(word, k), k))
+        // Two edits (a swapped pair) only in a longer word: `/foo` is not `/pop`.
+        .filter(|(d, _)| *d <= 1 || (*d == 2 && word.chars().count() >= 6))
+        .min();
+    let hint = near
+        .map(|(_, k)| format!(" (did you mean {k}?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown command {word}{hint}: nothing was sent · ? lists the commands · /{word} sends it as a message"
+    )
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn an_unknown_command_is_refused_with_the_nearest_known_one() {
+        let Slash::Refused(why) = slash("/retyr") else {
+            panic!("an unknown command is not a message");
+        };
+        assert!(why.contains("did you mean /retry?"), "{why}");
+        assert!(why.contains("//retyr"), "{why}");
+        assert!(matches!(slash("/foo bar"), Slash::Refused(w) if !w.contains("did you mean")));
+        // Two commands run together are not a path.
+        assert!(matches!(slash("/model/endpoint x"), Slash::Refused(_)));
+        assert_eq!(slash("/etc/hosts"), Slash::Message("/etc/hosts".into()));
+    }
 
     #[test]
     fn agents_and_models() {

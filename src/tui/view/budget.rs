@@ -134,36 +134,36 @@ pub fn budget(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// The prompt cache: how much of the last prompt the previous one shared, the session's rate,
-/// and the server's own figure where it gives one.
+/// The prompt cache: the server's own figure for the last prompt where it gives one, else
+/// memscope's estimate (the prefix shared with the last prompt the server saw), marked as one;
+/// then the session's rate.
 fn cache_line(b: &crate::tokens::Budget, th: &crate::tui::theme::Theme) -> Line<'static> {
     let Some(c) = &b.cache else {
         return Line::from(Span::styled("cache: no call yet", th.dimmed()));
     };
-    let last = match &c.last.broke {
-        Some(br) => format!("broke at {}", br.section),
-        None => format!("{:.0}% reused", c.last.share() * 100.0),
-    };
-    let server = match (c.last.server_cached, c.server_hit_rate()) {
-        (Some(n), _) => format!(" · server cached {n}"),
-        (None, Some(r)) => format!(" · server {:.0}%", r * 100.0),
-        (None, None) => String::new(),
-    };
-    // The narrow pane has room for the number of calls only when the prefix held.
-    let calls = match c.last.broke {
-        Some(_) => String::new(),
-        None => format!(" of {} calls", c.calls),
+    let text = match (c.last.server_cached, c.server_hit_rate()) {
+        (Some(n), Some(session)) => {
+            let of = c.last.server_prompt.unwrap_or(c.last.prompt_tokens).max(n);
+            format!(
+                "cache: server reused {n} of {of} · session {:.0}%",
+                session * 100.0
+            )
+        }
+        _ => {
+            let last = match &c.last.broke {
+                Some(br) => format!("broke at {}", br.section),
+                None => format!("≈{:.0}% reusable", c.last.share() * 100.0),
+            };
+            format!(
+                "cache (estimate): {last} · session ≈{:.0}%",
+                c.hit_rate() * 100.0
+            )
+        }
     };
     let style = if c.last.broke.is_some() {
         Style::default().fg(th.warning)
     } else {
         th.dimmed()
     };
-    Line::from(Span::styled(
-        format!(
-            "cache: {last} · session {:.0}%{calls}{server}",
-            c.hit_rate() * 100.0,
-        ),
-        style,
-    ))
+    Line::from(Span::styled(text, style))
 }
