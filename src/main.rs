@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use memscope::cli as commands;
-use memscope::cli::args::{AgentsCmd, ArchivalCmd, Cli, Cmd, model_for, no_model_flags};
+use memscope::cli::args::{
+    AgentsCmd, ArchivalCmd, Cli, Cmd, model_for, no_model_flags, refuse_idle_flags,
+};
 use memscope::config::{self, CommonArgs, ModelArgs, Resolved};
 use memscope::session::Failure;
 use memscope::tui;
@@ -77,6 +79,7 @@ fn resolve(common: &CommonArgs, model: &ModelArgs) -> Result<Resolved, Failure> 
 }
 
 async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    refuse_idle_flags(&cli)?;
     let mut stdout = std::io::stdout();
     match cli.command {
         Some(Cmd::Run { model }) => {
@@ -92,9 +95,14 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             commands::check(&resolve(&cli.common, &cli.model)?, repair, &mut stdout)
         }
         Some(Cmd::Completions { shell }) => {
+            // clap_complete panics on a write error: generate into memory, then write it the
+            // way every command does (a closed pipe is not an error).
             let mut cmd = memscope::cli::args::command();
-            clap_complete::generate(shell, &mut cmd, "memscope", &mut stdout);
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "memscope", &mut script);
+            std::io::Write::write_all(&mut stdout, &script)
+                .and_then(|_| std::io::Write::flush(&mut stdout))
+                .map_err(Failure::output)
         }
         Some(Cmd::Man) => clap_mangen::Man::new(memscope::cli::args::command())
             .render(&mut stdout)
@@ -192,6 +200,14 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Some(Cmd::Migrate { from, to, names }) => {
             no_model_flags(&cli.model, "migrate")?;
+            // --agent NAME means what --name NAME does (it used to be accepted and ignored);
+            // --store names neither side.
+            if cli.common.store.is_some() {
+                return Err(Failure::start(
+                    "`memscope migrate` copies from --from into --to; --store does nothing there",
+                ));
+            }
+            let names: Vec<String> = names.into_iter().chain(cli.common.agent.clone()).collect();
             commands::migrate(&from, &to, &names, &mut stdout)
         }
         Some(Cmd::Replay {

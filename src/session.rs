@@ -99,11 +99,7 @@ fn no_such_agent(
     store: &Store,
     exit: impl Fn(String) -> Failure,
 ) -> Result<(), Failure> {
-    if store
-        .load_agent(&cfg.agent)
-        .map_err(Failure::runtime)?
-        .is_some()
-    {
+    if store.has_agent(&cfg.agent).map_err(Failure::runtime)? {
         return Ok(());
     }
     let names: Vec<String> = store

@@ -280,8 +280,93 @@ pub fn no_model_flags(top: &ModelArgs, command: &str) -> Result<(), Failure> {
         return Ok(());
     }
     Err(Failure::start(format!(
-        "`memscope {command}` talks to no model: its model flags (--base-url, --model, …) do          nothing; leave them out"
+        "`memscope {command}` talks to no model: its model flags (--base-url, --model, …) do \
+         nothing; leave them out"
     )))
+}
+
+/// Refuses the model flags of a command that talks to no model but counts tokens as a model
+/// would (`watch`): only --model, --context-window and --token-counter do something there.
+pub fn only_count_flags(top: &ModelArgs, command: &str) -> Result<(), Failure> {
+    let counting = ModelArgs {
+        model: top.model.clone(),
+        context_window: top.context_window,
+        token_counter: top.token_counter.clone(),
+        ..Default::default()
+    };
+    if *top == counting {
+        return Ok(());
+    }
+    Err(Failure::start(format!(
+        "`memscope {command}` talks to no model: only --model, --context-window and \
+         --token-counter (how it counts tokens) do something there; leave the others out"
+    )))
+}
+
+impl Cmd {
+    /// The command's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Cmd::Watch { .. } => "watch",
+            Cmd::Run { .. } => "run",
+            Cmd::Dump { .. } => "dump",
+            Cmd::Check { .. } => "check",
+            Cmd::Archival { .. } => "archival",
+            Cmd::Agents { .. } => "agents",
+            Cmd::Steps { .. } => "steps",
+            Cmd::Step { .. } => "step",
+            Cmd::Diff { .. } => "diff",
+            Cmd::Fork { .. } => "fork",
+            Cmd::Rewind { .. } => "rewind",
+            Cmd::Retry { .. } => "retry",
+            Cmd::Pop => "pop",
+            Cmd::Rethink { .. } => "rethink",
+            Cmd::Rewrite { .. } => "rewrite",
+            Cmd::Export { .. } => "export",
+            Cmd::Load { .. } => "load",
+            Cmd::Import { .. } => "import",
+            Cmd::Migrate { .. } => "migrate",
+            Cmd::Replay { .. } => "replay",
+            Cmd::Completions { .. } => "completions",
+            Cmd::Man => "man",
+        }
+    }
+}
+
+/// Refuses the flags given before `command` that do nothing there: --theme before anything but
+/// `watch`, model flags before the history commands (which read the store and call no model),
+/// any but the counting ones before `watch`. Commands that take model flags of their own, or
+/// refuse them themselves, are left to do so.
+pub fn refuse_idle_flags(cli: &Cli) -> Result<(), Failure> {
+    let Some(cmd) = &cli.command else {
+        return Ok(());
+    };
+    let name = cmd.name();
+    match cmd {
+        Cmd::Watch { .. } => return only_count_flags(&cli.model, name),
+        Cmd::Steps { .. }
+        | Cmd::Step { .. }
+        | Cmd::Diff { .. }
+        | Cmd::Fork { .. }
+        | Cmd::Rewind { .. }
+        | Cmd::Pop
+        | Cmd::Rethink { .. }
+        | Cmd::Rewrite { .. }
+        | Cmd::Completions { .. }
+        | Cmd::Man => no_model_flags(&cli.model, name)?,
+        _ => {}
+    }
+    no_theme(&cli.theme, name)
+}
+
+/// Refuses --theme before a command that draws nothing.
+pub fn no_theme(theme: &Option<String>, command: &str) -> Result<(), Failure> {
+    match theme {
+        None => Ok(()),
+        Some(_) => Err(Failure::start(format!(
+            "`memscope {command}` draws no screen: --theme is for the TUI and `watch`; leave it out"
+        ))),
+    }
 }
 
 /// The whole command tree (for completions and the man page).

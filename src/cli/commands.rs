@@ -98,7 +98,22 @@ fn dump_json(agent: &Agent, out: &mut dyn Write) -> Result<Vec<crate::store::Unr
 }
 
 pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
-    let store = open_reader(&cfg.store).map_err(Failure::start)?;
+    let store = std::sync::Arc::new(open_reader(&cfg.store).map_err(Failure::start)?);
+    // An agent whose own record is damaged is shown as its newest step snapshot left it.
+    let damaged = match store.load_agent(&cfg.agent) {
+        Err(e) => match store.rebuild_agent(&cfg.agent).map_err(Failure::runtime)? {
+            Some(b) => Some(format!(
+                "memscope: the agent's own record cannot be read ({e}); shown as {}; \
+                 `memscope check --repair` rebuilds it so",
+                b.note()
+            )),
+            None => None,
+        },
+        Ok(_) => None,
+    };
+    if let Some(note) = &damaged {
+        eprintln!("{note}");
+    }
     let agent = open_existing(cfg, store)?;
     if json_out {
         let bad = dump_json(&agent, out)?;
@@ -158,7 +173,15 @@ pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
             .map_err(out_err)?;
         }
     }
-    Ok(())
+    match damaged {
+        Some(_) => Err(Failure {
+            code: 1,
+            message: "memscope: the agent's own record could not be read; what its snapshot and \
+                      rows hold was shown"
+                .into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `memscope check [--repair]`: reads every record; lists the unreadable ones by agent, table
@@ -185,13 +208,16 @@ pub fn check(cfg: &Resolved, repair: bool, out: &mut dyn Write) -> Outcome {
         return Ok(());
     }
     if repair {
-        let moved = store.quarantine(&bad)?;
+        let (moved, rebuilt) = store.quarantine(&bad)?;
         writeln!(
             out,
             "{}: {read} records read; moved {moved} unreadable record(s) into the quarantine table",
             crate::store::display_name(&cfg.store)
         )
         .map_err(out_err)?;
+        for (agent, how) in rebuilt {
+            writeln!(out, "agent '{}': {how}", text::visible(&agent)).map_err(out_err)?;
+        }
         return Ok(());
     }
     Err(Failure::runtime(format!(

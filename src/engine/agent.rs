@@ -85,7 +85,16 @@ impl Agent {
             store.claim(name)?;
         }
         let counter = TokenCounter::for_model(&settings.model);
-        let (state, fifo, created) = match store.load_agent(name)? {
+        let loaded = match store.load_agent(name) {
+            // A reader shows an agent whose own record is damaged as its newest step snapshot
+            // left it (`dump` says so; `check --repair` rebuilds the record the same way).
+            Err(e) if !store.is_writer() => match store.rebuild_agent(name)? {
+                Some(rebuilt) => Some(rebuilt.state),
+                None => return Err(e),
+            },
+            other => other?,
+        };
+        let (state, fifo, created) = match loaded {
             Some(state) => {
                 // A reader shows what it can of a queue with a damaged record (`dump` and
                 // `check` name it); a writer stops before writing anything on top of it.
@@ -130,16 +139,7 @@ impl Agent {
             warned_this_input: false,
             summary_between: false,
         };
-        // A reader shows the window the agent's writer last used (the server may have said
-        // it), not a guess from the model name, unless its configuration names one.
-        if !agent.store.is_writer()
-            && agent.settings.window_source != super::WindowSource::Config
-            && let Some(w) = &agent.state.window
-            && let Some(source) = super::WindowSource::parse(&w.source)
-        {
-            agent.settings.context_window = w.tokens;
-            agent.settings.window_source = source;
-        }
+        agent.take_saved_window();
         if agent.state.system.is_none() {
             agent.recompile("opened");
         }

@@ -255,3 +255,28 @@ impl Agent {
         }
     }
 }
+
+impl Agent {
+    /// The window the agent last ran with (a server may have said it) beats a guess from the
+    /// model name, unless the configuration names one: a reader shows it, and a writer that
+    /// asks no server (`archival insert`, `load`) keeps it instead of saving the guess over it.
+    /// A writer's engine asks its server again anyway.
+    pub(super) fn take_saved_window(&mut self) {
+        use super::WindowSource as W;
+        let Some(w) = &self.state.window else { return };
+        let Some(source) = W::parse(&w.source) else {
+            return;
+        };
+        let configured = self.settings.window_source;
+        let take = if self.store.is_writer() {
+            matches!(configured, W::ModelTable | W::Default)
+                && matches!(source, W::Server | W::Config)
+        } else {
+            configured != W::Config
+        };
+        if take {
+            self.settings.context_window = w.tokens;
+            self.settings.window_source = source;
+        }
+    }
+}

@@ -24,6 +24,7 @@ mod handle;
 mod history;
 mod journal;
 mod pg;
+mod rebuild;
 mod rows;
 mod scan;
 mod search;
@@ -32,6 +33,7 @@ mod transfer;
 
 pub use history::{Cut, Mark};
 pub use pg::{display_name, is_postgres_url};
+pub use rebuild::Rebuilt;
 pub use scan::{Table, Unreadable};
 pub use search::{Hits, INLINE as SEARCH_INLINE, Kind as SearchKind, stop_indexing};
 pub use transfer::{Rows, table_names};

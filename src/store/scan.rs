@@ -189,9 +189,28 @@ impl Store {
     }
 
     /// Moves the given records into the `quarantine` table (their bytes as they are) and out
-    /// of their own tables, in one transaction. Returns how many were moved.
-    pub fn quarantine(&self, records: &[Unreadable]) -> Result<usize> {
-        self.located((|| {
+    /// of their own tables, in one transaction. An agent whose own record is moved aside is
+    /// rebuilt in the same transaction from its newest readable step snapshot (see
+    /// `rebuild.rs`; from nothing but its rows when it has none), so its rows never lose their
+    /// agent. Returns how many were moved, and each agent rebuilt with how.
+    pub fn quarantine(&self, records: &[Unreadable]) -> Result<(usize, Vec<(String, String)>)> {
+        let mut rebuilt = Vec::new();
+        for r in records.iter().filter(|r| r.table == "agents") {
+            let (state, how) = match self.rebuild_agent(&r.agent)? {
+                Some(b) => {
+                    let note = b.note();
+                    (b.state, note)
+                }
+                None => (
+                    self.bare_state(&r.agent)?,
+                    "rebuilt with empty core memory (no step snapshot could be read); its \
+                     messages and passages are kept"
+                        .to_string(),
+                ),
+            };
+            rebuilt.push((r.agent.clone(), state, how));
+        }
+        let moved = self.located((|| {
             // Nobody else may be writing an agent that is repaired.
             let agents: Vec<&str> = records.iter().map(|r| r.agent.as_str()).collect();
             let mut tx = self.begin_write_as(&agents)?;
@@ -209,6 +228,9 @@ impl Store {
                     tx.quarantine(r.table, &r.agent, r.key, &b)?;
                     moved += 1;
                 }
+            }
+            for (agent, state, _) in &rebuilt {
+                tx.put_agent(agent, &super::encode(state))?;
             }
             // A queue that held a message moved aside goes on without it.
             let agents: std::collections::BTreeSet<&str> = records
@@ -240,6 +262,34 @@ impl Store {
             }
             tx.commit()?;
             Ok(moved)
+        })())?;
+        Ok((
+            moved,
+            rebuilt.into_iter().map(|(a, _, how)| (a, how)).collect(),
+        ))
+    }
+
+    /// A fresh state for `agent` that knows its rows: the ids in use, the counts, and its
+    /// newest messages in the queue.
+    fn bare_state(&self, agent: &str) -> Result<AgentState> {
+        self.located((|| {
+            let tx = self.begin_read()?;
+            let mut state =
+                AgentState::new(agent, crate::memory::CoreMemory::with_defaults("", ""));
+            let next = |t: Tbl| -> Result<u64> { Ok(tx.last_id(t, agent)?.map_or(1, |l| l + 1)) };
+            state.next_message_id = next(Tbl::Recall)?;
+            state.next_passage_id = next(Tbl::Archival)?;
+            state.next_trace_id = next(Tbl::Traces)?;
+            state.recall_count = tx.count(Tbl::Recall, agent)?;
+            state.archival_count = tx.count(Tbl::Archival, agent)?;
+            let mut newest: Vec<u64> = tx
+                .rows(Tbl::Recall, agent, Span::ALL.newest())?
+                .take(8)
+                .filter_map(|r| r.ok().map(|(id, _)| id))
+                .collect();
+            newest.reverse();
+            state.fifo = newest;
+            Ok(state)
         })())
     }
 }

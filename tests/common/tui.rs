@@ -76,3 +76,41 @@ pub async fn runtime_with_session(
     let client = client.map(|c| memscope::model::ModelClient::new(c).unwrap());
     started(store, agent, client, Some(cfg))
 }
+
+/// The whole TUI as `memscope` opens it with `cfg`: when no model is named, the engine asks the
+/// server which one it serves, and none is shown until it says (as `tui::open` does).
+pub async fn runtime_discovering(
+    path: &std::path::Path,
+    cfg: memscope::config::Resolved,
+) -> Runtime<TestBackend> {
+    let store = Arc::new(Store::open(path).unwrap());
+    let agent = memscope::session::open_writer(&cfg, store.clone()).unwrap();
+    let client = cfg
+        .client
+        .clone()
+        .map(|c| memscope::model::ModelClient::new(c).unwrap());
+    let mut app = initial_app(
+        &agent,
+        cfg.client.as_ref(),
+        Theme::default_theme(),
+        Keymap::default(),
+        false,
+    );
+    if !cfg.model_given {
+        app.model = None;
+    }
+    let discover = client.is_some() && !cfg.model_given;
+    let handle = engine::spawn_with(agent, client, discover);
+    let mut rt = Runtime::new(
+        Terminal::new(TestBackend::new(120, 35)).unwrap(),
+        app,
+        store,
+        cfg.agent.clone(),
+        Some(handle),
+        None,
+    )
+    .with_session(cfg);
+    rt.draw().unwrap();
+    rt.start();
+    rt
+}

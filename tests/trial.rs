@@ -1,0 +1,295 @@
+//! Faults a new user met in real use (issue #24), each reproduced against the scripted server
+//! and a real store, and now avoided: an unknown `/command` sent to the model, the stores pane
+//! frozen between single steps, an agent switch that forgets the model the server named.
+//! (Memory pressure on a model that writes long is in `cache.rs`.)
+
+mod common;
+
+use common::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use serde_json::json;
+
+use memscope::store::Store;
+use memscope::tui::Runtime;
+use memscope::tui::app::{AppEvent, RunState};
+
+type Rt = Runtime<TestBackend>;
+
+fn screen(rt: &Rt) -> String {
+    memscope::tui::view::buffer_text(rt.terminal.backend().buffer())
+}
+
+fn press(rt: &mut Rt, code: KeyCode) {
+    rt.apply(AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    rt.draw().unwrap();
+}
+
+fn type_text(rt: &mut Rt, s: &str) {
+    for c in s.chars() {
+        press(rt, KeyCode::Char(c));
+    }
+}
+
+/// Waits until `done` holds of the app; a test that waits too long fails naming what it
+/// waited for, with the screen.
+async fn wait(rt: &mut Rt, what: &str, done: impl Fn(&memscope::tui::app::App) -> bool) {
+    let r = tokio::time::timeout(std::time::Duration::from_secs(20), rt.until(done)).await;
+    match r {
+        Ok(r) => r.unwrap(),
+        Err(_) => {
+            rt.draw().unwrap();
+            panic!(
+                "waited too long for {what} (notice {:?}, error {:?}):\n{}",
+                rt.app.notice,
+                rt.app.error,
+                screen(rt)
+            );
+        }
+    }
+}
+
+fn chat_requests(server: &Server) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_command_sends_nothing_and_saves_nothing() {
+    let server = Server::start(vec![say("should never be asked")]).await;
+    let (_d, path) = temp_store();
+    let mut rt = common::tui::runtime_on(&path, Some(client(&server))).await;
+    wait(&mut rt, "the first budget", |a| a.budget.total > 0).await;
+    for typo in ["/retyr", "/foo bar"] {
+        type_text(&mut rt, typo);
+        press(&mut rt, KeyCode::Enter);
+        let s = screen(&rt);
+        assert!(s.contains("unknown command"), "{typo}: {s}");
+        assert!(rt.app.unconfirmed.is_empty(), "{typo} was sent");
+        // What is typed next replaces the refused text.
+        type_text(&mut rt, "x");
+        assert_eq!(rt.app.input.lines().join("\n"), "x");
+        press(&mut rt, KeyCode::Backspace);
+    }
+    assert!(screen(&rt).contains("did you mean /retry?") || rt.app.notice.is_some());
+    rt.shutdown().await.unwrap();
+    assert_eq!(chat_requests(&server), 0, "no request went to the model");
+    let store = Store::open(&path).unwrap();
+    let state = store.load_agent("default").unwrap().unwrap();
+    assert_eq!(state.recall_count, 0, "nothing was saved in recall");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_step_mode_the_stores_pane_follows_each_step() {
+    let server = Server::start(vec![
+        call(
+            "archival_memory_insert",
+            json!({"content": "Sam keeps bees in Devon.", "request_heartbeat": true}),
+        ),
+        say("Saved."),
+    ])
+    .await;
+    let (_d, path) = temp_store();
+    let mut rt = common::tui::runtime_on(&path, Some(client(&server))).await;
+    press(&mut rt, KeyCode::Esc);
+    press(&mut rt, KeyCode::Char('s'));
+    assert!(rt.app.step_mode);
+    press(&mut rt, KeyCode::Char('i'));
+    type_text(&mut rt, "I keep bees.");
+    press(&mut rt, KeyCode::Enter);
+    press(&mut rt, KeyCode::Esc);
+    // Paused before the first call: the user's message is in recall already.
+    wait(&mut rt, "the first pause", |a| {
+        matches!(a.run, RunState::Paused { .. })
+    })
+    .await;
+    wait(&mut rt, "the user's message in recall", |a| {
+        a.stores.recall.total >= 1
+    })
+    .await;
+    press(&mut rt, KeyCode::Char('n'));
+    // Paused before the heartbeat: the passage and the step's messages are shown now, not
+    // when the chain ends.
+    wait(
+        &mut rt,
+        "the pause before the heartbeat, with the passage shown",
+        |a| {
+            matches!(a.run, RunState::Paused { .. })
+                && a.stores.archival.total == 1
+                && a.stores.recall.total >= 3
+        },
+    )
+    .await;
+    assert_eq!(
+        server.step_requests().len(),
+        1,
+        "still paused after one call"
+    );
+    rt.draw().unwrap();
+    assert!(screen(&rt).contains("Archival (1)"), "{}", screen(&rt));
+    assert!(
+        rt.app.stores.archival.rows[0]
+            .text
+            .contains("Sam keeps bees"),
+        "{:?}",
+        rt.app.stores.archival.rows
+    );
+    press(&mut rt, KeyCode::Char('c'));
+    wait(&mut rt, "the chain's end", |a| a.run == RunState::Idle).await;
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_agents_keeps_the_model_and_window_the_server_named() {
+    let server = Server::start(vec![say("Hello from a."), say("Hello from b.")]).await;
+    server.set_models(json!({"object": "list", "data": [
+        {"id": "served-model", "object": "model", "max_model_len": 8192}
+    ]}));
+    let (_d, path) = temp_store();
+    // Agent b exists beside the default one.
+    {
+        let store = Store::open(&path).unwrap();
+        drop(memscope::engine::Agent::open(store, "b", settings(8192)).unwrap());
+    }
+    let client = client_config(&server.base_url);
+    let cfg = memscope::config::Resolved {
+        store: path.clone(),
+        agent: "default".into(),
+        client: Some(client.clone()),
+        // No model named: the server says which it serves.
+        model_given: false,
+        engine: memscope::engine::EngineSettings::default(),
+        provider: None,
+        policy: Default::default(),
+        template: client_config("http://127.0.0.1:9/v1"),
+        theme: None,
+        keys: Default::default(),
+    };
+    let mut rt = common::tui::runtime_discovering(&path, cfg).await;
+    wait(&mut rt, "the served model", |a| {
+        a.model.as_deref() == Some("served-model")
+    })
+    .await;
+    type_text(&mut rt, "hi a");
+    press(&mut rt, KeyCode::Enter);
+    let replied = |text: &'static str| {
+        move |a: &memscope::tui::app::App| {
+            a.run == RunState::Idle && a.convo.entries.iter().any(|e| e.text.contains(text))
+        }
+    };
+    wait(&mut rt, "the reply on a", replied("Hello from a.")).await;
+    type_text(&mut rt, "/agent b");
+    press(&mut rt, KeyCode::Enter);
+    wait(&mut rt, "the switch", |a| {
+        a.agent == "b" && a.budget.total > 0
+    })
+    .await;
+    type_text(&mut rt, "hi b");
+    press(&mut rt, KeyCode::Enter);
+    wait(&mut rt, "the reply on b", replied("Hello from b.")).await;
+    let budget = rt.app.budget.clone();
+    rt.shutdown().await.unwrap();
+    let models: Vec<String> = server
+        .step_requests()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(models, ["served-model", "served-model"]);
+    assert_eq!(
+        (budget.context_window, budget.window_source.as_str()),
+        (8192, "server")
+    );
+}
+
+/// Overwrites bytes inside every copy of the agent's own record in a redb file (its fields in
+/// the order only that record keeps them; a trace's snapshot orders them otherwise), so that it
+/// cannot be read. Returns how many copies were hit.
+fn damage_agent_record(path: &std::path::Path) -> usize {
+    let mut bytes = std::fs::read(path).unwrap();
+    let needle = b",\"recall_count\":";
+    let mut hits = 0;
+    let mut i = 0;
+    while let Some(at) = bytes[i..].windows(needle.len()).position(|w| w == needle) {
+        let at = i + at;
+        // Only where `"step":N` comes right before it: the agent's record.
+        let before = String::from_utf8_lossy(&bytes[at.saturating_sub(24)..at]).to_string();
+        if before.contains("\"step\":") {
+            bytes[at + 9] = 0xff;
+            bytes[at + 10] = 0xfe;
+            hits += 1;
+        }
+        i = at + needle.len();
+    }
+    std::fs::write(path, &bytes).unwrap();
+    hits
+}
+
+#[tokio::test]
+async fn an_agent_whose_own_record_is_damaged_is_shown_and_rebuilt_from_its_last_snapshot() {
+    let server = Server::start(vec![
+        call(
+            "core_memory_append",
+            json!({"name": "human", "content": "Name: Ada.", "request_heartbeat": true}),
+        ),
+        say("Hello Ada!"),
+        call(
+            "archival_memory_insert",
+            json!({"content": "Ada grows tomatoes on her balcony.", "request_heartbeat": true}),
+        ),
+        say("Noted the tomatoes."),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("s.redb");
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    chat(&mut h, "I'm Ada.").await;
+    chat(&mut h, "I grow tomatoes.").await;
+    shutdown(h).await;
+    assert!(damage_agent_record(&path) >= 1);
+
+    let run = |args: &[&str]| memscope_on(home.path(), &path, args);
+    // `check` names the record.
+    let (code, out, _) = run(&["check"]);
+    assert_eq!(code, 1);
+    assert!(
+        String::from_utf8_lossy(&out).contains("table agents"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    // `dump` shows all that is readable: the messages and the passage.
+    let (code, out, err) = run(&["dump", "--json"]);
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("rebuilt from the snapshot of step"), "{err}");
+    for text in ["Hello Ada!", "Noted the tomatoes.", "Name: Ada."] {
+        assert!(out.contains(text), "dump shows {text:?}: {out}");
+    }
+    // The repair keeps the agent, with its memory as of its last snapshot.
+    let (code, out, err) = run(&["check", "--repair"]);
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("agent 'default': rebuilt from the snapshot of step 4"),
+        "{out}"
+    );
+    let (_, list, _) = run(&["agents", "list"]);
+    assert!(String::from_utf8_lossy(&list).contains("default"));
+    let (code, out, err) = run(&["dump", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let dumped: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let s = dumped.to_string();
+    for text in ["Hello Ada!", "Ada grows tomatoes", "Name: Ada."] {
+        assert!(s.contains(text), "after the repair: {text:?}");
+    }
+    let (code, out, _) = run(&["check"]);
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+    // The agent goes on: a new message takes a fresh id.
+    let store = Store::open(&path).unwrap();
+    let state = store.load_agent("default").unwrap().unwrap();
+    assert_eq!(state.archival_count, 1);
+    assert!(state.recall_count >= 8, "{}", state.recall_count);
+    assert!(state.next_message_id > state.recall_count);
+}
