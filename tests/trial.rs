@@ -293,3 +293,91 @@ async fn an_agent_whose_own_record_is_damaged_is_shown_and_rebuilt_from_its_last
     assert!(state.recall_count >= 8, "{}", state.recall_count);
     assert!(state.next_message_id > state.recall_count);
 }
+
+#[tokio::test]
+async fn a_message_saved_with_no_model_is_answered_after_a_restart_with_one() {
+    let (_d, path) = temp_store();
+    {
+        let mut h = memscope::engine::spawn(open_agent(&path, 8192), None);
+        h.commands
+            .send(memscope::engine::Command::UserMessage(
+                "Are you there?".into(),
+            ))
+            .unwrap();
+        let ev = until(&mut h.events, chain_ended).await;
+        assert_eq!(errors(&ev), ["no_model"]);
+        shutdown(h).await;
+    }
+    let server = Server::start(vec![say("Yes, here now.")]).await;
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    // Nothing is typed: the saved message is answered on its own.
+    let ev = until(&mut h.events, chain_ended).await;
+    assert_eq!(said(&ev), ["Yes, here now."]);
+    let asked = server.step_requests();
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].to_string().contains("Are you there?"));
+    shutdown(h).await;
+    // And only once: a later session has nothing waiting.
+    let server = Server::start(vec![]).await;
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    server.push(say("Hello again."));
+    let ev = chat(&mut h, "Still there?").await;
+    assert_eq!(said(&ev), ["Hello again."]);
+    assert_eq!(server.step_requests().len(), 1);
+    shutdown(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_offers_none_of_the_writers_keys_while_the_writer_is_paused() {
+    use memscope::engine::{Event, EventKind, Trigger};
+    let (_d, path) = temp_store();
+    drop(open_agent(&path, 8192));
+    let store = std::sync::Arc::new(Store::open_read_only(&path).unwrap());
+    let agent = memscope::engine::Agent::open(store.clone(), "default", settings(8192)).unwrap();
+    let app = memscope::tui::initial_app(
+        &agent,
+        None,
+        memscope::tui::theme::Theme::default_theme(),
+        memscope::tui::keymap::Keymap::default(),
+        true,
+    );
+    let mut rt = Runtime::new(
+        ratatui::Terminal::new(TestBackend::new(120, 35)).unwrap(),
+        app,
+        store,
+        "default".into(),
+        None,
+        None,
+    );
+    rt.apply(AppEvent::Engine(Event {
+        step: 1,
+        time: chrono::Utc::now(),
+        kind: EventKind::Paused {
+            trigger: Trigger::UserMessage,
+            budget: Default::default(),
+        },
+    }));
+    rt.draw().unwrap();
+    let s = screen(&rt);
+    assert!(s.contains("the writer is paused"), "{s}");
+    assert!(!s.contains("n step") && !s.contains("c continue"), "{s}");
+    // `n` does not pretend to step the writer.
+    press(&mut rt, KeyCode::Char('n'));
+    assert!(matches!(rt.app.run, RunState::Paused { .. }));
+    assert!(screen(&rt).contains("watch mode is read-only"));
+    // Help lists only what a watcher can do.
+    press(&mut rt, KeyCode::Char('?'));
+    // The pop-up's own lines (the status bar may still say why `n` did nothing).
+    let help: String = screen(&rt)
+        .lines()
+        .filter(|l| l.contains('║'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for writer in ["step mode", "continue", "retry", "edit"] {
+        assert!(
+            !help.to_lowercase().contains(writer),
+            "help offers {writer:?}: {help}"
+        );
+    }
+    assert!(help.contains("quit"), "{help}");
+}

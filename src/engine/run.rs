@@ -138,6 +138,11 @@ impl Engine {
         self.find_tokenizer(tokenizer).await;
         self.recount().await;
         let mut inbox: VecDeque<Input> = VecDeque::new();
+        // Messages saved in an earlier session that had no model are answered now.
+        if self.client.is_some() {
+            self.chain.unanswered = self.agent.unanswered_messages();
+            inbox.push_back(Input::ModelReady);
+        }
         loop {
             let input = match inbox.pop_front() {
                 Some(i) => i,

@@ -49,6 +49,30 @@ pub enum Action {
     Instructions,
 }
 
+impl Action {
+    /// Whether the action changes the agent or drives its engine: none of these is offered in
+    /// `watch`, which only follows another process's writer.
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Action::FocusInput
+                | Action::ToggleStepMode
+                | Action::Step
+                | Action::Continue
+                | Action::Edit
+                | Action::Insert
+                | Action::Delete
+                | Action::Retry
+                | Action::Pop
+                | Action::Rethink
+                | Action::Rewrite
+                | Action::Interrupt
+                | Action::Agents
+                | Action::Instructions
+        )
+    }
+}
+
 /// (action, config name, description, default keys)
 const TABLE: &[(Action, &str, &str, &[&str])] = &[
     (
@@ -416,8 +440,14 @@ impl Keymap {
 
     /// (keys, description) for every action, in a stable order.
     pub fn help(&self) -> Vec<(String, &'static str)> {
+        self.help_where(|_| true)
+    }
+
+    /// Like [`Keymap::help`], for the actions `keep` accepts (`watch` leaves out the writer's).
+    pub fn help_where(&self, keep: impl Fn(Action) -> bool) -> Vec<(String, &'static str)> {
         TABLE
             .iter()
+            .filter(|(a, ..)| keep(*a))
             .map(|(a, _, desc, _)| {
                 let keys = self
                     .bindings

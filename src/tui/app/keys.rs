@@ -334,6 +334,11 @@ impl App {
                     return vec![Effect::Engine(Command::SetStepMode(self.step_mode))];
                 }
             }
+            Action::Step | Action::Continue if self.read_only => {
+                self.notice = Some(
+                    "watch mode is read-only: the writer steps (n) and continues (c) itself".into(),
+                )
+            }
             Action::Step if matches!(self.run, RunState::Paused { .. }) => {
                 self.run = RunState::Idle;
                 return vec![Effect::Engine(Command::Step)];

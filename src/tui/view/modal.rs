@@ -94,7 +94,6 @@ pub(super) fn confirm(
 /// Draws the open pop-up; for help and details, how far they can scroll.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
     let theme = app.theme.clone();
-    let help_lines: Vec<(String, &'static str)> = app.keymap.help();
     let modal = app.modal.as_ref()?;
     match modal {
         Modal::Steps(v) => super::steps::draw(frame, app, v, area),
@@ -105,53 +104,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
         Modal::Help { scroll } => {
             let r = centered(area, 70, 80);
             frame.render_widget(Clear, r);
-            let mut lines = vec![Line::from(Span::styled(
-                "Outside the input box",
-                theme.title(true),
-            ))];
-            for (keys, desc) in help_lines {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{keys:>22}  "), Style::default().fg(theme.accent)),
-                    Span::styled(desc, Style::default().fg(theme.fg)),
-                ]));
-            }
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                "In the input box",
-                theme.title(true),
-            )));
-            for (keys, desc) in [
-                ("Enter", "send the message"),
-                ("Alt-Enter", "new line"),
-                ("↑ ↓", "earlier inputs (when the box is empty)"),
-                ("Esc", "to the panes"),
-                ("Ctrl-C", "quit, from anywhere"),
-            ] {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{keys:>22}  "), Style::default().fg(theme.accent)),
-                    Span::styled(desc, Style::default().fg(theme.fg)),
-                ]));
-            }
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                "Typed in the input box",
-                theme.title(true),
-            )));
-            for (usage, desc) in crate::tui::app::slash::COMMANDS {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{usage:>30}  "), Style::default().fg(theme.accent)),
-                    Span::styled(*desc, Style::default().fg(theme.fg)),
-                ]));
-            }
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                "In the core memory editor: Ctrl-S saves, Esc cancels.",
-                theme.dimmed(),
-            )));
-            lines.push(Line::from(Span::styled(
-                "Keys can be rebound in the config file's [keys] table.",
-                theme.dimmed(),
-            )));
+            let lines = help_text(app, &theme);
             return Some(scrolled(
                 frame,
                 Paragraph::new(lines).wrap(Wrap { trim: false }),
@@ -254,4 +207,64 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
         ),
     }
     None
+}
+
+/// The help pop-up's lines: the keys (in `watch`, only those that do not write), then, where
+/// the input box can be used, its keys and the `/` commands.
+fn help_text(app: &App, theme: &crate::tui::theme::Theme) -> Vec<Line<'static>> {
+    let row = |keys: String, desc: String, width: usize| {
+        Line::from(vec![
+            Span::styled(
+                format!("{keys:>width$}  "),
+                Style::default().fg(theme.accent),
+            ),
+            Span::styled(desc, Style::default().fg(theme.fg)),
+        ])
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        "Outside the input box",
+        theme.title(true),
+    ))];
+    for (keys, desc) in app.keymap.help_where(|a| !app.read_only || !a.writes()) {
+        lines.push(row(keys, desc.to_string(), 22));
+    }
+    lines.push(Line::from(""));
+    if app.read_only {
+        lines.push(Line::from(Span::styled(
+            "watch follows another memscope process: nothing can be changed from here.",
+            theme.dimmed(),
+        )));
+        return lines;
+    }
+    lines.push(Line::from(Span::styled(
+        "In the input box",
+        theme.title(true),
+    )));
+    for (keys, desc) in [
+        ("Enter", "send the message"),
+        ("Alt-Enter", "new line"),
+        ("↑ ↓", "earlier inputs (when the box is empty)"),
+        ("Esc", "to the panes"),
+        ("Ctrl-C", "quit, from anywhere"),
+    ] {
+        lines.push(row(keys.to_string(), desc.to_string(), 22));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Typed in the input box",
+        theme.title(true),
+    )));
+    for (usage, desc) in crate::tui::app::slash::COMMANDS {
+        lines.push(row(usage.to_string(), desc.to_string(), 30));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "In the core memory editor: Ctrl-S saves, Esc cancels.",
+        theme.dimmed(),
+    )));
+    lines.push(Line::from(Span::styled(
+        "Keys can be rebound in the config file's [keys] table.",
+        theme.dimmed(),
+    )));
+    lines
 }

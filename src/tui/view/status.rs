@@ -72,6 +72,11 @@ fn status_spans(app: &App) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
             ),
             Style::default().fg(th.warning),
         ),
+        // Watch follows a writer that is paused: its keys are the writer's, not these.
+        RunState::Paused { trigger } if app.read_only => Span::styled(
+            format!(" ⏸ the writer is paused · next call: {trigger} "),
+            Style::default().fg(th.accent).add_modifier(Modifier::BOLD),
+        ),
         RunState::Paused { trigger } => Span::styled(
             format!(
                 " ⏸ paused · next call: {trigger} · {}{} step · {} continue ",
