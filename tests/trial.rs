@@ -381,3 +381,50 @@ async fn watch_offers_none_of_the_writers_keys_while_the_writer_is_paused() {
     }
     assert!(help.contains("quit"), "{help}");
 }
+
+#[tokio::test]
+async fn an_export_is_private_and_keeps_what_was_said_apart_from_the_thought() {
+    let server = Server::start(vec![think_call(
+        "The user greets me; answer warmly.",
+        "send_message",
+        json!({"message": "Hello there, Ada!"}),
+    )])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("s.redb");
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    chat(&mut h, "Hi, I'm Ada.").await;
+    shutdown(h).await;
+    let file = home.path().join("ada.md");
+    let (code, _, err) = memscope_on(
+        home.path(),
+        &path,
+        &["export", "--format", "md", "--out", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "an export holds the whole memory");
+    }
+    let md = std::fs::read_to_string(&file).unwrap();
+    let thought = md
+        .split("<summary>inner thought</summary>")
+        .nth(1)
+        .and_then(|rest| rest.split("</details>").next())
+        .expect("the thought is folded");
+    assert!(thought.contains("answer warmly"), "{thought}");
+    assert!(!thought.contains("Hello there"), "{thought}");
+    assert!(
+        md.contains("**Agent**") && md.contains("Hello there, Ada!"),
+        "{md}"
+    );
+    // dump says which is which too.
+    let (_, out, _) = memscope_on(home.path(), &path, &["dump"]);
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains("thought: The user greets me; answer warmly. · said: Hello there, Ada!"),
+        "{out}"
+    );
+}

@@ -163,12 +163,24 @@ pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
         )
         .map_err(out_err)?;
         for m in agent.fifo() {
+            // An assistant message: its thought, then what it sent, each for what it is.
+            let said = m
+                .tool_calls
+                .iter()
+                .find(|c| c.name == "send_message")
+                .and_then(|c| serde_json::from_str::<Value>(&c.arguments).ok())
+                .and_then(|v| v.get("message")?.as_str().map(str::to_string));
+            let shown = match said {
+                Some(s) if m.thought().is_empty() => format!("said: {s}"),
+                Some(s) => format!("thought: {} · said: {s}", m.thought()),
+                None => m.text.clone(),
+            };
             writeln!(
                 out,
                 "  #{} {:?}: {}",
                 m.id,
                 m.kind,
-                text::visible(&text::one_line(&m.text, 100))
+                text::visible(&text::one_line(&shown, 100))
             )
             .map_err(out_err)?;
         }

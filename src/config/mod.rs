@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::engine::{EngineSettings, WindowSource};
 use crate::memory::ToolChoice;
 pub use crate::memory::state::PolicyOverride;
-pub use paths::{default_config_path, default_store_path, home_dir, state_dir};
+pub use paths::{default_config_path, default_store_path, exports_dir, home_dir, state_dir};
 
 mod paths;
 use crate::model::{ClientConfig, RetryPolicy};

@@ -24,6 +24,14 @@ pub fn default_store_path() -> PathBuf {
         .join("memscope.redb")
 }
 
+/// Where the TUI's `/export` writes when no file is named.
+pub fn exports_dir() -> PathBuf {
+    default_store_path()
+        .parent()
+        .map(|p| p.join("exports"))
+        .unwrap_or_else(|| PathBuf::from("exports"))
+}
+
 /// Where logs and panic reports go.
 pub fn state_dir() -> PathBuf {
     use etcetera::BaseStrategy;

@@ -76,6 +76,21 @@ pub struct Message {
 }
 
 impl Message {
+    /// An assistant message's inner thought alone: its `text` also carries what it sent with
+    /// `send_message` (so that recall searches find it), which this leaves out.
+    pub fn thought(&self) -> &str {
+        let mut t = self.text.as_str();
+        for c in self.tool_calls.iter().filter(|c| c.name == "send_message") {
+            let said = serde_json::from_str::<serde_json::Value>(&c.arguments)
+                .ok()
+                .and_then(|v| v.get("message")?.as_str().map(str::to_string));
+            if let Some(said) = said.filter(|s| !s.is_empty()) {
+                t = t.strip_suffix(said.as_str()).unwrap_or(t).trim_end();
+            }
+        }
+        t
+    }
+
     /// The text the token counter sees for this message with native tool calls: the content
     /// and every field the request carries for it (call ids, names, arguments; the id a
     /// result answers).

@@ -78,7 +78,13 @@ fn tempfile_in(dir: &Path, target: &Path) -> Result<(std::path::PathBuf, std::fs
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "export".into());
     let tmp = dir.join(format!(".{name}.{}.part", std::process::id()));
-    let file =
-        std::fs::File::create(&tmp).map_err(|e| write_err(format!("{}: {e}", tmp.display())))?;
+    // An export holds the whole memory: readable by its owner alone, as the store is.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let file = opts
+        .open(&tmp)
+        .map_err(|e| write_err(format!("{}: {e}", tmp.display())))?;
     Ok((tmp, file))
 }

@@ -69,8 +69,8 @@ pub fn entry(m: &Message) -> String {
         }
         _ => {
             let mut out = String::new();
-            if !m.text.trim().is_empty() {
-                out.push_str(&fold("inner thought", &m.text));
+            if !m.thought().trim().is_empty() {
+                out.push_str(&fold("inner thought", m.thought()));
             }
             for c in &m.tool_calls {
                 match (c.name.as_str(), message_of(&c.arguments)) {

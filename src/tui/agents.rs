@@ -327,13 +327,17 @@ impl<B: Backend> Runtime<B> {
             agent.settings.window_source = WindowSource::Server;
         }
         let name = agent.name().to_string();
-        let app = initial_app(
+        // The pane the user was in stays in focus: a key meant for a pane never types into a
+        // message because the agent changed.
+        let focus = self.app.focus;
+        let mut app = initial_app(
             &agent,
             self.client.as_ref(),
             self.app.theme.clone(),
             self.app.keymap.clone(),
             false,
         );
+        app.focus = focus;
         let client = self.client.clone().and_then(|c| ModelClient::new(c).ok());
         self.engine = Some(engine::spawn(agent, client));
         self.engine_failure = None;

@@ -26,8 +26,16 @@ pub struct Jobs {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// `NAME-YYYYMMDD-HHMMSS.EXT` in the current directory, the name kept to safe characters.
+/// `NAME-YYYYMMDD-HHMMSS.EXT` in memscope's exports folder (`exports/` in its XDG data
+/// directory, made when absent; never the current directory, which may be a checkout), the
+/// name kept to safe characters.
 pub fn default_export_path(agent: &str, format: Format) -> PathBuf {
+    let dir = crate::config::exports_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(export_file_name(agent, format))
+}
+
+fn export_file_name(agent: &str, format: Format) -> PathBuf {
     let safe: String = agent
         .chars()
         .map(|c| {

@@ -259,6 +259,12 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
+    /// Ctrl-C (in either case), which always quits.
+    pub fn is_ctrl_c(&self) -> bool {
+        self.mods.contains(KeyModifiers::CONTROL)
+            && matches!(self.code, KeyCode::Char('c') | KeyCode::Char('C'))
+    }
+
     pub fn parse(s: &str) -> Result<KeySpec, String> {
         let mut mods = KeyModifiers::NONE;
         let mut rest = s;
@@ -393,6 +399,13 @@ impl Keymap {
                 .map(|k| KeySpec::parse(k))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("[keys] {name}: {e}"))?;
+            // Ctrl-C quits from anywhere, before any binding is looked at.
+            if let Some(k) = specs.iter().find(|k| k.is_ctrl_c()) {
+                return Err(format!(
+                    "[keys] {name}: {} always quits and cannot be bound to anything else",
+                    k.label()
+                ));
+            }
             if let Some(b) = map.bindings.iter_mut().find(|(a, _)| a == action) {
                 b.1 = specs;
             }
@@ -476,6 +489,10 @@ mod tests {
         o.insert("quit".to_string(), vec!["n".to_string()]);
         let e = Keymap::with_overrides(&o).unwrap_err();
         assert!(e.contains("n is bound to both step and quit"), "{e}");
+        let mut c = HashMap::new();
+        c.insert("step".to_string(), vec!["ctrl-c".to_string()]);
+        let e = Keymap::with_overrides(&c).unwrap_err();
+        assert!(e.contains("always quits"), "{e}");
         // Moving the other action away too makes it fine.
         o.insert("step".to_string(), vec!["f10".to_string()]);
         let k = Keymap::with_overrides(&o).unwrap();

@@ -320,10 +320,20 @@ impl App {
         self.areas = drawn.areas;
         self.hits = drawn.hits;
         // A pop-up never stays scrolled past its end (End, PageDown, j held down).
-        if let (Some(max), Some(Modal::Help { scroll } | Modal::Detail { scroll, .. })) =
-            (drawn.modal_scroll_max, self.modal.as_mut())
-        {
-            *scroll = (*scroll).min(max);
+        if let Some(max) = drawn.modal_scroll_max {
+            match self.modal.as_mut() {
+                Some(Modal::Help { scroll } | Modal::Detail { scroll, .. }) => {
+                    *scroll = (*scroll).min(max)
+                }
+                Some(Modal::Steps(v)) => {
+                    if let StepsScreen::Detail { scroll, .. } | StepsScreen::Diff { scroll, .. } =
+                        &mut v.screen
+                    {
+                        *scroll = (*scroll).min(max)
+                    }
+                }
+                _ => {}
+            }
         }
         if let Some((w, h)) = drawn.convo {
             self.convo_width = w;

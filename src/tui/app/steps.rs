@@ -4,7 +4,7 @@
 //! one call's detail, a diff), changes as engine commands (fork, rewind); a read that arrives
 //! when the view has moved on is dropped. Watch mode can look but not change.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
 use crate::engine::history::view::StepRow;
@@ -137,10 +137,12 @@ impl App {
             StepsScreen::Detail { raw, scroll, .. } => match k.code {
                 KeyCode::Esc | KeyCode::Char('q') => v.screen = StepsScreen::List,
                 KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+                KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
                 KeyCode::PageUp => *scroll = scroll.saturating_sub(20),
-                KeyCode::PageDown => *scroll += 20,
+                KeyCode::PageDown => *scroll = scroll.saturating_add(20),
                 KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+                // Kept within the text by the next frame's layout.
+                KeyCode::End | KeyCode::Char('G') => *scroll = u16::MAX,
                 KeyCode::Char('v') => {
                     *raw = !*raw;
                     *scroll = 0;
@@ -150,15 +152,21 @@ impl App {
             StepsScreen::Diff { scroll, .. } => match k.code {
                 KeyCode::Esc | KeyCode::Char('q') => v.screen = StepsScreen::List,
                 KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+                KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
                 KeyCode::PageUp => *scroll = scroll.saturating_sub(20),
-                KeyCode::PageDown => *scroll += 20,
+                KeyCode::PageDown => *scroll = scroll.saturating_add(20),
+                KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+                KeyCode::End | KeyCode::Char('G') => *scroll = u16::MAX,
                 _ => {}
             },
             StepsScreen::Fork { step, area } => match k.code {
                 KeyCode::Esc => {
                     v.screen = StepsScreen::List;
                     notice = Some("no fork was made".to_string());
+                }
+                // Ctrl-U clears the field, as in a shell (not the text area's undo).
+                KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    **area = new_area("name of the new agent");
                 }
                 KeyCode::Enter => {
                     let name = area.lines().join(" ").trim().to_string();
@@ -208,6 +216,8 @@ impl App {
                 KeyCode::Char('f') => {
                     let mut area = new_area("name of the new agent");
                     area.insert_str(format!("{agent}-step{}", r.step));
+                    // A suggestion: what is typed replaces it, Enter keeps it.
+                    area.select_all();
                     v.screen = StepsScreen::Fork {
                         step: r.step,
                         area: Box::new(area),

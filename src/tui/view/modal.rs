@@ -96,7 +96,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) -> Option<u16> {
     let theme = app.theme.clone();
     let modal = app.modal.as_ref()?;
     match modal {
-        Modal::Steps(v) => super::steps::draw(frame, app, v, area),
+        Modal::Steps(v) => return super::steps::draw(frame, app, v, area),
         Modal::Agents(v) => super::agents::draw(frame, app, v, area),
         Modal::EditInstructions { area: ta, custom } => {
             super::agents::draw_instructions(frame, app, ta, *custom, area)

@@ -61,6 +61,11 @@ fn status_spans(app: &App) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
     };
     let state = match &app.run {
         RunState::Idle => match &app.error {
+            // A newer notice is not pushed off the bar by an older error: the error shrinks.
+            Some(e) if app.notice.is_some() => Span::styled(
+                format!(" ✖ error: {} ", text::one_line(e, 48)),
+                Style::default().fg(th.error),
+            ),
             Some(e) => Span::styled(format!(" ✖ error: {e} "), Style::default().fg(th.error)),
             None => Span::styled(" ● idle ", Style::default().fg(th.ok)),
         },

@@ -29,7 +29,8 @@ fn frame_block(title: String, hint: &str, theme: &Theme) -> Block<'static> {
 }
 
 /// The view over (almost) the whole screen.
-pub fn draw(frame: &mut Frame, app: &App, v: &StepsView, area: Rect) {
+/// Returns how far the open detail or diff can scroll.
+pub fn draw(frame: &mut Frame, app: &App, v: &StepsView, area: Rect) -> Option<u16> {
     let r = Rect {
         x: area.x + 1,
         y: area.y + 1,
@@ -66,12 +67,12 @@ pub fn draw(frame: &mut Frame, app: &App, v: &StepsView, area: Rect) {
                 }
             );
             let hint = "↑↓ scroll · v raw/sections · d diff · f fork · r rewind · Esc list";
-            scrolled(frame, lines, *scroll, title, hint, theme, r);
+            return Some(scrolled(frame, lines, *scroll, title, hint, theme, r));
         }
         StepsScreen::Diff { diff, scroll } => {
             let lines: Vec<Line> = diff_lines(diff).iter().map(|l| styled(l, theme)).collect();
             let title = format!("Diff · step {} → step {}", diff.from_step, diff.to_step);
-            scrolled(
+            return Some(scrolled(
                 frame,
                 lines,
                 *scroll,
@@ -79,7 +80,7 @@ pub fn draw(frame: &mut Frame, app: &App, v: &StepsView, area: Rect) {
                 "↑↓ scroll · Esc list",
                 theme,
                 r,
-            );
+            ));
         }
         StepsScreen::Fork { step, area: ta } => {
             list(frame, app, v, r);
@@ -118,9 +119,11 @@ pub fn draw(frame: &mut Frame, app: &App, v: &StepsView, area: Rect) {
             );
         }
     }
+    None
 }
 
-/// Lines that scroll, wrapped, in the view's frame.
+/// Lines that scroll, wrapped, in the view's frame, never past their end; the frame says when
+/// there is more below. Returns how far they can scroll.
 fn scrolled(
     frame: &mut Frame,
     lines: Vec<Line<'static>>,
@@ -129,15 +132,23 @@ fn scrolled(
     hint: &str,
     theme: &Theme,
     r: Rect,
-) {
-    frame.render_widget(
-        Paragraph::new(lines)
-            .style(Style::default().fg(theme.fg))
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0))
-            .block(frame_block(title, hint, theme)),
-        r,
-    );
+) -> u16 {
+    let p = Paragraph::new(lines)
+        .style(Style::default().fg(theme.fg))
+        .wrap(Wrap { trim: false });
+    let total = p.line_count(r.width.saturating_sub(2));
+    let shown = r.height.saturating_sub(2);
+    let max = total.saturating_sub(shown as usize) as u16;
+    let at = scroll.min(max);
+    let mut block = frame_block(title, hint, theme);
+    if at < max {
+        block = block.title_bottom(Line::from(Span::styled(
+            format!(" ↓ more ({} of {total} lines) · g G top / end ", at + shown),
+            theme.dimmed(),
+        )));
+    }
+    frame.render_widget(p.scroll((at, 0)).block(block), r);
+    max
 }
 
 fn prompt_area(r: Rect) -> Rect {
