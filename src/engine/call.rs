@@ -137,6 +137,11 @@ impl Engine {
             Ok(r) => r,
             Err(ModelError::ContextOverflow(msg)) => {
                 self.learn_window(&msg);
+                // Where the server says how long the prompt was, later counts scale to it (a
+                // streamed reply may never say; a chat template can add more than it seems).
+                if let Some(server) = crate::model::prompt_in_overflow(&msg) {
+                    self.agent.calibrate(local_prompt_tokens, Some(server));
+                }
                 self.emit_warning(
                     WarningKind::ContextOverflow,
                     format!(

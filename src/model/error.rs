@@ -96,6 +96,29 @@ pub fn window_in_overflow(message: &str) -> Option<u32> {
     None
 }
 
+/// The prompt's size in the server's own tokens, where an overflow error states it (OpenAI,
+/// vLLM and llama-cpp-python: `(N in the messages, …)`; llama.cpp's server: `n_prompt_tokens`).
+pub fn prompt_in_overflow(message: &str) -> Option<u32> {
+    let lower = message.to_lowercase();
+    let number = |rest: &str| -> Option<u32> {
+        let digits: String = rest
+            .trim_start_matches([' ', ':', '=', '"', '('])
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        digits.parse::<u32>().ok().filter(|n| *n > 0)
+    };
+    if let Some(at) = lower.find(" in the messages") {
+        let before = &lower[..at];
+        let start = before
+            .rfind(|c: char| !c.is_ascii_digit())
+            .map_or(0, |i| i + 1);
+        return number(&before[start..]);
+    }
+    let at = lower.find("n_prompt_tokens")?;
+    number(&lower[at + "n_prompt_tokens".len()..])
+}
+
 /// Whether an error body says the prompt did not fit.
 pub(crate) fn is_context_overflow(body: &str) -> bool {
     let lower = body.to_lowercase();
@@ -117,6 +140,11 @@ mod tests {
             Some(32768)
         );
         assert_eq!(window_in_overflow("prompt is too long"), None);
+        // The prompt's own size, where the error says it.
+        let openai = "This model's maximum context length is 4096 tokens. However, you requested 5170 tokens (4146 in the messages, 1024 in the completion).";
+        assert_eq!(prompt_in_overflow(openai), Some(4146));
+        assert_eq!(prompt_in_overflow(llama_server), Some(5120));
+        assert_eq!(prompt_in_overflow(llama_cpp_python), None);
         assert_eq!(
             window_in_overflow("maximum context length is 12 tokens"),
             None

@@ -18,5 +18,5 @@ mod tokenize;
 pub use client::{
     ChatReply, ClientConfig, ModelClient, RetryPolicy, Usage, parse_chat, parse_retry_after,
 };
-pub use error::{ModelError, window_in_overflow};
+pub use error::{ModelError, prompt_in_overflow, window_in_overflow};
 pub use tokenize::{Dialect, ServerTokenizer};
