@@ -362,9 +362,7 @@ async fn with_no_model_the_tui_says_where_it_looked_and_what_to_do() {
         store.display()
     );
     let t = common::tmux::Tmux::start(&cmd, home.path());
-    let s = t
-        .wait_for("no model found: use --base-url or --provider")
-        .await;
+    let s = t.wait_for("no model found: type /endpoint URL").await;
     // Where it looked follows (cut here at 120 columns).
     assert!(s.contains("(no answer from llama.cpp"), "{s}");
 }

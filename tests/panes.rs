@@ -204,7 +204,7 @@ fn before_the_server_names_its_model_none_is_shown() {
         "{s}"
     );
     assert!(
-        !s.contains("gpt-4o-mini") && !s.contains("no model configured"),
+        !s.contains("gpt-4o-mini") && !s.contains("no model yet"),
         "{s}"
     );
 }

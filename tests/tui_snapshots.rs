@@ -184,7 +184,7 @@ fn budget_with_a_scaled_decision_a_cache_break_and_a_pending_core_edit() {
     let screen = f.screen(120, 35);
     assert!(screen.contains(&decides), "{screen}");
     assert!(
-        screen.contains("cache: broke at core memory <human>"),
+        screen.contains("cache (estimate): broke at core memory <human>"),
         "{screen}"
     );
     assert!(screen.contains("(2 blocks · 1 edit pending)"), "{screen}");
@@ -245,7 +245,7 @@ fn without_a_model_the_status_bar_says_how_to_configure_one() {
     let status = status.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         status.contains(
-            "no model configured: --base-url or --provider, OPENAI_BASE_URL, or the config file (memory browsing and editing work)"
+            "no model yet: /endpoint URL (or start with --base-url); memory can be browsed and edited"
         ),
         "{s}"
     );

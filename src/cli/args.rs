@@ -85,7 +85,7 @@ pub enum Cmd {
     },
     /// List every model call of the agent (steps numbered as the events' `step`).
     Steps {
-        /// As JSON lines, one call a line.
+        /// As one JSON document: `{"agent", "steps": [one object a call]}`.
         #[arg(long)]
         json: bool,
     },

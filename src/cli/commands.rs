@@ -101,13 +101,16 @@ pub fn dump(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
     let store = std::sync::Arc::new(open_reader(&cfg.store).map_err(Failure::start)?);
     // An agent whose own record is damaged is shown as its newest step snapshot left it.
     let damaged = match store.load_agent(&cfg.agent) {
-        Err(e) => match store.rebuild_agent(&cfg.agent).map_err(Failure::runtime)? {
+        // A store that cannot be read at all is reported as such below, not by the rebuild.
+        Err(e) => match store.rebuild_agent(&cfg.agent).ok().flatten() {
             Some(b) => Some(format!(
                 "memscope: the agent's own record cannot be read ({e}); shown as {}; \
                  `memscope check --repair` rebuilds it so",
                 b.note()
             )),
-            None => None,
+            // Nothing to rebuild from: the first error says what is wrong (a store that
+            // failed once answers every later read with a vaguer one).
+            None => return Err(Failure::runtime(e)),
         },
         Ok(_) => None,
     };

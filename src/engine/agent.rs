@@ -88,7 +88,7 @@ impl Agent {
         let loaded = match store.load_agent(name) {
             // A reader shows an agent whose own record is damaged as its newest step snapshot
             // left it (`dump` says so; `check --repair` rebuilds the record the same way).
-            Err(e) if !store.is_writer() => match store.rebuild_agent(name)? {
+            Err(e) if !store.is_writer() => match store.rebuild_agent(name).ok().flatten() {
                 Some(rebuilt) => Some(rebuilt.state),
                 None => return Err(e),
             },

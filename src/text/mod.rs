@@ -82,3 +82,13 @@ mod tests {
         assert!(truncate(&"x".repeat(50), 10).contains("10 of 50"));
     }
 }
+
+/// `n` and the noun for it: "1 passage", "3 passages" (the plural adds an `s`).
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

@@ -86,8 +86,8 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
                             .map(|(p, url)| format!("{} at {url}", p.label))
                             .collect();
                     app::Loaded::Done(format!(
-                        "no model found: use --base-url or --provider, or base_url in the config \
-                         file (no answer from {})",
+                        "no model found: type /endpoint URL, or start with --base-url or \
+                         --provider (no answer from {})",
                         looked.join(", ")
                     ))
                 }

@@ -191,17 +191,25 @@ impl Loader {
     pub fn summary(&self, stopped: bool, embedded: usize, embed_failed: Option<&str>) -> Summary {
         let p = &self.progress;
         let mut message = format!(
-            "loaded {} of {} files: {} passages ({} tokens)",
+            "loaded {} of {}: {} ({})",
             p.files_done - p.skipped,
-            p.files,
-            p.passages,
-            self.tokens
+            crate::text::count(p.files as u64, "file"),
+            crate::text::count(p.passages as u64, "passage"),
+            crate::text::count(self.tokens, "token")
         );
         if p.duplicates > 0 {
             message.push_str(&format!(", {} already held and left out", p.duplicates));
         }
-        if p.skipped > 0 {
-            message.push_str(&format!(", {} files skipped", p.skipped));
+        // What was skipped says why: the first in full (a mistyped path is the usual one).
+        if let Some((name, why)) = self.skips.first() {
+            let more = match p.skipped {
+                0 | 1 => String::new(),
+                n => format!(" and {} more", crate::text::count((n - 1) as u64, "file")),
+            };
+            message.push_str(&format!(
+                "; skipped {}: {why}{more}",
+                crate::text::visible(name)
+            ));
         }
         if embedded > 0 {
             message.push_str(&format!(", {embedded} embedded"));

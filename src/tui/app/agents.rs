@@ -413,7 +413,11 @@ impl App {
     pub fn agent_op_done(&mut self, result: Result<String, String>) -> Vec<Effect> {
         match result {
             Ok(said) => self.notice = Some(said),
-            Err(why) => self.error = Some(why),
+            Err(why) => {
+                // "switching to…" is over: only the reason stays.
+                self.notice = None;
+                self.error = Some(why);
+            }
         }
         if matches!(self.modal, Some(Modal::Agents(_))) {
             return vec![Effect::Load(Load::Agents)];

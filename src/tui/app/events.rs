@@ -28,6 +28,18 @@ impl App {
                 policy,
                 ..
             } => {
+                // A change of endpoint or model is done: "connecting…" gives way to what is.
+                if self
+                    .notice
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("connecting") || n.starts_with("model "))
+                {
+                    self.notice = Some(format!(
+                        "connected: {} @ {}",
+                        text::visible(model.as_deref().unwrap_or("(no model named)")),
+                        text::visible(base_url.as_deref().unwrap_or("-"))
+                    ));
+                }
                 self.model = model;
                 self.endpoint = base_url;
                 self.policy = policy;

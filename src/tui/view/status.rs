@@ -55,7 +55,7 @@ fn status_spans(app: &App) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
             th.dimmed(),
         ),
         _ => Span::styled(
-            " no model configured: --base-url or --provider, OPENAI_BASE_URL, or the config file (memory browsing and editing work)",
+            " no model yet: /endpoint URL (or start with --base-url); memory can be browsed and edited",
             Style::default().fg(th.warning),
         ),
     };
