@@ -22,6 +22,15 @@ use crate::store::StoreError;
 /// it keeps only the newest).
 pub const KEEP_LAST: usize = 3;
 
+/// The summary call of a flush, as its trace keeps it.
+struct SummaryCall {
+    request: Value,
+    response: Value,
+    usage: crate::model::Usage,
+    started_at: chrono::DateTime<Utc>,
+    model_ms: f64,
+}
+
 impl Engine {
     /// Evicts the oldest messages into a new recursive summary. False when the user
     /// interrupted, or nothing could be evicted from a prompt that cannot fit; true when there
@@ -128,7 +137,14 @@ impl Engine {
             }
         };
         crate::crash::point("flush:summary_received");
-        self.apply_flush(k, summary_text, body, raw, usage, started_at, model_ms)?;
+        let call = SummaryCall {
+            request: body,
+            response: raw,
+            usage,
+            started_at,
+            model_ms,
+        };
+        self.apply_flush(k, summary_text, call)?;
         crate::crash::point("flush:committed");
         Ok(true)
     }
@@ -137,11 +153,7 @@ impl Engine {
         &mut self,
         k: usize,
         summary_text: String,
-        request: Value,
-        response: Value,
-        usage: crate::model::Usage,
-        started_at: chrono::DateTime<Utc>,
-        model_ms: f64,
+        call: SummaryCall,
     ) -> Result<(), StoreError> {
         let a = &mut self.agent;
         let cap_tokens = a.settings.summary_cap();
@@ -193,12 +205,12 @@ impl Engine {
         let trace = StepTrace {
             step: a.state.step,
             trigger: format!("summary of {k} evicted messages"),
-            request: RequestRecord::Raw { body: request },
-            response,
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            started_at,
-            model_ms,
+            request: RequestRecord::Raw { body: call.request },
+            response: call.response,
+            prompt_tokens: call.usage.prompt_tokens,
+            completion_tokens: call.usage.completion_tokens,
+            started_at: call.started_at,
+            model_ms: call.model_ms,
             results: Vec::new(),
             cache: None,
             after: None,

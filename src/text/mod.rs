@@ -65,6 +65,16 @@ pub fn one_line(s: &str, max: usize) -> String {
     }
 }
 
+/// `n` and the noun for it: "1 passage", "3 passages" (the plural adds an `s`).
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,15 +90,5 @@ mod tests {
     fn truncate_says_so() {
         assert_eq!(truncate("héllo", 10), "héllo");
         assert!(truncate(&"x".repeat(50), 10).contains("10 of 50"));
-    }
-}
-
-/// `n` and the noun for it: "1 passage", "3 passages" (the plural adds an `s`).
-pub fn count(n: impl Into<u64>, noun: &str) -> String {
-    let n = n.into();
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
