@@ -428,3 +428,26 @@ async fn an_export_is_private_and_keeps_what_was_said_apart_from_the_thought() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tui_session_leaves_its_model_calls_in_the_log() {
+    let server = Server::start(vec![say("Logged reply.")]).await;
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("s.redb");
+    let t = common::tmux::Tmux::start(
+        &common::tmux::tui_command(&store, &server.base_url),
+        home.path(),
+    );
+    t.wait_for("Enter send").await;
+    t.text("hello log");
+    t.keys(&["Enter"]);
+    t.wait_for("Logged reply.").await;
+    t.keys(&["C-c"]);
+    t.wait_for("MEMSCOPE-EXITED-0").await;
+    let log = std::fs::read_to_string(home.path().join("state/memscope/memscope.log")).unwrap();
+    assert!(log.contains("the TUI opens"), "{log}");
+    assert!(
+        log.contains("model call") && log.contains("step=1"),
+        "{log}"
+    );
+}

@@ -165,6 +165,15 @@ impl Engine {
             }
         };
         let model_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(
+            agent = self.agent.name(),
+            step = self.agent.state.step,
+            %trigger,
+            prompt_tokens = local_prompt_tokens,
+            server_prompt_tokens = ?reply.usage.prompt_tokens,
+            ms = model_ms as u64,
+            "model call"
+        );
         crate::crash::point("step:reply_received");
         self.check_tools_in_prompt(&sent, reply.usage.prompt_tokens);
         let reply = super::step::interpret(reply, &self.agent.state.policy, self.agent.state.step);

@@ -136,6 +136,12 @@ impl Engine {
                 )
             }
         };
+        tracing::info!(
+            agent = self.agent.name(),
+            evicted = k,
+            ms = model_ms as u64,
+            "flush"
+        );
         crate::crash::point("flush:summary_received");
         let call = SummaryCall {
             request: body,

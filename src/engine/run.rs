@@ -115,17 +115,15 @@ impl Engine {
     }
 
     pub(super) fn emit_error(&self, kind: ErrorKind, message: impl Into<String>) {
-        self.emit(EventKind::Error {
-            kind,
-            message: message.into(),
-        });
+        let message = message.into();
+        tracing::warn!(agent = self.agent.name(), %kind, %message, "error");
+        self.emit(EventKind::Error { kind, message });
     }
 
     pub(super) fn emit_warning(&self, kind: WarningKind, message: impl Into<String>) {
-        self.emit(EventKind::Warning {
-            kind,
-            message: message.into(),
-        });
+        let message = message.into();
+        tracing::info!(agent = self.agent.name(), %kind, %message, "warning");
+        self.emit(EventKind::Warning { kind, message });
     }
 
     pub(super) fn emit_budget(&self) {

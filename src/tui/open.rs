@@ -40,6 +40,12 @@ pub async fn run(cfg: Resolved, opts: TuiOptions) -> Result<(), Failure> {
             cfg.agent
         )));
     }
+    tracing::info!(
+        store = %crate::store::display_name(&cfg.store),
+        agent = %cfg.agent,
+        watch = opts.watch,
+        "the TUI opens"
+    );
     let agent = if opts.watch {
         Agent::open(store.clone(), &cfg.agent, cfg.engine.clone()).map_err(Failure::start)?
     } else {
