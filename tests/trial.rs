@@ -10,6 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use serde_json::json;
 
+use memscope::engine::EventKind;
 use memscope::store::Store;
 use memscope::tui::Runtime;
 use memscope::tui::app::{AppEvent, RunState};
@@ -450,4 +451,24 @@ async fn a_tui_session_leaves_its_model_calls_in_the_log() {
         log.contains("model call") && log.contains("step=1"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn after_a_rewind_the_budget_shows_no_server_count_of_a_prompt_no_longer_sent() {
+    let server = Server::start(vec![say("One."), say("Two.")]).await;
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    chat(&mut h, "first").await;
+    let ev = chat(&mut h, "second").await;
+    assert_eq!(last_budget(&ev).server_prompt_tokens, Some(321));
+    h.commands
+        .send(memscope::engine::Command::Rewind(1))
+        .unwrap();
+    let ev = until(&mut h.events, |k| matches!(k, EventKind::Budget(_))).await;
+    assert!(
+        ev.iter().any(|k| matches!(k, EventKind::Rewound { .. })),
+        "{ev:#?}"
+    );
+    assert_eq!(last_budget(&ev).server_prompt_tokens, None);
+    shutdown(h).await;
 }

@@ -150,6 +150,8 @@ impl Agent {
         let seq = self.journal_next();
         self.store.rewind(&name, &backup, cut)?;
         self.reload()?;
+        // The server counted a prompt this agent no longer sends: no figure until the next.
+        self.server_prompt_tokens = None;
         self.journal_seq = std::sync::atomic::AtomicU64::new(seq.max(self.journal_next()));
         Ok(backup)
     }
