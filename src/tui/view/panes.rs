@@ -119,6 +119,14 @@ pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
             taken[*block] += 1;
             taken[*block] <= per
         });
+        // A block cut short says so at its last line shown.
+        for (i, n) in taken.iter().enumerate() {
+            if *n > per
+                && let Some((_, _, l)) = lines.iter_mut().rfind(|(b, _, _)| *b == i)
+            {
+                l.spans.push(Span::styled(" …", app.theme.dimmed()));
+            }
+        }
     }
     let head = lines
         .iter()
@@ -135,13 +143,23 @@ pub fn core(frame: &mut Frame, app: &App, drawn: &mut Drawn, area: Rect) {
             Hit::Row(Focus::Core, *block),
         ));
     }
-    let mut shown: Vec<Line> = lines.into_iter().skip(top).map(|(_, _, l)| l).collect();
+    let more_below = lines.len() > top + height;
+    let mut shown: Vec<Line> = lines
+        .into_iter()
+        .skip(top)
+        .take(height)
+        .map(|(_, _, l)| l)
+        .collect();
     if top > 0
         && let Some(first) = shown.first_mut()
     {
         first
             .spans
             .insert(0, Span::styled("↑ ", app.theme.dimmed()));
+    }
+    // What the pane cannot show below says it is there.
+    if more_below && let Some(last) = shown.last_mut() {
+        last.spans.insert(0, Span::styled("↓ ", app.theme.dimmed()));
     }
     frame.render_widget(Paragraph::new(shown), inner);
 }
