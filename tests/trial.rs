@@ -472,3 +472,125 @@ async fn after_a_rewind_the_budget_shows_no_server_count_of_a_prompt_no_longer_s
     assert_eq!(last_budget(&ev).server_prompt_tokens, None);
     shutdown(h).await;
 }
+
+#[test]
+fn completions_into_a_pipe_that_closes_early_end_quietly() {
+    use std::process::Stdio;
+    let home = tempfile::tempdir().unwrap();
+    for shell in ["bash", "fish", "powershell"] {
+        let mut child = memscope_cmd(home.path())
+            .args(["completions", shell])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away at once, as `| head -1` does after its line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {err}");
+        assert!(!err.contains("panicked"), "{shell}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn flags_that_do_nothing_are_refused_and_migrate_takes_agent_as_name() {
+    let server = Server::start(vec![say("In a."), say("In b.")]).await;
+    let home = tempfile::tempdir().unwrap();
+    let from = home.path().join("from.redb");
+    for (agent, text) in [("a", "hello a"), ("b", "hello b")] {
+        let store = Store::open(&from).unwrap();
+        let mut h = start(
+            memscope::engine::Agent::open(store, agent, settings(8192)).unwrap(),
+            &server,
+        )
+        .await;
+        chat(&mut h, text).await;
+        shutdown(h).await;
+    }
+    let run = |args: &[&str]| {
+        let out = memscope_cmd(home.path()).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let store = from.to_str().unwrap();
+    for args in [
+        &["--model", "x", "steps", "--store", store, "--agent", "a"][..],
+        &[
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "watch",
+            "--store",
+            store,
+        ][..],
+        &["--theme", "light", "dump", "--store", store, "--agent", "a"][..],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, Some(2), "{args:?} is refused: {err}");
+        assert!(
+            err.contains("leave"),
+            "{args:?} says what to leave out: {err}"
+        );
+        assert!(!err.contains("  "), "one space between words: {err}");
+    }
+    // `--agent NAME` copies that agent alone.
+    let to = home.path().join("to.redb");
+    let (code, _, err) = run(&[
+        "migrate",
+        "--from",
+        store,
+        "--to",
+        to.to_str().unwrap(),
+        "--agent",
+        "b",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let names: Vec<String> = Store::open(&to)
+        .unwrap()
+        .agents()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["b"]);
+}
+
+#[tokio::test]
+async fn archival_insert_keeps_the_window_the_agent_last_ran_with() {
+    let server = Server::start(vec![say("Noted.")]).await;
+    server.set_models(json!({"object": "list", "data": [
+        {"id": "scripted-model", "object": "model", "max_model_len": 8192}
+    ]}));
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("s.redb");
+    {
+        let mut settings = settings(128_000);
+        settings.window_source = memscope::engine::WindowSource::ModelTable;
+        let store = Store::open(&path).unwrap();
+        let agent = memscope::engine::Agent::open(store, "default", settings).unwrap();
+        let mut h = start(agent, &server).await;
+        chat(&mut h, "hi").await;
+        shutdown(h).await;
+    }
+    let window = || {
+        Store::open(&path)
+            .unwrap()
+            .load_agent("default")
+            .unwrap()
+            .unwrap()
+            .window
+            .unwrap()
+    };
+    assert_eq!(window().tokens, 8192, "the server stated its window");
+    let (code, _, err) = memscope_on(home.path(), &path, &["archival", "insert", "A fact."]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        (window().tokens, window().source),
+        (8192, "server".to_string())
+    );
+    let (_, out, _) = memscope_on(home.path(), &path, &["dump"]);
+    assert!(String::from_utf8_lossy(&out).contains("/8192 tokens"));
+}
