@@ -27,23 +27,7 @@ impl App {
                 base_url,
                 policy,
                 ..
-            } => {
-                // A change of endpoint or model is done: "connecting…" gives way to what is.
-                if self
-                    .notice
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with("connecting") || n.starts_with("model "))
-                {
-                    self.notice = Some(format!(
-                        "connected: {} @ {}",
-                        text::visible(model.as_deref().unwrap_or("(no model named)")),
-                        text::visible(base_url.as_deref().unwrap_or("-"))
-                    ));
-                }
-                self.model = model;
-                self.endpoint = base_url;
-                self.policy = policy;
-            }
+            } => self.ready(model, base_url, policy),
             EventKind::UserMessage { ref text, .. } => {
                 self.convo.scroll = 0;
                 if let Some(i) = self.unconfirmed.iter().position(|t| t == text) {
@@ -193,6 +177,25 @@ impl App {
             | EventKind::MemoryWarning { .. } => {}
         }
         fx
+    }
+
+    /// The engine is (again) ready: its model, endpoint and policy; a change of endpoint or
+    /// model is done, so "connecting…" gives way to what is.
+    fn ready(&mut self, model: Option<String>, base_url: Option<String>, policy: String) {
+        if self
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("connecting") || n.starts_with("model "))
+        {
+            self.notice = Some(format!(
+                "connected: {} @ {}",
+                text::visible(model.as_deref().unwrap_or("(no model named)")),
+                text::visible(base_url.as_deref().unwrap_or("-"))
+            ));
+        }
+        self.model = model;
+        self.endpoint = base_url;
+        self.policy = policy;
     }
 
     pub(super) fn on_loaded(&mut self, l: Loaded) -> Vec<Effect> {
