@@ -68,11 +68,10 @@ impl Engine {
             return Ok(false);
         }
         let previous = a.state.summary.as_ref().map(|s| s.text.clone());
-        let asked = prompt::summary_prompt(previous.as_deref(), &a.fifo()[..k]);
         let body = crate::model::request::summary_request(
             &a.settings.model,
             prompt::SUMMARIZER,
-            &asked,
+            &prompt::summary_prompt(previous.as_deref(), &a.fifo()[..k]),
             summary_cap,
         );
         // What a summary must not be a copy of: the instructions and the evicted messages
