@@ -594,3 +594,43 @@ async fn archival_insert_keeps_the_window_the_agent_last_ran_with() {
     let (_, out, _) = memscope_on(home.path(), &path, &["dump"]);
     assert!(String::from_utf8_lossy(&out).contains("/8192 tokens"));
 }
+
+#[test]
+fn an_older_letta_file_brings_its_conversation_into_context_without_its_system_prompt() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/letta_legacy.af");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    // As older Letta exports have it: the compiled system prompt as the first message, the
+    // context holding only that, and functions that returned nothing saying "None".
+    let system = doc["system"].as_str().unwrap().to_string();
+    doc["messages"][0]["text"] = json!(format!("{system}\n\n### Memory [last modified: …]"));
+    doc["messages"][0]["content"] =
+        json!([{"type": "text", "text": format!("{system}\n\n### Memory [last modified: …]")}]);
+    doc["messages"][2]["content"] = json!([{"type": "text",
+        "text": "{\"status\": \"OK\", \"message\": \"None\", \"time\": \"2025-01-20 06:53:32 AM\"}"}]);
+    doc["in_context_message_indices"] = json!([0]);
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("old.af");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let store = home.path().join("s.redb");
+    let (code, out, err) = memscope_on(home.path(), &store, &["import", file.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("2 core blocks, 4 messages (4 in context)"),
+        "the prompt is not a message, the conversation is in context: {out}"
+    );
+    assert!(
+        out.contains("its newest 4 messages were put in the queue"),
+        "{out}"
+    );
+    assert!(out.contains("system prompt was left out"), "{out}");
+    let (_, dump, _) = memscope_on(home.path(), &store, &["dump", "--agent", "old-friend"]);
+    let dump = String::from_utf8_lossy(&dump);
+    assert!(
+        dump.contains("ToolResult: OK") && !dump.contains("OK: None"),
+        "{dump}"
+    );
+    assert!(!dump.contains("You are MemGPT"), "{dump}");
+}

@@ -31,6 +31,9 @@ pub struct Imported {
     pub notes: Vec<String>,
 }
 
+/// Messages put in the queue when a file's context holds none of its conversation.
+const NEWEST_IN_CONTEXT: usize = 20;
+
 /// What an import did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportReport {
@@ -129,34 +132,50 @@ impl Imported {
         for m in &mut self.messages {
             m.tokens = counter.count(&m.token_text());
         }
-        // The queue starts where the server will accept it: a tool result whose call is not
-        // before it in the queue stays in recall only.
-        let by_id: std::collections::HashMap<u64, &Message> =
-            self.messages.iter().map(|m| (m.id, m)).collect();
-        let mut calls = std::collections::HashSet::new();
-        let mut queue = Vec::new();
-        let mut orphans = 0;
-        for id in &self.in_context {
-            let m = by_id[id];
-            if m.role == Role::System {
-                continue;
-            }
-            if m.role == Role::Tool {
-                let answered = m.tool_call_id.as_ref().is_some_and(|c| calls.contains(c));
-                if !answered {
-                    orphans += 1;
-                    continue;
-                }
-            }
-            for c in &m.tool_calls {
-                calls.insert(c.id.clone());
-            }
-            queue.push(*id);
+        self.leave_out_system_prompt();
+        let system_messages = self
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .count();
+        if system_messages > 0 {
+            self.notes.push(format!(
+                "{} kept in recall only (the agent's own system prompt heads its context)",
+                crate::text::count(system_messages as u64, "system message")
+            ));
         }
+        let (mut queue, orphans) = self.queue_of(&self.in_context);
         if orphans > 0 {
             self.notes.push(format!(
                 "{orphans} function result(s) whose call was not in the context stay in recall only"
             ));
+        }
+        // A file whose context holds none of its conversation (older Letta exports keep only
+        // the system prompt there): the newest messages make the queue, so the model sees them.
+        if queue.is_empty() {
+            let newest: Vec<u64> = self
+                .messages
+                .iter()
+                .filter(|m| m.role != Role::System)
+                .rev()
+                .take(NEWEST_IN_CONTEXT)
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            queue = self.queue_of(&newest).0;
+            if !queue.is_empty() {
+                self.notes.push(format!(
+                    "the file's context held none of its conversation: its newest {} put in the \
+                     queue",
+                    if queue.len() == 1 {
+                        "message was".to_string()
+                    } else {
+                        format!("{} messages were", queue.len())
+                    }
+                ));
+            }
         }
         let mut state = AgentState::new(
             &self.name,
@@ -193,5 +212,72 @@ impl Imported {
             unsupported_tools: self.unsupported_tools,
             notes: self.notes,
         })
+    }
+}
+
+impl Imported {
+    /// The queue `ids` make where the server will accept it: a tool result whose call is not
+    /// before it stays in recall only (counted), and system messages are never in it.
+    fn queue_of(&self, ids: &[u64]) -> (Vec<u64>, usize) {
+        let by_id: std::collections::HashMap<u64, &Message> =
+            self.messages.iter().map(|m| (m.id, m)).collect();
+        let mut calls = std::collections::HashSet::new();
+        let mut queue = Vec::new();
+        let mut orphans = 0;
+        for id in ids {
+            let Some(m) = by_id.get(id) else { continue };
+            if m.role == Role::System {
+                continue;
+            }
+            if m.role == Role::Tool {
+                let answered = m.tool_call_id.as_ref().is_some_and(|c| calls.contains(c));
+                if !answered {
+                    orphans += 1;
+                    continue;
+                }
+            }
+            for c in &m.tool_calls {
+                calls.insert(c.id.clone());
+            }
+            queue.push(*id);
+        }
+        (queue, orphans)
+    }
+
+    /// Leaves out the messages that are the agent's own system prompt (Letta keeps it as the
+    /// first message): they are its instructions, not part of the conversation, and would show
+    /// as a long system alert at its head.
+    fn leave_out_system_prompt(&mut self) {
+        let Some(head) = self.instructions.as_deref().map(|i| {
+            let t = i.trim();
+            t.char_indices()
+                .nth(200)
+                .map_or(t, |(at, _)| &t[..at])
+                .to_string()
+        }) else {
+            return;
+        };
+        if head.is_empty() {
+            return;
+        }
+        let prompts: Vec<u64> = self
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System && m.content.trim_start().starts_with(&head))
+            .map(|m| m.id)
+            .collect();
+        if prompts.is_empty() {
+            return;
+        }
+        self.messages.retain(|m| !prompts.contains(&m.id));
+        self.in_context.retain(|id| !prompts.contains(id));
+        self.notes.push(match prompts.len() {
+            1 => "the agent's system prompt was left out of its messages (it is its instructions)"
+                .to_string(),
+            n => format!(
+                "{n} copies of the agent's system prompt were left out of its messages (they are \
+                 its instructions)"
+            ),
+        });
     }
 }

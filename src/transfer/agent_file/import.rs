@@ -185,17 +185,6 @@ fn current(doc: &Value, a: &Value, at: &str) -> Result<Imported, String> {
         out.summary = serde_json::from_value::<Option<Summary>>(e["summary"].clone())
             .map_err(|err| format!("memscope.agents.{agent_id}.summary: {err}"))?;
     }
-    let system_messages = out
-        .messages
-        .iter()
-        .filter(|m| m.role == crate::memory::Role::System)
-        .count();
-    if system_messages > 0 {
-        out.notes.push(format!(
-            "{system_messages} system message(s) kept in recall only (the agent's own system \
-             prompt heads its context)"
-        ));
-    }
     if !list(doc, "sources", "")?.is_empty() || !list(doc, "files", "")?.is_empty() {
         out.notes.push(
             "the file's sources and files (Letta's data sources) were not imported; load the \

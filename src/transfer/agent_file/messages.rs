@@ -181,10 +181,14 @@ pub fn from_letta(v: &Value, at: &str, id: u64, meta: Option<&Meta>) -> Result<M
                     let status = r.get("status")?.as_str()?.to_string();
                     let msg = match r.get("message") {
                         Some(Value::String(s)) => s.clone(),
+                        Some(Value::Null) | None => String::new(),
                         Some(other) => other.to_string(),
-                        None => String::new(),
                     };
-                    Some(format!("{status}: {msg}"))
+                    // Letta's functions that return nothing say "None": the status says it all.
+                    Some(match msg.trim() {
+                        "" | "None" | "null" => status,
+                        m => format!("{status}: {m}"),
+                    })
                 })
                 .unwrap_or_else(|| content.clone());
             (MessageKind::ToolResult, shown, false)
