@@ -78,6 +78,35 @@ fn resolve(common: &CommonArgs, model: &ModelArgs) -> Result<Resolved, Failure> 
     config::resolve(common, model, &|k| std::env::var(k).ok()).map_err(Failure::start)
 }
 
+/// `memscope completions SHELL`: clap_complete panics on a write error, so the script is made
+/// in memory and written the way every command writes (a closed pipe is not an error).
+fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) -> Result<(), Failure> {
+    let mut cmd = memscope::cli::args::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "memscope", &mut script);
+    out.write_all(&script)
+        .and_then(|_| out.flush())
+        .map_err(Failure::output)
+}
+
+/// `memscope migrate`: `--agent NAME` means what `--name NAME` does (it used to be accepted and
+/// ignored); `--store` names neither side and is refused.
+fn migrate(
+    common: &CommonArgs,
+    from: &std::path::Path,
+    to: &std::path::Path,
+    names: Vec<String>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), Failure> {
+    if common.store.is_some() {
+        return Err(Failure::start(
+            "`memscope migrate` copies from --from into --to; --store does nothing there",
+        ));
+    }
+    let names: Vec<String> = names.into_iter().chain(common.agent.clone()).collect();
+    commands::migrate(from, to, &names, out)
+}
+
 async fn dispatch(cli: Cli) -> Result<(), Failure> {
     refuse_idle_flags(&cli)?;
     let mut stdout = std::io::stdout();
@@ -94,16 +123,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             no_model_flags(&cli.model, "check")?;
             commands::check(&resolve(&cli.common, &cli.model)?, repair, &mut stdout)
         }
-        Some(Cmd::Completions { shell }) => {
-            // clap_complete panics on a write error: generate into memory, then write it the
-            // way every command does (a closed pipe is not an error).
-            let mut cmd = memscope::cli::args::command();
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "memscope", &mut script);
-            std::io::Write::write_all(&mut stdout, &script)
-                .and_then(|_| std::io::Write::flush(&mut stdout))
-                .map_err(Failure::output)
-        }
+        Some(Cmd::Completions { shell }) => completions(shell, &mut stdout),
         Some(Cmd::Man) => clap_mangen::Man::new(memscope::cli::args::command())
             .render(&mut stdout)
             .map_err(Failure::output),
@@ -200,15 +220,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Some(Cmd::Migrate { from, to, names }) => {
             no_model_flags(&cli.model, "migrate")?;
-            // --agent NAME means what --name NAME does (it used to be accepted and ignored);
-            // --store names neither side.
-            if cli.common.store.is_some() {
-                return Err(Failure::start(
-                    "`memscope migrate` copies from --from into --to; --store does nothing there",
-                ));
-            }
-            let names: Vec<String> = names.into_iter().chain(cli.common.agent.clone()).collect();
-            commands::migrate(&from, &to, &names, &mut stdout)
+            migrate(&cli.common, &from, &to, names, &mut stdout)
         }
         Some(Cmd::Replay {
             step,
