@@ -633,4 +633,6 @@ fn an_older_letta_file_brings_its_conversation_into_context_without_its_system_p
         "{dump}"
     );
     assert!(!dump.contains("You are MemGPT"), "{dump}");
+    // The window the file gives the agent, until it runs somewhere.
+    assert!(dump.contains("/8192 tokens"), "{dump}");
 }

@@ -9,6 +9,9 @@ pub enum WindowSource {
     Server,
     /// memscope's table of known model names.
     ModelTable,
+    /// The file an agent was imported from (Letta's `llm_config.context_window`): shown until
+    /// the agent runs, never preferred to a server's figure.
+    Imported,
     /// Nothing said: 8192.
     #[default]
     Default,
@@ -20,6 +23,7 @@ impl WindowSource {
             WindowSource::Config => "config",
             WindowSource::Server => "server",
             WindowSource::ModelTable => "model table",
+            WindowSource::Imported => "imported file",
             WindowSource::Default => "default",
         }
     }
@@ -30,6 +34,7 @@ impl WindowSource {
             WindowSource::Config,
             WindowSource::Server,
             WindowSource::ModelTable,
+            WindowSource::Imported,
             WindowSource::Default,
         ]
         .into_iter()
@@ -52,7 +57,7 @@ impl EngineSettings {
         self.model = model.to_string();
         if matches!(
             self.window_source,
-            WindowSource::ModelTable | WindowSource::Default
+            WindowSource::ModelTable | WindowSource::Imported | WindowSource::Default
         ) {
             (self.context_window, self.window_source) = table_window(model);
         }

@@ -18,6 +18,8 @@ pub struct Imported {
     pub name: String,
     /// The agent's own instructions, when they are not memscope's.
     pub instructions: Option<String>,
+    /// The context window the file gives the agent, if any (shown until the agent runs).
+    pub window: Option<u32>,
     pub blocks: Vec<Block>,
     /// Every message, oldest first, with ids from 1 in that order.
     pub messages: Vec<Message>,
@@ -191,6 +193,10 @@ impl Imported {
         state.archival_count = self.passages.len() as u64;
         state.summary = self.summary.clone();
         state.instructions = self.instructions.clone();
+        state.window = self.window.map(|tokens| crate::memory::state::SavedWindow {
+            tokens,
+            source: crate::engine::WindowSource::Imported.as_str().to_string(),
+        });
         state.system = Some(crate::engine::prompt::compile(&state, "imported"));
         let recall = self
             .messages

@@ -147,6 +147,7 @@ fn current(doc: &Value, a: &Value, at: &str) -> Result<Imported, String> {
     let mut out = Imported {
         name: name.to_string(),
         instructions: instructions(str_field(a, "system")),
+        window: window_of(a),
         blocks,
         unsupported_tools: unsupported(tool_names),
         ..Imported::default()
@@ -195,6 +196,16 @@ fn current(doc: &Value, a: &Value, at: &str) -> Result<Imported, String> {
     Ok(out)
 }
 
+/// The context window an agent's `llm_config` states, when it is a plausible one.
+fn window_of(agent: &Value) -> Option<u32> {
+    agent
+        .get("llm_config")?
+        .get("context_window")?
+        .as_u64()
+        .filter(|n| (512..=10_000_000).contains(n))
+        .map(|n| n as u32)
+}
+
 fn legacy(doc: &Value) -> Result<Imported, String> {
     let name = str_field(doc, "name").ok_or("the agent has no \"name\"")?;
     let mut blocks = Vec::new();
@@ -212,6 +223,7 @@ fn legacy(doc: &Value) -> Result<Imported, String> {
     let mut out = Imported {
         name: name.to_string(),
         instructions: instructions(str_field(doc, "system")),
+        window: window_of(doc),
         blocks,
         unsupported_tools: unsupported(tools),
         ..Imported::default()
