@@ -636,3 +636,39 @@ fn an_older_letta_file_brings_its_conversation_into_context_without_its_system_p
     // The window the file gives the agent, until it runs somewhere.
     assert!(dump.contains("/8192 tokens"), "{dump}");
 }
+
+#[tokio::test]
+async fn one_request_has_one_size_in_the_budget_the_meter_and_the_steps_list() {
+    let server = Server::start(vec![say("Sized.")]).await;
+    // Counted by the server's own tokenizer, as on llama.cpp: the sections are counted one by
+    // one, and the request was once given three different sizes.
+    server.set_tokenizer(Some(Tokenize::LlamaCpp));
+    let (_d, path) = temp_store();
+    let mut h = start(open_agent(&path, 8192), &server).await;
+    h.commands
+        .send(memscope::engine::Command::SetStepMode(true))
+        .unwrap();
+    h.commands
+        .send(memscope::engine::Command::UserMessage("How big?".into()))
+        .unwrap();
+    let ev = until(&mut h.events, |k| matches!(k, EventKind::Paused { .. })).await;
+    let Some(EventKind::Paused { budget, .. }) = ev.last() else {
+        unreachable!()
+    };
+    let shown = budget.total;
+    h.commands.send(memscope::engine::Command::Step).unwrap();
+    let ev = until(&mut h.events, chain_ended).await;
+    let meter = last_budget(&ev).cache.unwrap().last.prompt_tokens;
+    shutdown(h).await;
+    assert_eq!(
+        meter, shown,
+        "the meter gives the budget's size of the request"
+    );
+    let store = Store::open(&path).unwrap();
+    let rows = memscope::engine::history::view::rows(&store, "default", None, 10).unwrap();
+    assert_eq!(
+        rows[0].prompt_tokens,
+        Some(shown),
+        "and so does the steps list"
+    );
+}

@@ -121,6 +121,9 @@ impl Engine {
         }
         let segments = self.agent.prompt_segments(&sent);
         let mut cache = self.agent.cache_stat(&segments);
+        // One request, one size: the meter and the steps list give the budget's own count.
+        cache.prompt_tokens = sent.total;
+        cache.shared_tokens = cache.shared_tokens.min(sent.total);
         let local_prompt_tokens = sent.total;
         self.emit(EventKind::ModelCall {
             trigger: trigger.clone(),

@@ -52,7 +52,15 @@ pub fn detail_lines(d: &StepDetail) -> Vec<String> {
             r.model_ms
         ),
         String::new(),
-        format!("== request ({} local tokens) ==", d.budget.total),
+        match r.prompt_tokens {
+            // What the budget counted when it was sent (the server's tokenizer, where there
+            // was one), and what the local count of its sections gives now.
+            Some(sent) if sent != d.budget.total => format!(
+                "== request ({sent} tokens as counted when sent; {} by the local count) ==",
+                d.budget.total
+            ),
+            _ => format!("== request ({} tokens) ==", d.budget.total),
+        },
     ];
     for s in &d.sections {
         l.push(format!("-- {} · {} tokens --", s.label, s.tokens));
