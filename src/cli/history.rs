@@ -12,7 +12,7 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::config::Resolved;
-use crate::engine::history::lines::{detail_lines, diff_lines, row_line};
+use crate::engine::history::lines::{detail_lines, diff_lines, row_header, row_line};
 use crate::engine::history::{HistoryError, diff, view};
 use crate::session::{Failure, Outcome, open_existing, open_reader, open_writer};
 use crate::store::Store;
@@ -58,12 +58,7 @@ pub fn steps(cfg: &Resolved, json_out: bool, out: &mut dyn Write) -> Outcome {
         writeln!(out, "{}", safe_json(doc.to_string())).map_err(out_err)?;
         return Ok(());
     }
-    writeln!(
-        out,
-        "{:>5}  {:<19}  {:<24}  {:<26}  {:>13}  {:>7}  {:>8}",
-        "step", "time (UTC)", "trigger", "function", "prompt", "cached", "ms"
-    )
-    .map_err(out_err)?;
+    writeln!(out, "{}", row_header(24, 26)).map_err(out_err)?;
     for r in &rows {
         writeln!(out, "{}", row_line(r)).map_err(out_err)?;
     }

@@ -9,8 +9,32 @@ use super::diff::StepDiff;
 use super::view::{Part, StepDetail, StepRow};
 use crate::text;
 
+/// The width of a steps row's columns other than the trigger and the function, with the gaps.
+const FIXED_COLUMNS: usize = 5 + 2 + 19 + 2 + 2 + 2 + 13 + 2 + 7 + 2 + 8;
+
+/// The trigger's and the function's columns for a row `width` characters wide: what the fixed
+/// columns leave, shared 2 to 3, never narrower than 24 and 26.
+pub fn step_columns(width: usize) -> (usize, usize) {
+    let rest = width.saturating_sub(FIXED_COLUMNS);
+    let trigger = (rest * 2 / 5).max(24);
+    (trigger, rest.saturating_sub(trigger).max(26))
+}
+
+/// The header of `steps` rows with these column widths.
+pub fn row_header(trigger_w: usize, function_w: usize) -> String {
+    format!(
+        "{:>5}  {:<19}  {:<trigger_w$}  {:<function_w$}  {:>13}  {:>7}  {:>8}",
+        "step", "time (UTC)", "trigger", "function", "prompt", "cached", "ms"
+    )
+}
+
 /// One row of `steps`, printable.
 pub fn row_line(r: &StepRow) -> String {
+    row_line_in(r, 24, 26)
+}
+
+/// One row of `steps` with these widths for the trigger and the function.
+pub fn row_line_in(r: &StepRow, trigger_w: usize, function_w: usize) -> String {
     let function = match (&r.function, &r.status) {
         (Some(f), Some(s)) => format!("{f} ({s})"),
         (Some(f), None) => f.clone(),
@@ -29,11 +53,11 @@ pub fn row_line(r: &StepRow) -> String {
         .map(|c| c.to_string())
         .unwrap_or_else(|| "-".into());
     text::visible(&format!(
-        "{:>5}  {:<19}  {:<24}  {:<26}  {:>13}  {:>7}  {:>8.0}",
+        "{:>5}  {:<19}  {:<trigger_w$}  {:<function_w$}  {:>13}  {:>7}  {:>8.0}",
         r.step,
         r.started_at.format("%Y-%m-%d %H:%M:%S"),
-        text::one_line(&r.trigger, 24),
-        text::one_line(&function, 26),
+        text::one_line(&r.trigger, trigger_w),
+        text::one_line(&function, function_w),
         prompt,
         cached,
         r.model_ms

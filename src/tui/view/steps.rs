@@ -10,7 +10,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use crate::engine::history::lines::{detail_lines, diff_lines, pretty_exact, row_line};
+use crate::engine::history::lines::{
+    detail_lines, diff_lines, pretty_exact, row_header, row_line_in, step_columns,
+};
 use crate::text;
 use crate::tui::app::{App, StepsScreen, StepsView};
 use crate::tui::theme::Theme;
@@ -170,11 +172,10 @@ fn prompt_area(r: Rect) -> Rect {
 fn list(frame: &mut Frame, app: &App, v: &StepsView, r: Rect) {
     let theme = &app.theme;
     let inner_h = r.height.saturating_sub(3) as usize;
+    // The trigger and the function take the width the pop-up has, not a fixed share of it.
+    let (trigger_w, function_w) = step_columns(r.width.saturating_sub(2) as usize);
     let mut lines = vec![Line::from(Span::styled(
-        format!(
-            "{:>5}  {:<19}  {:<24}  {:<26}  {:>13}  {:>7}  {:>8}",
-            "step", "time (UTC)", "trigger", "function", "prompt", "cached", "ms"
-        ),
+        row_header(trigger_w, function_w),
         theme.title(false),
     ))];
     if !v.loaded {
@@ -195,7 +196,10 @@ fn list(frame: &mut Frame, app: &App, v: &StepsView, r: Rect) {
         } else {
             Style::default().fg(theme.fg)
         };
-        lines.push(Line::from(Span::styled(row_line(row), style)));
+        lines.push(Line::from(Span::styled(
+            row_line_in(row, trigger_w, function_w),
+            style,
+        )));
     }
     let title = format!(
         "Steps · {} · {} call(s){}",
