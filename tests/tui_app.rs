@@ -509,9 +509,14 @@ async fn watch_follows(home: &std::path::Path, path: &std::path::Path) {
     // Mid-chain the watcher shows the writer waiting for the model, then the error that ends it.
     writeln!(stdin, "a third message").unwrap();
     stdin.flush().unwrap();
-    rt.until(|a| matches!(a.run, RunState::Waiting { .. }))
-        .await
-        .unwrap();
+    // Waiting on the third message's call (not still on the second chain's last call, which a
+    // watcher can show between two reads of the journal).
+    rt.until(|a| {
+        matches!(a.run, RunState::Waiting { .. })
+            && a.convo.entries.iter().any(|e| e.text == "a third message")
+    })
+    .await
+    .unwrap();
     assert!(screen(&rt).contains("waiting for the model"));
     let ok = Command::new("kill")
         .args(["-TERM", &writer.id().to_string()])
@@ -525,7 +530,13 @@ async fn watch_follows(home: &std::path::Path, path: &std::path::Path) {
             .entries
             .iter()
             .any(|e| e.kind == EntryKind::System("interrupted")),
-        "the writer's error shows in the watcher"
+        "the writer's error shows in the watcher: {:#?}",
+        rt.app
+            .convo
+            .entries
+            .iter()
+            .map(|e| (e.kind.clone(), e.text.chars().take(80).collect::<String>()))
+            .collect::<Vec<_>>()
     );
     drop(stdin);
     assert!(writer.wait().unwrap().success());
