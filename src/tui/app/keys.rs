@@ -43,10 +43,7 @@ impl App {
                     Some(Hit::StoreTab(tab)) if tab != self.stores.tab => {
                         self.stores.search = None;
                         self.stores.tab = tab;
-                        return vec![Effect::Load(match tab {
-                            StoreTab::Archival => Load::Archival,
-                            StoreTab::Recall => Load::Recall,
-                        })];
+                        return vec![Effect::Load(Load::list(tab))];
                     }
                     _ => {}
                 }
@@ -389,10 +386,7 @@ impl App {
                     StoreTab::Recall => StoreTab::Archival,
                 };
                 // The tab shown is read again, so it is never older than the store.
-                return vec![Effect::Load(match self.stores.tab {
-                    StoreTab::Archival => Load::Archival,
-                    StoreTab::Recall => Load::Recall,
-                })];
+                return vec![Effect::Load(Load::list(self.stores.tab))];
             }
             Action::Insert | Action::Delete if self.focus == Focus::Stores && self.read_only => {
                 self.notice = Some("watch mode is read-only".into())

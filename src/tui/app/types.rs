@@ -246,6 +246,16 @@ pub enum Effect {
     Quit,
 }
 
+impl Load {
+    /// The read that fills a stores tab's list.
+    pub fn list(tab: StoreTab) -> Load {
+        match tab {
+            StoreTab::Archival => Load::Archival,
+            StoreTab::Recall => Load::Recall,
+        }
+    }
+}
+
 /// Results of background reads.
 #[derive(Debug, Clone)]
 pub enum Loaded {
